@@ -1,0 +1,7 @@
+using System.CommandLine;
+using ExpertFlow.Cli;
+using Toolkit.Cli;
+
+var root = new RootCommand("expertflow: Mixture-of-Experts LLM inference with experts offloaded to host memory and cached on the GPU.");
+root.Subcommands.Add(DoctorCommand.Create());
+return CliApp.Run(root, args);
