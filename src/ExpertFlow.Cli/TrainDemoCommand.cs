@@ -1,0 +1,87 @@
+using System.CommandLine;
+using ExpertFlow.Demo;
+using Spectre.Console;
+using Toolkit.Cli;
+using Toolkit.Data.Text;
+using Toolkit.Runtime;
+using TorchSharp;
+
+namespace ExpertFlow.Cli;
+
+/// <summary><c>expertflow train-demo</c>: trains the Mixtral-style demo model on GCIDE text.</summary>
+internal static class TrainDemoCommand
+{
+    public static Command Create()
+    {
+        var output = new Option<string>("--output") { Description = "Folder for config.json, model.safetensors, vocabulary, loss.png.", DefaultValueFactory = _ => "models/demo-moe" };
+        var corpus = new Option<string>("--corpus") { Description = "GCIDE dictionary (gcide.dict.dz).", DefaultValueFactory = _ => GcideCorpus.DefaultPath };
+        var entries = new Option<int>("--entries") { Description = "Dictionary entries used (spread over the whole dictionary).", DefaultValueFactory = _ => 40000 };
+        var steps = new Option<int>("--steps") { Description = "Optimiser steps.", DefaultValueFactory = _ => 400 };
+        var batch = new Option<int>("--batch") { Description = "Sequences per step.", DefaultValueFactory = _ => 16 };
+        var length = new Option<int>("--seq-len") { Description = "Tokens per training sequence.", DefaultValueFactory = _ => 128 };
+        var lr = new Option<double>("--lr") { Description = "Peak learning rate (AdamW, warmup then cosine).", DefaultValueFactory = _ => 3e-3 };
+        var vocab = new Option<int>("--vocab") { Description = "GPT-2 subset vocabulary size.", DefaultValueFactory = _ => 8192 };
+        var hidden = new Option<int>("--hidden") { Description = "Hidden size.", DefaultValueFactory = _ => 128 };
+        var ff = new Option<int>("--ff") { Description = "Expert intermediate size.", DefaultValueFactory = _ => 256 };
+        var layers = new Option<int>("--layers") { Description = "Decoder layers.", DefaultValueFactory = _ => 4 };
+        var experts = new Option<int>("--experts") { Description = "Experts per layer.", DefaultValueFactory = _ => 8 };
+        var topK = new Option<int>("--top-k") { Description = "Experts per token.", DefaultValueFactory = _ => 2 };
+        var threads = new Option<int>("--threads") { Description = "CPU threads for torch (0: libtorch default).", DefaultValueFactory = _ => 0 };
+        var device = CommonOptions.Device();
+        var seed = CommonOptions.Seed();
+        var verbose = CommonOptions.Verbose();
+        var command = new Command("train-demo", "Train the small Mixtral-style demo MoE on GCIDE dictionary text with a GPT-2 BPE subset vocabulary; saves a Hugging Face folder.")
+        {
+            output, corpus, entries, steps, batch, length, lr, vocab, hidden, ff, layers, experts, topK, threads, device, seed, verbose,
+        };
+        command.SetAction(parse =>
+        {
+            LibTorch.EnsureLoaded();
+            if (parse.GetValue(threads) > 0) torch.set_num_threads(parse.GetValue(threads));
+            using var logging = CliApp.CreateLogging(parse.GetValue(verbose));
+            var logger = logging.CreateLogger("train-demo");
+            var dev = ComputeDevice.Resolve(parse.GetValue(device)!);
+            int seedValue = parse.GetValue(seed);
+            torch.manual_seed(seedValue);
+            var config = new DemoMoeConfig
+            {
+                VocabSize = parse.GetValue(vocab), HiddenSize = parse.GetValue(hidden), IntermediateSize = parse.GetValue(ff),
+                NumLayers = parse.GetValue(layers), NumExperts = parse.GetValue(experts), TopK = parse.GetValue(topK),
+                NumHeads = Math.Max(1, parse.GetValue(hidden) / 32), NumKeyValueHeads = Math.Max(1, parse.GetValue(hidden) / 64),
+            };
+            AnsiConsole.MarkupLine($"Model: {config.NumLayers} layers, {config.NumExperts} experts top-{config.TopK}, hidden {config.HiddenSize}, vocab {config.VocabSize}: {config.ParameterCount() / 1e6:F2} M parameters ({config.ParameterCount() * 4 / 1e6:F1} MB fp32)");
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var data = DemoCorpus.Load(parse.GetValue(corpus)!, parse.GetValue(entries), config.VocabSize);
+            AnsiConsole.MarkupLine($"Corpus: {data.TrainEntries.Count} training entries ({data.TrainStream.Length} tokens), {data.HeldOutEntries.Count} held out; prepared in {clock.Elapsed.TotalSeconds:F0} s");
+            var model = new DemoMixtral(config);
+            model.to(dev);
+            var options = new DemoTrainingOptions
+            {
+                Steps = parse.GetValue(steps), BatchSize = parse.GetValue(batch), SequenceLength = parse.GetValue(length),
+                LearningRate = parse.GetValue(lr), Seed = seedValue,
+            };
+            DemoTrainingResult? result = null;
+            AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                .Start(ctx =>
+                {
+                    var task = ctx.AddTask("training", maxValue: options.Steps);
+                    var progress = new SynchronousProgress<DemoTrainingProgress>(p =>
+                    {
+                        task.Value = p.Step;
+                        task.Description = $"step {p.Step}/{p.TotalSteps} loss {p.Loss:F3} aux {p.AuxLoss:F3} {p.TokensPerSecond:F0} tok/s";
+                    });
+                    result = new DemoTrainer(logger).Train(model, data, options, parse.GetValue(output)!, progress);
+                });
+            AnsiConsole.MarkupLine($"Held-out loss {result!.ValidationLoss:F3} (perplexity {Math.Exp(result.ValidationLoss):F1}); expert shares {string.Join(" ", result.ExpertShare.Select(s => s.ToString("P1")))}");
+            AnsiConsole.MarkupLine($"Saved to {Markup.Escape(Path.GetFullPath(parse.GetValue(output)!))}");
+            return 0;
+        });
+        return command;
+    }
+}
+
+/// <summary>IProgress that calls back on the reporting thread (Progress&lt;T&gt; would post to the thread pool).</summary>
+internal sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
+{
+    public void Report(T value) => report(value);
+}
