@@ -5,4 +5,6 @@ using Toolkit.Cli;
 var root = new RootCommand("expertflow: Mixture-of-Experts LLM inference with experts offloaded to host memory and cached on the GPU.");
 root.Subcommands.Add(DoctorCommand.Create());
 root.Subcommands.Add(TrainDemoCommand.Create());
+root.Subcommands.Add(PredictorCommands.Train());
+root.Subcommands.Add(PredictorCommands.Evaluate());
 return CliApp.Run(root, args);

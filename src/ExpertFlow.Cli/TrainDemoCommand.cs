@@ -72,6 +72,7 @@ internal static class TrainDemoCommand
                     });
                     result = new DemoTrainer(logger).Train(model, data, options, parse.GetValue(output)!, progress);
                 });
+            new ExpertFlow.Prediction.DemoCorpusRecipe(parse.GetValue(corpus)!, parse.GetValue(entries), DemoCorpus.HeldOutEvery).Save(parse.GetValue(output)!);
             AnsiConsole.MarkupLine($"Held-out loss {result!.ValidationLoss:F3} (perplexity {Math.Exp(result.ValidationLoss):F1}); expert shares {string.Join(" ", result.ExpertShare.Select(s => s.ToString("P1")))}");
             AnsiConsole.MarkupLine($"Saved to {Markup.Escape(Path.GetFullPath(parse.GetValue(output)!))}");
             return 0;

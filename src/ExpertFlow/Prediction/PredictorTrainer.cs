@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using ExpertFlow.Tracing;
+using Toolkit.Reporting;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ExpertFlow.Prediction;
+
+/// <summary>Predictor training settings.</summary>
+public sealed record PredictorTrainingOptions
+{
+    public int Steps { get; init; } = 1500;
+    public int BatchSize { get; init; } = 32;
+    public int MaxLength { get; init; } = 64;
+    public double LearningRate { get; init; } = 2e-3;
+    public int WarmupSteps { get; init; } = 50;
+    /// <summary>Share of examples that are prefill (prompt = processed tokens); the rest are decode splits.</summary>
+    public double PrefillShare { get; init; } = 0.5;
+    public int Seed { get; init; } = 0;
+}
+
+public sealed record PredictorTrainingProgress(int Step, int TotalSteps, double Loss, double TokensPerSecond);
+
+/// <summary>Trains the predictor with binary cross-entropy against traced routing, padding masked.</summary>
+public static class PredictorTrainer
+{
+    public static IReadOnlyList<double> Train(RoutingPathPredictor predictor, IReadOnlyList<TracedSequence> traces, RoutingTraceHeader header,
+        PredictorTrainingOptions options, IProgress<PredictorTrainingProgress>? progress = null, CancellationToken cancellation = default)
+    {
+        var usable = traces.Where(t => t.Length >= 2).ToList();
+        if (usable.Count == 0) throw new ArgumentException("the routing traces hold no sequence of two or more tokens to train on");
+        var random = new Random(options.Seed);
+        var device = predictor.parameters().First().device;
+        var optimizer = optim.AdamW(predictor.parameters(), lr: options.LearningRate, weight_decay: 0.01);
+        var losses = new List<double>();
+        var clock = Stopwatch.StartNew();
+        long tokens = 0;
+        predictor.train();
+        for (int step = 1; step <= options.Steps; step++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            double lr = step <= options.WarmupSteps ? options.LearningRate * step / options.WarmupSteps
+                : options.LearningRate * (0.05 + 0.95 * 0.5 * (1 + Math.Cos(Math.PI * (step - options.WarmupSteps) / Math.Max(1, options.Steps - options.WarmupSteps))));
+            foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
+            var examples = new List<PredictorExample>(options.BatchSize);
+            for (int i = 0; i < options.BatchSize; i++)
+            {
+                var s = usable[random.Next(usable.Count)];
+                examples.Add(random.NextDouble() < options.PrefillShare
+                    ? PredictorExample.Prefill(s, options.MaxLength)
+                    : PredictorExample.Decode(s, 1 + random.Next(s.Length - 1), options.MaxLength));
+            }
+            using var scope = NewDisposeScope();
+            using var batch = PredictorBatch.Build(examples, header, device);
+            var logits = predictor.Forward(batch.PromptIds, batch.PromptLengths, batch.TokenIds, batch.TokenStart);
+            var loss = MaskedBce(logits, batch.Targets, batch.Mask);
+            optimizer.zero_grad();
+            loss.backward();
+            nn.utils.clip_grad_norm_(predictor.parameters(), 1.0);
+            optimizer.step();
+            double value = loss.item<float>();
+            losses.Add(value);
+            tokens += (long)batch.Mask.sum().item<float>();
+            progress?.Report(new PredictorTrainingProgress(step, options.Steps, value, tokens / clock.Elapsed.TotalSeconds));
+        }
+        predictor.eval();
+        return losses;
+    }
+
+    /// <summary>Mean BCE over real tokens (padding positions contribute nothing).</summary>
+    public static Tensor MaskedBce(Tensor logits, Tensor targets, Tensor mask)
+    {
+        var perElement = nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction: nn.Reduction.None); // [B,S,L,E]
+        var perToken = perElement.mean([2L, 3L]);
+        return (perToken * mask).sum() / mask.sum().clamp_min(1);
+    }
+
+    /// <summary>Writes the predictor (weights via TorchSharp's format, config as JSON) into a folder, atomically per file.</summary>
+    public static void Save(RoutingPathPredictor predictor, string directory)
+    {
+        Directory.CreateDirectory(directory);
+        Files.WriteAllTextAtomically(Path.Combine(directory, "predictor_config.json"), predictor.Config.ToJson());
+        Files.WriteAtomically(Path.Combine(directory, "predictor.bin"), path => predictor.save(path));
+    }
+
+    public static RoutingPathPredictor Load(string directory)
+    {
+        string configPath = Path.Combine(directory, "predictor_config.json");
+        if (!File.Exists(configPath)) throw new FileNotFoundException($"'{directory}' holds no predictor (predictor_config.json); train one with 'expertflow train-predictor'", configPath);
+        var predictor = new RoutingPathPredictor(PredictorConfig.FromJson(File.ReadAllText(configPath), configPath));
+        predictor.load(Path.Combine(directory, "predictor.bin"));
+        predictor.eval();
+        return predictor;
+    }
+}

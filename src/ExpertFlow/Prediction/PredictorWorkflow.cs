@@ -1,0 +1,85 @@
+using System.Text.Json;
+using ExpertFlow.Demo;
+using ExpertFlow.Tracing;
+using Toolkit.Data.Text;
+using Toolkit.Reporting;
+
+namespace ExpertFlow.Prediction;
+
+/// <summary>How a demo model's corpus was cut (written beside the model as training.json so traces reuse the same held-out split).</summary>
+public sealed record DemoCorpusRecipe(string Corpus, int Entries, int HeldOutEvery)
+{
+    public const string FileName = "training.json";
+
+    public void Save(string modelDirectory) => Files.WriteAllTextAtomically(Path.Combine(modelDirectory, FileName), JsonSerializer.Serialize(this));
+
+    public static DemoCorpusRecipe Load(string modelDirectory)
+    {
+        string path = Path.Combine(modelDirectory, FileName);
+        return File.Exists(path)
+            ? JsonSerializer.Deserialize<DemoCorpusRecipe>(File.ReadAllText(path)) ?? throw new InvalidDataException($"{path}: not a corpus recipe")
+            : new DemoCorpusRecipe(GcideCorpus.DefaultPath, 40000, DemoCorpus.HeldOutEvery);
+    }
+}
+
+/// <summary>The steps from a demo model to predictor traces: corpus (same split as training), traces of training and held-out entries.</summary>
+public static class PredictorWorkflow
+{
+    public const string TrainTraceFile = "train.eftrace";
+    public const string HeldOutTraceFile = "heldout.eftrace";
+
+    /// <summary>Traces <paramref name="trainEntries"/> training entries and all held-out entries of the model's corpus into <paramref name="directory"/>.</summary>
+    public static (RoutingTraceHeader Header, List<TracedSequence> Train, List<TracedSequence> HeldOut) TraceDemoModel(
+        string modelDirectory, string directory, int trainEntries, int maxLength, IProgress<string>? progress = null)
+    {
+        var (model, tokenizer) = DemoCheckpoint.Load(modelDirectory);
+        var recipe = DemoCorpusRecipe.Load(modelDirectory);
+        progress?.Report("reading corpus");
+        var corpus = DemoCorpus.Load(recipe.Corpus, recipe.Entries, tokenizer.VocabularySize, tokenizer);
+        var header = new RoutingTraceHeader(model.Config.NumLayers, model.Config.NumExperts, model.Config.TopK);
+        // An even spread of training entries, not the first ones (the dictionary is alphabetical).
+        int stride = Math.Max(1, corpus.TrainEntries.Count / Math.Max(1, trainEntries));
+        var chosen = corpus.TrainEntries.Where((_, i) => i % stride == 0).Take(trainEntries).ToList();
+        progress?.Report($"tracing {chosen.Count} training entries");
+        var train = DemoRoutingTracer.Trace(model, chosen, maxLength);
+        progress?.Report($"tracing {corpus.HeldOutEntries.Count} held-out entries");
+        var heldOut = DemoRoutingTracer.Trace(model, corpus.HeldOutEntries, maxLength, firstSequenceId: 1_000_000);
+        RoutingTraceFile.Write(Path.Combine(directory, TrainTraceFile), header, RoutingTraceFile.ToRoutes(train));
+        RoutingTraceFile.Write(Path.Combine(directory, HeldOutTraceFile), header, RoutingTraceFile.ToRoutes(heldOut));
+        model.Dispose();
+        return (header, train, heldOut);
+    }
+
+    /// <summary>Evaluates the predictor and the heuristics on held-out traces, prefill and decode.</summary>
+    public static List<PathMetrics> Evaluate(RoutingPathPredictor? predictor, RoutingTraceHeader header, IReadOnlyList<TracedSequence> train,
+        IReadOnlyList<TracedSequence> heldOut, int maxLength, int batchSize = 16)
+    {
+        var frequency = new FrequencyScorer(train, header);
+        var scorers = new List<(IPathScorer Scorer, bool Probabilities)>
+        {
+            (frequency, false),
+            (new PreviousTokenScorer(frequency, header), false),
+            (new TokenTableScorer(train, header, frequency), false),
+        };
+        if (predictor != null) scorers.Add((new PredictorScorer(predictor, header), true));
+        var (prefill, decode) = PathEvaluation.Examples(heldOut, maxLength);
+        var results = new List<PathMetrics>();
+        foreach (var (scorer, probabilities) in scorers)
+        {
+            results.Add(PathEvaluation.Evaluate(scorer, prefill, header, "prefill", probabilities, batchSize));
+            results.Add(PathEvaluation.Evaluate(scorer, decode, header, "decode", probabilities, batchSize));
+        }
+        return results;
+    }
+
+    public static MarkdownTable Table(IEnumerable<PathMetrics> metrics)
+    {
+        var table = new MarkdownTable("method", "tokens", "recall@k", "recall (p>=0.5)", "precision (p>=0.5)", "batch-16 coverage", "predicted/needed experts per layer (batch 16)");
+        foreach (var m in metrics)
+            table.Add($"{m.Method}, {m.Mode}", m.Tokens, Pct(m.Recall), Pct(m.ThresholdRecall), Pct(m.ThresholdPrecision), Pct(m.BatchCoverage),
+                $"{m.PredictedPerBatch:F2} / {m.TruePerBatch:F2}");
+        return table;
+    }
+
+    static string Pct(double v) => (100 * v).ToString("F1", System.Globalization.CultureInfo.InvariantCulture) + "%";
+}
