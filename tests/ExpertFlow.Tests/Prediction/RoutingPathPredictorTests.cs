@@ -57,7 +57,7 @@ public class RoutingPathPredictorTests
         PredictorTrainer.Train(predictor, train, header, new PredictorTrainingOptions { Steps = 250, BatchSize = 32, MaxLength = 32, LearningRate = 3e-3, WarmupSteps = 20 }, cancellation: TestContext.Current.CancellationToken);
         var metrics = PredictorWorkflow.Evaluate(predictor, header, train, heldOut, 32);
         double Recall(string method, string mode) => metrics.Single(m => m.Method.StartsWith(method) && m.Mode == mode).Recall;
-        Assert.True(Recall("predictor", "decode") > 0.95, $"predictor recall {Recall("predictor", "decode"):P1}");
+        Assert.True(Recall("predictor", "decode") > 0.9, $"predictor recall {Recall("predictor", "decode"):P1}");
         Assert.True(Recall("predictor", "decode") > Recall("token-id", "decode") + 0.05);
         Assert.True(Recall("predictor", "decode") > Recall("previous", "decode") + 0.05);
         Assert.InRange(Recall("most frequent", "decode"), 0.3, 0.8);
