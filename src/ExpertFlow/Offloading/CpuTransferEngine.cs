@@ -47,8 +47,8 @@ public sealed class CpuTransferEngine : ITransferEngine
     }
 
     public void WaitOnHost(ITransfer transfer) => MakeComputeWait(transfer);
-    public IComputeFence? RecordComputeFence() => null;
-    public double CollectDeviceStallSeconds() => 0;
+    public IComputeFence? RecordComputeFence(int slot) => null;
+    public (double Stall, double DemandCopy) CollectDeviceTimes() => (0, 0);
 
     void Run()
     {

@@ -217,7 +217,9 @@ public sealed class ExpertOffloadEngine : ICacheControl, IDisposable
         Stats.Steps++;
         Stats.Tokens += tokens;
         Stats.Seconds += Stopwatch.GetElapsedTime(stepStartTicks).TotalSeconds;
-        Stats.DeviceStallSeconds += transfers.CollectDeviceStallSeconds();
+        var (stall, demandCopy) = transfers.CollectDeviceTimes();
+        Stats.DeviceStallSeconds += stall;
+        Stats.DemandCopySeconds += demandCopy;
         policy.OnStepDone();
         Stats.Sample(CachedBytes, Measure());
     }
@@ -264,7 +266,7 @@ public sealed class ExpertOffloadEngine : ICacheControl, IDisposable
     {
         slotLeases[slot]--;
         if (slotLeases[slot] > 0) return;
-        slotFence[slot] = transfers.RecordComputeFence();
+        slotFence[slot] = transfers.RecordComputeFence(slot);
         if (!policy.KeepAfterUse) Drop(slot);
     }
 

@@ -36,7 +36,7 @@ public sealed class SlotPool : IDisposable
                 view.DetachFromDisposeScope();
                 parts[s][p] = view;
             }
-            pointers[s] = TensorMemory.DataPointer(block);
+            pointers[s] = TensorAddress.Of(block);
         }
     }
 
@@ -64,10 +64,10 @@ public sealed class SlotPool : IDisposable
 }
 
 /// <summary>Addresses of tensor storage (TorchSharp exposes none publicly).</summary>
-public static partial class TensorMemory
+internal static partial class TensorAddress
 {
     /// <summary>Address of the tensor's first element, on its own device.</summary>
-    public static IntPtr DataPointer(Tensor tensor)
+    public static IntPtr Of(Tensor tensor)
     {
         var p = THSTensor_data(tensor.Handle);
         if (p == IntPtr.Zero && tensor.numel() > 0) throw new InvalidOperationException("libtorch returned no data pointer for a tensor");

@@ -40,10 +40,12 @@ public interface ITransferEngine : IDisposable
     /// <summary>Blocks the host until the transfer is done (used for the initial all-resident load).</summary>
     void WaitOnHost(ITransfer transfer);
 
-    /// <summary>Records a fence on the compute stream: everything enqueued so far that reads a slot is before it.</summary>
-    IComputeFence? RecordComputeFence();
+    /// <summary>Records the slot's fence on the compute stream: everything enqueued so far that reads the slot is before it.</summary>
+    IComputeFence? RecordComputeFence(int slot);
 
-    /// <summary>Seconds the compute stream spent waiting on copies since the last call, as far as measured
-    /// on the device (CUDA event timing); 0 where waits block the host and are counted there.</summary>
-    double CollectDeviceStallSeconds();
+    /// <summary>
+    /// Device-measured seconds since the last call (CUDA event timing): time the compute stream waited on
+    /// copies, and time the demand stream spent copying. Zeros where waits block the host and are counted there.
+    /// </summary>
+    (double Stall, double DemandCopy) CollectDeviceTimes();
 }
