@@ -4,6 +4,7 @@
 import statistics
 import torch
 
+print("torch", torch.__version__, "CUDA", torch.version.cuda, torch.cuda.get_device_name(0), torch.__file__)
 n = 1 << 30
 host = torch.empty(n, dtype=torch.uint8).pin_memory()
 host.fill_(0x5A)
