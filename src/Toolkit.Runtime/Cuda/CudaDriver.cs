@@ -64,7 +64,10 @@ public sealed class CudaDriver
     /// <summary>True when a CUDA driver and at least one device are present; otherwise the reason.</summary>
     public static bool IsAvailable(out string reason) => TryOpen(out _, out reason);
 
-    /// <summary>The opening steps, with the library name as a parameter so tests can point it at nothing.</summary>
+    /// <summary>
+    /// The opening steps. <paramref name="library"/> is only probed for loading (tests pass a missing name
+    /// to exercise the no-driver path); the calls themselves always go to libcuda.so.1.
+    /// </summary>
     internal static bool TryOpenCore(string library, [NotNullWhen(true)] out CudaDriver? driver, out string reason)
     {
         driver = null;
@@ -76,9 +79,9 @@ public sealed class CudaDriver
         if (library == NativeMethods.Library) libraryLoaded = true;
         int result;
         try { result = NativeMethods.cuInit(0); }
-        catch (EntryPointNotFoundException e)
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
         {
-            reason = $"{library} does not export cuInit ({e.Message}); it is not an NVIDIA driver library.";
+            reason = $"{NativeMethods.Library} could not be called ({e.Message}); it does not look like an NVIDIA driver library.";
             return false;
         }
         if (result != CudaErrors.Success)

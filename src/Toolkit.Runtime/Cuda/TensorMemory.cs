@@ -9,7 +9,7 @@ internal static class TensorMemory
     public static long ByteSize(torch.Tensor tensor, string name)
     {
         ArgumentNullException.ThrowIfNull(tensor, name);
-        if (tensor.Handle == IntPtr.Zero) throw new ObjectDisposedException(name, $"Tensor '{name}' has been disposed.");
+        if (tensor.IsInvalid) throw new ObjectDisposedException(name, $"Tensor '{name}' has been disposed.");
         return tensor.NumberOfElements * tensor.ElementSize;
     }
 

@@ -36,7 +36,8 @@ public static class SafetensorsWriter
     /// into shards of at most <paramref name="maxShardBytes"/> bytes of data (a larger tensor gets a shard of
     /// its own), named {stem}-00001-of-0000N.safetensors, plus {stem}.safetensors.index.json with
     /// metadata.total_size and the weight_map. When everything fits in one shard, writes {stem}.safetensors
-    /// alone (as transformers does) and removes a stale index. The index is written last.
+    /// alone (as transformers does) and removes a stale index. The index is written last. Every shard's
+    /// metadata gets "format": "pt" unless given, since transformers refuses safetensors files without it.
     /// </summary>
     public static ShardedWriteResult WriteSharded(string folder, IEnumerable<KeyValuePair<string, torch.Tensor>> tensors, long maxShardBytes,
         IReadOnlyDictionary<string, string>? metadata = null, string stem = "model") =>
@@ -149,6 +150,8 @@ public static class SafetensorsWriter
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxShardBytes, 1);
         ArgumentException.ThrowIfNullOrWhiteSpace(stem);
+        if (metadata is null || !metadata.ContainsKey("format"))
+            metadata = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>()) { ["format"] = "pt" };
         string full = Path.GetFullPath(folder);
         Directory.CreateDirectory(full);
 
