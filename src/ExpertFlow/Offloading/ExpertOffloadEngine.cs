@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using ExpertFlow.Model;
 using ExpertFlow.Offloading.Policies;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -96,8 +97,11 @@ public sealed class ExpertOffloadEngine : ICacheControl, IDisposable
         if (inStep) EndStep(0);
         inStep = true;
         stepStartTicks = Stopwatch.GetTimestamp();
-        policy.OnStepStart(info ?? new StepInfo(Step));
+        policy.OnStepStart(info ?? new StepInfo(Step, Step == 0, [], [], []));
     }
+
+    /// <summary>True between <see cref="BeginStep"/> and <see cref="EndStep"/>.</summary>
+    public bool InStep => inStep;
 
     /// <summary>The router of <paramref name="layer"/> picked these experts (any order, repeats allowed).</summary>
     public void OnRouted(int layer, IEnumerable<int> experts)
@@ -147,7 +151,10 @@ public sealed class ExpertOffloadEngine : ICacheControl, IDisposable
     /// is made to wait for the expert's copy (on CUDA without blocking the host). The slot stays leased
     /// until <see cref="Release"/> (or the next Get / layer end when implicit release is on).
     /// </summary>
-    public IReadOnlyList<Tensor> Get(int layer, int expert)
+    public IReadOnlyList<Tensor> Get(int layer, int expert) => slots.Parts(GetSlot(layer, expert));
+
+    /// <summary>As <see cref="Get"/>, returning the slot index (for callers that keep their own views of slots).</summary>
+    public int GetSlot(int layer, int expert)
     {
         var key = new ExpertKey(layer, expert);
         int index = Layout.IndexOf(key);
@@ -187,7 +194,7 @@ public sealed class ExpertOffloadEngine : ICacheControl, IDisposable
         slotLastUse[slot] = ++now;
         slotUses[slot]++;
         slotEvictFirst[slot] = false;
-        return slots.Parts(slot);
+        return slot;
     }
 
     /// <summary>Compute with the expert has been issued; its slot may be reused once that compute has run.</summary>

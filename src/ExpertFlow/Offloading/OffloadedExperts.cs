@@ -50,6 +50,8 @@ public sealed class OffloadedExperts : IDisposable
     public ExpertOffloadEngine Engine { get; }
     public OffloadStats Stats => Engine.Stats;
     public MemoryPlan Plan { get; }
+    /// <summary>The device slots (for views over them).</summary>
+    public SlotPool Slots => slots;
     public string HostTierName => store.Tier;
 
     /// <summary>

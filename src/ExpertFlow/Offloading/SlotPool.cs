@@ -47,6 +47,18 @@ public sealed class SlotPool : IDisposable
     public long Bytes => Count * Layout.BytesPerExpert;
     /// <summary>The part tensors of a slot, in layout order (views; do not dispose).</summary>
     public IReadOnlyList<Tensor> Parts(int slot) => parts[slot];
+    /// <summary>A view over consecutive parts of a slot (e.g. gate and up rows as one [2I, H] matrix); the caller disposes it.</summary>
+    public Tensor View(int slot, int firstPart, int partCount, long[] shape)
+    {
+        long start = Layout.PartElementOffsets[firstPart];
+        long elements = Enumerable.Range(firstPart, partCount).Sum(p => Layout.Parts[p].Elements);
+        if (shape.Aggregate(1L, (a, b) => a * b) != elements)
+            throw new ArgumentException($"a view of {elements} elements cannot have shape [{string.Join(",", shape)}]");
+        var view = storage[slot].narrow(0, start, elements).view(shape);
+        view.DetachFromDisposeScope();
+        return view;
+    }
+
     /// <summary>Address of the slot's first byte (device memory on CUDA, host memory on CPU).</summary>
     public IntPtr Pointer(int slot) => pointers[slot];
     /// <summary>The slot's bytes as a span; CPU slots only.</summary>

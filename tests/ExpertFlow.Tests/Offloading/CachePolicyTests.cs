@@ -1,3 +1,4 @@
+using ExpertFlow.Model;
 using ExpertFlow.Offloading;
 using ExpertFlow.Offloading.Policies;
 using Toolkit.Runtime;
@@ -157,8 +158,8 @@ sealed class ListForecast(ExpertLayout layout, int[][][] steps, int wrongExtra) 
 {
     public float[][]? Forecast(StepInfo step)
     {
-        if (step.Index >= steps.Length) return null;
-        return steps[step.Index].Select(experts =>
+        if (step.Step >= steps.Length) return null;
+        return steps[(int)step.Step].Select(experts =>
         {
             var s = new float[layout.ExpertsPerLayer];
             foreach (int e in experts) s[e] = 1;

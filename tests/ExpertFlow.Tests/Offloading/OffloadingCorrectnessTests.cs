@@ -1,3 +1,4 @@
+using ExpertFlow.Model;
 using ExpertFlow.Offloading;
 using ExpertFlow.Offloading.Policies;
 using Toolkit.Runtime;
@@ -16,7 +17,7 @@ public class OffloadingCorrectnessTests
     {
         var data = new TheoryData<string, int, string, int>();
         foreach (var policy in new[] { "on-demand", "lru", "next-layer", "expertflow-oracle" })
-            foreach (int slots in new[] { 2, 5, 12 })
+            foreach (int slots in new[] { 2, 7 })
                 foreach (var tier in new[] { "arena", "disk" })
                     foreach (int batch in new[] { 1, 4 })
                         data.Add(policy, slots, tier, batch);
@@ -107,8 +108,8 @@ sealed class TraceForecast(ExpertLayout layout, List<List<int>[]> trace) : IRout
 {
     public float[][]? Forecast(StepInfo step)
     {
-        if (step.Index >= trace.Count) return null;
-        return trace[step.Index].Select(experts =>
+        if (step.Step >= trace.Count) return null;
+        return trace[(int)step.Step].Select(experts =>
         {
             var s = new float[layout.ExpertsPerLayer];
             foreach (int e in experts) s[e] = 1;

@@ -56,7 +56,8 @@ sealed class ToyMoe : IDisposable
         for (int step = 0; step < steps; step++)
         {
             using var scope = NewDisposeScope();
-            engine?.BeginStep(new StepInfo(step, tokens.cpu().data<long>().ToArray().Select(t => (IReadOnlyList<long>)[t]).ToArray()));
+            engine?.BeginStep(new ExpertFlow.Model.StepInfo(step, step == 0, Enumerable.Range(0, start.Length).ToArray(), Enumerable.Repeat(step, start.Length).ToArray(),
+                tokens.cpu().data<long>().ToArray().Select(t => new[] { (int)t }).ToArray()));
             var h = embed.to(device).index_select(0, tokens);
             var routed = new List<int>[Layers];
             for (int l = 0; l < Layers; l++)

@@ -1,3 +1,5 @@
+using ExpertFlow.Model;
+
 namespace ExpertFlow.Offloading.Policies;
 
 /// <summary>What a policy may see about a cached expert when ranking eviction candidates.</summary>
@@ -62,7 +64,7 @@ public interface IOffloadPolicy
     /// <summary>Called once before the first step.</summary>
     void Attach(ICacheControl cache);
 
-    /// <summary>A step begins; <paramref name="step"/> carries the tokens when the runtime provides them.</summary>
+    /// <summary>A step begins; <paramref name="step"/> carries the token ids of every row (the runtime's step info).</summary>
     void OnStepStart(StepInfo step) { }
 
     /// <summary>The router of <paramref name="layer"/> picked <paramref name="experts"/> (distinct, over the whole batch).

@@ -1,3 +1,5 @@
+using ExpertFlow.Model;
+
 namespace ExpertFlow.Offloading.Policies;
 
 /// <summary>
