@@ -25,85 +25,135 @@ public enum HostTier
 public sealed record OffloadOptions(string Policy = "all-resident", long? MemoryBytes = null, HostTier Tier = HostTier.Auto, bool ImplicitRelease = false);
 
 /// <summary>
-/// Everything an offloaded run needs, built and owned together: host tier, device slots under the
-/// budget, transfer engine for the device, the cache engine with its policy, and the stats.
+/// The host tier of one device, built once and shareable by several runs (a benchmark sweep fills the
+/// 25 GB pinned arena once): the store, its pinned memory and the device's CUDA context.
+/// </summary>
+public sealed class HostExperts : IDisposable
+{
+    HostExperts(IExpertStore store, PinnedHostBuffer? pinned, CudaContext? context, Device device)
+    {
+        Store = store;
+        Pinned = pinned;
+        Context = context;
+        Device = device;
+    }
+
+    public IExpertStore Store { get; }
+    public PinnedHostBuffer? Pinned { get; }
+    public CudaContext? Context { get; }
+    public Device Device { get; }
+
+    /// <summary>Fills the host tier for <paramref name="device"/> (pinned arena on CUDA unless the disk tier is asked for).</summary>
+    public static HostExperts Create(IExpertSource source, Device device, HostTier tier, ILogger? log = null)
+    {
+        bool cuda = device.type == TorchSharp.DeviceType.CUDA;
+        if (!cuda && device.type != TorchSharp.DeviceType.CPU) throw new ArgumentException($"offloading supports CPU and CUDA devices, not {device}");
+        if (tier == HostTier.Auto) tier = cuda ? HostTier.Arena : HostTier.Disk;
+        CudaContext? context = null;
+        PinnedHostBuffer? pinned = null;
+        try
+        {
+            if (cuda) context = CudaDriver.Open().RetainPrimaryContext(device.index < 0 ? 0 : device.index);
+            IExpertStore store;
+            if (tier == HostTier.Disk) store = new DiskExpertStore(source);
+            else if (cuda)
+            {
+                pinned = PinnedHostBuffer.Allocate(context!, source.Layout.TotalExpertBytes);
+                store = new ArenaExpertStore(source, new BorrowedPinnedMemory(pinned), log);
+            }
+            else store = new ArenaExpertStore(source, new AlignedHostMemory(source.Layout.TotalExpertBytes), log);
+            return new HostExperts(store, pinned, context, device);
+        }
+        catch
+        {
+            pinned?.Dispose();
+            context?.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        Store.Dispose();
+        Pinned?.Dispose();
+        Context?.Dispose();
+    }
+
+    /// <summary>The driver's pinned buffer as the store's host memory (freed by <see cref="HostExperts"/>).</summary>
+    sealed class BorrowedPinnedMemory(PinnedHostBuffer buffer) : IHostMemory
+    {
+        public IntPtr Pointer => buffer.Pointer;
+        public long Bytes => buffer.Length;
+        public bool IsPinned => true;
+        public void Dispose() { }
+    }
+}
+
+/// <summary>
+/// Everything an offloaded run needs, built and owned together: the host tier (or a shared one), device
+/// slots under the budget, the transfer engine for the device, the cache engine with its policy, and stats.
 /// </summary>
 public sealed class OffloadedExperts : IDisposable
 {
-    readonly IExpertStore store;
+    readonly HostExperts host;
+    readonly bool ownsHost;
     readonly SlotPool slots;
     readonly ITransferEngine transfers;
-    readonly CudaContext? context;
-    readonly IDisposable? pinned;
 
-    OffloadedExperts(IExpertStore store, SlotPool slots, ITransferEngine transfers, ExpertOffloadEngine engine, MemoryPlan plan, CudaContext? context, IDisposable? pinned)
+    OffloadedExperts(HostExperts host, bool ownsHost, SlotPool slots, ITransferEngine transfers, ExpertOffloadEngine engine, MemoryPlan plan)
     {
-        this.store = store;
+        this.host = host;
+        this.ownsHost = ownsHost;
         this.slots = slots;
         this.transfers = transfers;
         Engine = engine;
         Plan = plan;
-        this.context = context;
-        this.pinned = pinned;
     }
 
     public ExpertOffloadEngine Engine { get; }
     public OffloadStats Stats => Engine.Stats;
     public MemoryPlan Plan { get; }
+    public string HostTierName => host.Store.Tier;
     /// <summary>The device slots (for views over them).</summary>
     public SlotPool Slots => slots;
-    public string HostTierName => store.Tier;
 
     /// <summary>
     /// Plans the budget (a clear error when it cannot hold the footprint plus the policy's minimum), fills
-    /// the host tier, allocates the slots and starts the policy (all-resident loads everything and waits).
+    /// the host tier (unless <paramref name="sharedHost"/> is given), allocates the slots and starts the
+    /// policy (all-resident loads everything and waits).
     /// </summary>
     public static OffloadedExperts Create(IExpertSource source, Device device, DeviceFootprint footprint, OffloadOptions options,
-        ILogger? log = null, IOffloadPolicy? policy = null)
+        ILogger? log = null, IOffloadPolicy? policy = null, HostExperts? sharedHost = null, Func<long>? measureDeviceBytes = null)
     {
         log ??= NullLogger.Instance;
         policy ??= PolicyFactory.Create(options.Policy);
         var layout = source.Layout;
         bool cuda = device.type == TorchSharp.DeviceType.CUDA;
-        if (!cuda && device.type != TorchSharp.DeviceType.CPU) throw new ArgumentException($"offloading supports CPU and CUDA devices, not {device}");
         if (!cuda) footprint = DeviceFootprint.None; // on CPU the budget bounds the RAM of cached experts only
         long budget = options.MemoryBytes ?? footprint.Total + layout.TotalExpertBytes;
         var plan = MemoryPlan.Create(budget, footprint, layout, policy.RequiredSlots(layout), policy.Name);
-        log.LogInformation("memory plan: budget {Budget}, footprint {Footprint}, {Slots} of {Total} experts cached ({Fraction:P0}), {SlotBytes} of slots",
-            MemorySize.Format(plan.BudgetBytes), MemorySize.Format(footprint.Total), plan.Slots, plan.TotalExperts, plan.CachedFraction, MemorySize.Format(plan.SlotBytes));
+        log.LogInformation("memory plan ({Policy}): budget {Budget}, footprint {Footprint}, {Slots} of {Total} experts cached ({Fraction:P0}), {SlotBytes} of slots",
+            policy.Name, MemorySize.Format(plan.BudgetBytes), MemorySize.Format(footprint.Total), plan.Slots, plan.TotalExperts, plan.CachedFraction, MemorySize.Format(plan.SlotBytes));
 
-        CudaContext? context = null;
-        IExpertStore? store = null;
-        PinnedHostBuffer? pinned = null;
+        var host = sharedHost ?? HostExperts.Create(source, device, options.Tier, log);
         SlotPool? slots = null;
         ITransferEngine? transfers = null;
         try
         {
-            var tier = options.Tier == HostTier.Auto ? (cuda ? HostTier.Arena : HostTier.Disk) : options.Tier;
-            if (cuda) context = CudaDriver.Open().RetainPrimaryContext(device.index < 0 ? 0 : device.index);
-            if (tier == HostTier.Disk) store = new DiskExpertStore(source);
-            else if (cuda)
-            {
-                pinned = PinnedHostBuffer.Allocate(context!, layout.TotalExpertBytes);
-                store = new ArenaExpertStore(source, new PinnedHostMemory(pinned), log);
-            }
-            else store = new ArenaExpertStore(source, new AlignedHostMemory(layout.TotalExpertBytes), log);
-
             slots = new SlotPool(layout, plan.Slots, device);
-            transfers = cuda ? new CudaTransferEngine(context!, store, pinned, slots) : new CpuTransferEngine(store, slots);
-            var stats = new OffloadStats(layout, plan, policy.Name, device.ToString(), store.Tier);
-            Func<long>? measure = context == null ? null : () => { var (free, total) = context.MemoryInfo(); return total - free; };
-            var engine = new ExpertOffloadEngine(slots, transfers, policy, stats, log, measure, options.ImplicitRelease);
+            transfers = cuda ? new CudaTransferEngine(host.Context!, host.Store, host.Pinned, slots) : new CpuTransferEngine(host.Store, slots);
+            var stats = new OffloadStats(layout, plan, policy.Name, device.ToString(), host.Store.Tier);
+            var context = host.Context;
+            measureDeviceBytes ??= context == null ? null : () => { var (free, total) = context.MemoryInfo(); return total - free; };
+            var engine = new ExpertOffloadEngine(slots, transfers, policy, stats, log, measureDeviceBytes, options.ImplicitRelease);
             engine.WaitForTransfers();
-            return new OffloadedExperts(store, slots, transfers, engine, plan, context, pinned);
+            return new OffloadedExperts(host, sharedHost == null, slots, transfers, engine, plan);
         }
         catch
         {
             transfers?.Dispose();
             slots?.Dispose();
-            store?.Dispose();
-            pinned?.Dispose();
-            context?.Dispose();
+            if (sharedHost == null) host.Dispose();
             throw;
         }
     }
@@ -113,17 +163,6 @@ public sealed class OffloadedExperts : IDisposable
         Engine.Dispose();
         transfers.Dispose();
         slots.Dispose();
-        store.Dispose();
-        pinned?.Dispose();
-        context?.Dispose();
-    }
-
-    /// <summary>Adapts the driver's pinned buffer to the store's host memory (the buffer is disposed by the owner).</summary>
-    sealed class PinnedHostMemory(PinnedHostBuffer buffer) : IHostMemory
-    {
-        public IntPtr Pointer => buffer.Pointer;
-        public long Bytes => buffer.Length;
-        public bool IsPinned => true;
-        public void Dispose() { }
+        if (ownsHost) host.Dispose();
     }
 }

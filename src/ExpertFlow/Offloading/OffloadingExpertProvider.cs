@@ -22,6 +22,9 @@ public sealed class OffloadingExpertProvider : IExpertProvider, IRoutingObserver
     readonly Func<DeviceFootprint> footprint;
     readonly ILogger log;
     readonly Func<IOffloadPolicy>? makePolicy;
+    readonly HostExperts? sharedHost;
+    readonly IExpertSource? source;
+    readonly Func<long>? measureDeviceBytes;
     ExpertCatalog? catalog;
     Device device = CPU;
     OffloadedExperts? offloaded;
@@ -33,8 +36,15 @@ public sealed class OffloadingExpertProvider : IExpertProvider, IRoutingObserver
     /// <param name="footprint">What the model holds besides expert slots, asked when the engine starts (CUDA only).</param>
     /// <param name="log">Logger.</param>
     /// <param name="policy">A policy instance factory (e.g. ExpertFlow's predictive one); default: by name from the options.</param>
-    public OffloadingExpertProvider(OffloadOptions options, Func<DeviceFootprint> footprint, ILogger? log = null, Func<IOffloadPolicy>? policy = null)
+    /// <param name="sharedHost">A host tier built beforehand and shared across runs (not disposed here).</param>
+    /// <param name="source">Where expert bytes come from; default: the model's checkpoint.</param>
+    /// <param name="measureDeviceBytes">Device memory the model holds now (for the stats), e.g. driver-used minus a baseline.</param>
+    public OffloadingExpertProvider(OffloadOptions options, Func<DeviceFootprint> footprint, ILogger? log = null, Func<IOffloadPolicy>? policy = null,
+        HostExperts? sharedHost = null, IExpertSource? source = null, Func<long>? measureDeviceBytes = null)
     {
+        this.sharedHost = sharedHost;
+        this.source = source;
+        this.measureDeviceBytes = measureDeviceBytes;
         this.options = options with { ImplicitRelease = true };
         this.footprint = footprint;
         this.log = log ?? NullLogger.Instance;
@@ -78,13 +88,15 @@ public sealed class OffloadingExpertProvider : IExpertProvider, IRoutingObserver
         });
     }
 
-    /// <summary>Builds the engine now (host tier, slots, initial loads). Called lazily otherwise. <paramref name="source"/>: default, the checkpoint.</summary>
-    public void Start(IExpertSource? source = null)
+    /// <summary>Builds the engine now (host tier, slots, initial loads). Called lazily otherwise.</summary>
+    public void Start()
     {
         if (offloaded != null) return;
         if (catalog == null) throw new InvalidOperationException("the provider is not attached to a model yet");
-        source ??= SourceOf(catalog);
-        offloaded = OffloadedExperts.Create(source, device, footprint(), options, log, makePolicy?.Invoke());
+        var from = source ?? (sharedHost != null ? new StoreSource(sharedHost.Store) : SourceOf(catalog));
+        if (!from.Layout.Parts.Select(p => p.Shape).SequenceEqual(LayoutOf(catalog).Parts.Select(p => p.Shape), new ShapeComparer()) || from.Layout.DType != catalog.DType)
+            throw new ArgumentException("the expert source does not match the model's experts (shapes or dtype)");
+        offloaded = OffloadedExperts.Create(from, device, footprint(), options, log, makePolicy?.Invoke(), sharedHost, measureDeviceBytes);
         var id = catalog.Identity(catalog.MoeLayers[0], 0);
         int inputParts = id.InputParts.Count;
         slotWeights = new ExpertWeights[offloaded.Plan.Slots];
@@ -133,5 +145,17 @@ public sealed class OffloadingExpertProvider : IExpertProvider, IRoutingObserver
     {
         foreach (var w in slotWeights) { w.Input.Dispose(); w.Output.Dispose(); }
         offloaded?.Dispose();
+    }
+
+    sealed class StoreSource(IExpertStore store) : IExpertSource
+    {
+        public ExpertLayout Layout => store.Layout;
+        public void Read(ExpertKey key, Span<byte> destination) => store.ReadInto(key, destination);
+    }
+
+    sealed class ShapeComparer : IEqualityComparer<long[]>
+    {
+        public bool Equals(long[]? a, long[]? b) => a != null && b != null && a.SequenceEqual(b);
+        public int GetHashCode(long[] a) => a.Length;
     }
 }
