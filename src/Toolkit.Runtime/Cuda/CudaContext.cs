@@ -14,7 +14,8 @@ public sealed class CudaContext : IDisposable
     public int DeviceIndex { get; }
 
     /// <summary>The CUcontext handle.</summary>
-    public IntPtr Handle => handle != IntPtr.Zero ? handle : throw new ObjectDisposedException(nameof(CudaContext));
+    public IntPtr Handle => handle != IntPtr.Zero ? handle : throw new ObjectDisposedException(nameof(CudaContext),
+        "This CudaContext has been disposed. Dispose its streams, events and buffers before it, and retain a new one (CudaDriver.RetainPrimaryContext) to go on.");
 
     internal CudaContext(int device, int index, IntPtr handle) => (this.device, DeviceIndex, this.handle) = (device, index, handle);
 

@@ -2,16 +2,26 @@ using TorchSharp;
 
 namespace Toolkit.Runtime.Cuda;
 
-/// <summary>Checks that a TorchSharp tensor can be the source or target of a raw copy, and finds its bytes.</summary>
-internal static class TensorMemory
+/// <summary>
+/// Where a TorchSharp tensor's bytes are, with the checks a raw copy needs. TorchSharp 0.107 has no public
+/// data pointer; this is the one place that reads it (from TorchSharp's native shim).
+/// </summary>
+public static class TensorMemory
 {
     /// <summary>Bytes of the tensor's elements (numel * element size).</summary>
-    public static long ByteSize(torch.Tensor tensor, string name)
+    public static long ByteSize(torch.Tensor tensor, string name = "tensor")
     {
         ArgumentNullException.ThrowIfNull(tensor, name);
         if (tensor.IsInvalid) throw new ObjectDisposedException(name, $"Tensor '{name}' has been disposed.");
         return tensor.NumberOfElements * tensor.ElementSize;
     }
+
+    /// <summary>
+    /// The device address of a contiguous tensor on cuda:<paramref name="deviceIndex"/> (for raw copies into
+    /// it, e.g. with <see cref="CudaStream.CopyHostToDevice"/>), whatever its size.
+    /// </summary>
+    public static ulong DeviceAddress(torch.Tensor tensor, int deviceIndex, string name = "tensor") =>
+        DeviceAddress(tensor, deviceIndex, ByteSize(tensor, name), name);
 
     /// <summary>
     /// The device address of a contiguous tensor of exactly <paramref name="expectedBytes"/> bytes on
@@ -43,7 +53,7 @@ internal static class TensorMemory
     }
 
     /// <summary>Checks that [offset, offset + count) lies inside a region of <paramref name="length"/> bytes.</summary>
-    public static void CheckHostRange(long length, long offset, long count, string name)
+    internal static void CheckHostRange(long length, long offset, long count, string name)
     {
         if (offset < 0 || count < 0 || offset > length || count > length - offset)
             throw new ArgumentOutOfRangeException(name,

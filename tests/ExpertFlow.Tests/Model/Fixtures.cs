@@ -53,6 +53,7 @@ public static class Fixtures
     public static torch.Device Cpu()
     {
         LibTorch.EnsureLoaded();
+        torch.set_num_threads(1); // tiny models: threads only fight over CI's two cores
         return torch.CPU;
     }
 }

@@ -87,8 +87,9 @@ public class CudaGpuTests
         using var all = slots.cpu();
         Assert.True(all[2].bytes.SequenceEqual(source.AsSpan(SlotBytes, SlotBytes)));
         foreach (int other in new[] { 0, 1, 3 }) Assert.Equal(0, all[other].sum().item<long>());
-        // Wrong size and wrong device are refused before any copy is queued.
-        Assert.Throws<ArgumentException>(() => stream.CopyToTensor(source, 0, slots));
+        // A tensor larger than the host range, a range past the end and a host tensor are refused before any copy is queued.
+        var tooBig = Assert.Throws<ArgumentOutOfRangeException>(() => stream.CopyToTensor(source, 0, slots));
+        Assert.Contains("does not fit in 'source'", tooBig.Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => stream.CopyToTensor(source, SlotBytes + 1, slot));
         using var onCpu = torch.zeros(SlotBytes, dtype: torch.uint8);
         Assert.Throws<ArgumentException>(() => stream.CopyToTensor(source, 0, onCpu));

@@ -39,6 +39,16 @@ public class TensorCopyValidationTests
     }
 
     [Fact]
+    public void Address_without_a_size_still_checks_layout_and_device()
+    {
+        using var t = torch.zeros(3, 5, dtype: torch.bfloat16);
+        Assert.Equal(30, TensorMemory.ByteSize(t));
+        using var columns = t.narrow(1, 1, 2);
+        Assert.Contains("not contiguous", Assert.Throws<ArgumentException>(() => TensorMemory.DeviceAddress(columns, 0)).Message);
+        Assert.Contains("is on cpu", Assert.Throws<ArgumentException>(() => TensorMemory.DeviceAddress(t, 0)).Message);
+    }
+
+    [Fact]
     public void Disposed_tensor_is_refused()
     {
         var t = torch.zeros(10);
