@@ -7,4 +7,5 @@ root.Subcommands.Add(DoctorCommand.Create());
 root.Subcommands.Add(TrainDemoCommand.Create());
 root.Subcommands.Add(PredictorCommands.Train());
 root.Subcommands.Add(PredictorCommands.Evaluate());
+root.Subcommands.Add(BenchCommand.Create());
 return CliApp.Run(root, args);

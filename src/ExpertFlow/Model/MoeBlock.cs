@@ -1,0 +1,214 @@
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace ExpertFlow.Model;
+
+/// <summary>How a family turns router logits into experts and weights (all as transformers does in eval).</summary>
+internal enum RouterKind
+{
+    /// <summary>softmax (fp32) → top-k → optional renormalisation (Qwen2/3-MoE, OLMoE: weights cast to the compute dtype).</summary>
+    SoftmaxTopK,
+    /// <summary>Mixtral: softmax (fp32) → top-k → always renormalised; weights stay fp32 when applied.</summary>
+    Mixtral,
+    /// <summary>DeepSeek-MoE v1: softmax (fp32) → top-k → optional renormalisation with +1e-20; weights stay fp32.</summary>
+    Deepseek,
+    /// <summary>Switch: classifier in fp32 → softmax → argmax; weight = max probability (cast to compute dtype).</summary>
+    SwitchTop1,
+}
+
+/// <summary>
+/// A MoE feed-forward block: router, routed experts (reached only through <see cref="IExpertProvider"/>) and the
+/// optional shared expert. Input and output are [N, H] (valid tokens only).
+/// </summary>
+internal sealed class MoeBlock
+{
+    readonly int layer, numExperts, topK;
+    readonly RouterKind router;
+    readonly bool normTopK;
+    readonly string act;
+    readonly bool gated;
+    readonly Param gate;
+    readonly Param? sharedGate, sharedUp, sharedDown, sharedExpertGate;
+    Tensor? sharedFused;
+
+    /// <summary>At most this many tokens use the dense all-experts kernel of a stacked provider (above: grouped).</summary>
+    public static int DenseTokenLimit { get; set; } = 64;
+
+    public MoeBlock(ParamSet ps, MoeConfig c, int layer, string prefix, string routerName, bool shared, string sharedPrefix, string? sharedGateName)
+    {
+        this.layer = layer;
+        numExperts = c.NumExperts;
+        topK = c.TopK;
+        normTopK = c.NormTopKProb;
+        act = c.HiddenAct;
+        gated = c.GatedExperts;
+        router = c.Family switch
+        {
+            ModelFamily.Mixtral => RouterKind.Mixtral,
+            ModelFamily.Deepseek => RouterKind.Deepseek,
+            ModelFamily.SwitchTransformers => RouterKind.SwitchTop1,
+            _ => RouterKind.SoftmaxTopK,
+        };
+        gate = ps.Declare($"{prefix}.{routerName}", c.NumExperts, c.HiddenSize);
+        if (shared)
+        {
+            int si = c.SharedExpertIntermediateSize;
+            sharedGate = ps.Declare($"{sharedPrefix}.gate_proj.weight", si, c.HiddenSize);
+            sharedUp = ps.Declare($"{sharedPrefix}.up_proj.weight", si, c.HiddenSize);
+            sharedDown = ps.Declare($"{sharedPrefix}.down_proj.weight", c.HiddenSize, si);
+            if (sharedGateName != null) sharedExpertGate = ps.Declare(sharedGateName, 1, c.HiddenSize);
+        }
+    }
+
+    public int Layer => layer;
+
+    /// <summary>Fuses the shared expert's gate and up weights (one matmul instead of two).</summary>
+    public void Prepare()
+    {
+        if (sharedGate == null) return;
+        sharedFused = cat([sharedGate.Value, sharedUp!.Value], 0);
+        sharedGate.Value.Dispose(); sharedUp.Value.Dispose();
+        sharedGate.Value = sharedFused; sharedUp.Value = sharedFused;
+    }
+
+    public Tensor Forward(Tensor x, IExpertProvider provider, StepContext ctx)
+    {
+        var (experts, weights) = Route(x);
+        if (ctx.Observed) ctx.Routing.Add((layer, experts, weights));
+        var y = RunExperts(x, experts, weights, provider);
+        if (sharedFused is not null)
+        {
+            var s = Ops.GatedFfn(x, sharedFused, sharedDown!.Value, act);
+            if (sharedExpertGate != null) s = F.sigmoid(F.linear(x, sharedExpertGate.Value)) * s;
+            y = y + s;
+        }
+        return y;
+    }
+
+    /// <summary>Returns (experts [N,k] int64, weights [N,k]) exactly as the family's transformers router.</summary>
+    internal (Tensor Experts, Tensor Weights) Route(Tensor x)
+    {
+        if (router == RouterKind.SwitchTop1)
+        {
+            // transformers 5.x flattens tokens to [N, H] before the router: the cumulative-sum capacity mask runs over a
+            // length-1 axis and so never drops a token (expert_capacity has no effect in eval); jitter is training-only.
+            var logits32 = F.linear(x.to(ScalarType.Float32), gate.Value.to(ScalarType.Float32));
+            var probs = logits32.softmax(-1);
+            var (maxProb, index) = probs.max(-1, keepdim: true);
+            return (index, maxProb.to(x.dtype));
+        }
+        var logits = F.linear(x, gate.Value);
+        var p = logits.softmax(-1, ScalarType.Float32);
+        var (w, idx) = p.topk(topK, -1);
+        if (router == RouterKind.Mixtral) w = w / w.sum(-1, keepdim: true);
+        else if (normTopK && router == RouterKind.Deepseek) { if (topK > 1) w = w / (w.sum(-1, keepdim: true) + 1e-20); }
+        else if (normTopK) w = w / w.sum(-1, keepdim: true);
+        if (router == RouterKind.SoftmaxTopK) w = w.to(x.dtype);
+        return (idx, w);
+    }
+
+    Tensor Weighted(Tensor y, Tensor w) =>
+        w.dtype == y.dtype ? y * w : (y.to(w.dtype) * w).to(y.dtype);
+
+    Tensor Ffn(Tensor x, Tensor input, Tensor output) =>
+        gated ? Ops.GatedFfn(x, input, output, act) : Ops.PlainFfn(x, input, output, act);
+
+    Tensor RunExperts(Tensor x, Tensor idx, Tensor w, IExpertProvider provider)
+    {
+        long n = x.shape[0], k = idx.shape[1];
+        var stacked = (provider as IStackedExperts)?.Stacked(layer);
+        if (stacked is { } s)
+        {
+            if (n * k * 3 <= numExperts) return GatherPath(x, idx, w, s.Inputs, s.Outputs);
+            if (n <= DenseTokenLimit) return DensePath(x, idx, w, s.Inputs, s.Outputs);
+        }
+        return GroupedPath(x, idx, w, provider);
+    }
+
+    /// <summary>Few tokens: gather the chosen experts' weights and run them as one batched matmul (no host sync).</summary>
+    Tensor GatherPath(Tensor x, Tensor idx, Tensor w, Tensor inputs, Tensor outputs)
+    {
+        long n = x.shape[0], k = idx.shape[1], h = x.shape[1];
+        var flat = idx.reshape(-1);
+        var win = inputs.index_select(0, flat);
+        var wout = outputs.index_select(0, flat);
+        var xs = x.unsqueeze(1).expand(n, k, h).reshape(n * k, 1, h);
+        var hid = bmm(xs, win.transpose(1, 2));
+        Tensor a;
+        if (gated)
+        {
+            long inter = win.shape[1] / 2;
+            a = Ops.Activation(hid.narrow(2, 0, inter), act) * hid.narrow(2, inter, inter);
+        }
+        else a = Ops.Activation(hid, act);
+        var o = bmm(a, wout.transpose(1, 2)).view(n, k, h);
+        return Weighted(o, w.unsqueeze(-1)).sum(1);
+    }
+
+    /// <summary>Moderate token counts: every expert on every token, combined with a dense weight matrix (no host sync).</summary>
+    Tensor DensePath(Tensor x, Tensor idx, Tensor w, Tensor inputs, Tensor outputs)
+    {
+        long n = x.shape[0];
+        var hid = matmul(x.unsqueeze(0), inputs.transpose(1, 2)); // [E, N, 2I]
+        Tensor a;
+        if (gated)
+        {
+            long inter = inputs.shape[1] / 2;
+            a = Ops.Activation(hid.narrow(2, 0, inter), act) * hid.narrow(2, inter, inter);
+        }
+        else a = Ops.Activation(hid, act);
+        var o = bmm(a, outputs.transpose(1, 2)); // [E, N, H]
+        var dense = zeros([n, numExperts], w.dtype, x.device).scatter(1, idx, w); // [N, E]
+        var ow = o.permute(1, 2, 0); // [N, H, E]
+        if (ow.dtype != dense.dtype) ow = ow.to(dense.dtype);
+        return bmm(ow, dense.unsqueeze(2)).squeeze(2).to(x.dtype);
+    }
+
+    /// <summary>
+    /// The general path, through the provider: the routing comes to the host once, tokens are grouped by expert
+    /// (ascending expert, then top-k slot, then token, as transformers), each expert runs once on its tokens, and
+    /// the weighted results are added back with one index_add.
+    /// </summary>
+    Tensor GroupedPath(Tensor x, Tensor idx, Tensor w, IExpertProvider provider)
+    {
+        long n = x.shape[0], k = idx.shape[1];
+        var chosen = idx.cpu().data<long>().ToArray();
+        var rowsOf = new List<long>[numExperts];
+        var flatOf = new List<long>[numExperts];
+        for (int slot = 0; slot < k; slot++)
+            for (long t = 0; t < n; t++)
+            {
+                int e = (int)chosen[t * k + slot];
+                (rowsOf[e] ??= []).Add(t);
+                (flatOf[e] ??= []).Add(t * k + slot);
+            }
+        var experts = new List<int>();
+        var order = new List<long>((int)(n * k));
+        var flat = new List<long>((int)(n * k));
+        for (int e = 0; e < numExperts; e++)
+        {
+            if (rowsOf[e] == null) continue;
+            experts.Add(e);
+            order.AddRange(rowsOf[e]);
+            flat.AddRange(flatOf[e]);
+        }
+        provider.OnRouted(layer, experts);
+        var device = x.device;
+        var orderT = tensor(order.ToArray(), ScalarType.Int64, device);
+        var flatT = tensor(flat.ToArray(), ScalarType.Int64, device);
+        var xs = x.index_select(0, orderT);
+        var ws = w.reshape(-1).index_select(0, flatT).unsqueeze(1);
+        var results = empty_like(xs);
+        long start = 0;
+        foreach (int e in experts)
+        {
+            long count = rowsOf[e].Count;
+            var weights = provider.Get(layer, e);
+            var y = Ffn(xs.narrow(0, start, count), weights.Input, weights.Output);
+            results.narrow(0, start, count).copy_(Weighted(y, ws.narrow(0, start, count)));
+            start += count;
+        }
+        provider.OnLayerDone(layer);
+        return zeros_like(x).index_add_(0, orderT, results, 1.0);
+    }
+}
