@@ -102,6 +102,17 @@ internal static class PredictorCommands
         foreach (var m in metrics)
             table.AddRow(Markup.Escape(m.Method), m.Mode, m.Tokens.ToString(), $"{m.Recall:P1}", $"{m.ThresholdRecall:P1}", $"{m.ThresholdPrecision:P1}", $"{m.BatchCoverage:P1}", $"{m.PredictedPerBatch:F2}/{m.TruePerBatch:F2}");
         AnsiConsole.Write(table);
-        Files.WriteAllTextAtomically(Path.Combine(dir, "eval.md"), PredictorWorkflow.Table(metrics).ToString());
+        var scorer = new PredictorScorer(predictor, header);
+        var scheduling = new Toolkit.Reporting.MarkdownTable("batch size", "decode steps", "experts/layer per batch, arrival order", "with token scheduler (predicted paths)", "scheduler on true paths (bound)", "split time ms");
+        var schedulingTable = new Table().AddColumns("batch", "steps", "in order", "scheduled", "oracle", "split ms");
+        foreach (int batch in new[] { 4, 16 })
+        {
+            var s = Scheduling.SchedulingEvaluation.Evaluate(scorer, heldOut, header, batch, maxLength);
+            scheduling.Add(batch, s.Steps, s.InOrder.ToString("F2"), s.Scheduled.ToString("F2"), s.Oracle.ToString("F2"), s.MeanSplitMilliseconds.ToString("F2"));
+            schedulingTable.AddRow(batch.ToString(), s.Steps.ToString(), s.InOrder.ToString("F2"), s.Scheduled.ToString("F2"), s.Oracle.ToString("F2"), s.MeanSplitMilliseconds.ToString("F2"));
+        }
+        AnsiConsole.MarkupLine("Distinct experts per layer each batch activates (two batches regrouped per decode step, true routing counted):");
+        AnsiConsole.Write(schedulingTable);
+        Files.WriteAllTextAtomically(Path.Combine(dir, "eval.md"), PredictorWorkflow.Table(metrics).ToString() + "\n" + scheduling);
     }
 }

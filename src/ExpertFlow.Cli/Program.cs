@@ -7,5 +7,6 @@ root.Subcommands.Add(DoctorCommand.Create());
 root.Subcommands.Add(TrainDemoCommand.Create());
 root.Subcommands.Add(PredictorCommands.Train());
 root.Subcommands.Add(PredictorCommands.Evaluate());
+root.Subcommands.Add(EvalCacheCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 return CliApp.Run(root, args);

@@ -1,0 +1,80 @@
+using System.CommandLine;
+using System.Globalization;
+using ExpertFlow.Demo;
+using ExpertFlow.Prediction;
+using Spectre.Console;
+using Toolkit.Cli;
+using Toolkit.Reporting;
+using Toolkit.Runtime;
+using TorchSharp;
+
+namespace ExpertFlow.Cli;
+
+/// <summary><c>expertflow eval-cache</c>: policies x cache sizes x batch sizes on the demo model through the offloading engine.</summary>
+internal static class EvalCacheCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "Demo model folder.", DefaultValueFactory = _ => "models/demo-moe" };
+        var predictorDir = new Option<string>("--predictor") { Description = "Predictor folder (default MODEL/predictor)." };
+        var policies = new Option<string>("--policies") { Description = "Comma-separated policies.", DefaultValueFactory = _ => "on-demand,lru,next-layer,expertflow" };
+        var fractions = new Option<string>("--cache") { Description = "Comma-separated cache sizes as shares of all experts.", DefaultValueFactory = _ => "0.1,0.25,0.5" };
+        var batches = new Option<string>("--batch") { Description = "Comma-separated batch sizes.", DefaultValueFactory = _ => "1,16" };
+        var newTokens = new Option<int>("--new-tokens") { Description = "Tokens generated per prompt.", DefaultValueFactory = _ => 24 };
+        var output = new Option<string>("--out") { Description = "Report folder (report.md, PNG plots).", DefaultValueFactory = _ => "docs/expertflow-cache" };
+        var device = CommonOptions.Device();
+        var verbose = CommonOptions.Verbose();
+        var command = new Command("eval-cache", "Hit ratio, transfers, stall time and tokens/s of offloading policies (incl. expertflow = PLEC + predictor) on the demo model with held-out GCIDE prompts.")
+        {
+            model, predictorDir, policies, fractions, batches, newTokens, output, device, verbose,
+        };
+        command.SetAction(parse =>
+        {
+            LibTorch.EnsureLoaded();
+            using var logging = CliApp.CreateLogging(parse.GetValue(verbose));
+            var log = logging.CreateLogger("eval-cache");
+            var dev = ComputeDevice.Resolve(parse.GetValue(device)!);
+            string modelDir = parse.GetValue(model)!;
+            string predDir = parse.GetValue(predictorDir) ?? Path.Combine(modelDir, "predictor");
+            var predictor = File.Exists(Path.Combine(predDir, "predictor_config.json")) ? PredictorTrainer.Load(predDir) : null;
+            predictor?.to(dev);
+            var (_, heldOutRoutes) = Tracing.RoutingTraceFile.Read(Path.Combine(predDir, PredictorWorkflow.HeldOutTraceFile));
+            var prompts = Tracing.RoutingTraceFile.ToSequences(heldOutRoutes).Where(s => s.Length >= 24).Select(s => s.TokenIds).ToList();
+            var cases = new List<CacheCase>();
+            var batchList = Split(parse.GetValue(batches)!).Select(int.Parse).ToArray();
+            var fractionList = Split(parse.GetValue(fractions)!).Select(f => double.Parse(f, CultureInfo.InvariantCulture)).ToArray();
+            var policyList = Split(parse.GetValue(policies)!).ToArray();
+            foreach (int b in batchList) foreach (double f in fractionList) foreach (var p in policyList) cases.Add(new CacheCase(p, f, b));
+            foreach (int b in batchList) cases.Add(new CacheCase("all-resident", 1, b));
+            var eval = new CacheEvaluation(modelDir, predictor, dev, log) { NewTokens = parse.GetValue(newTokens) };
+            var results = eval.Run(cases, prompts, new SynchronousProgress<string>(m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]")));
+            var table = new MarkdownTable("policy", "cache", "batch", "slots", "hit ratio", "transfers (demand+prefetch)", "prefetch wasted", "stall s", "decode tok/s", "predictor s", "ids = all-resident");
+            var console = new Table().AddColumns("policy", "cache", "batch", "slots", "hit", "transfers", "stall s", "tok/s", "same ids");
+            foreach (var r in results)
+            {
+                table.Add(r.Case.Policy, r.Case.CacheFraction.ToString("P0", CultureInfo.InvariantCulture), r.Case.Batch, r.Slots, r.HitRatio.ToString("F3"),
+                    $"{r.Transfers} ({r.DemandTransfers}+{r.PrefetchTransfers})", r.PrefetchWasted, r.StallSeconds.ToString("F3"), r.DecodeTokensPerSecond.ToString("F1"),
+                    r.PredictorSeconds.ToString("F2"), r.Error ?? (r.SameIdsAsResident ? "yes" : "NO"));
+                console.AddRow(r.Case.Policy, r.Case.CacheFraction.ToString("P0", CultureInfo.InvariantCulture), r.Case.Batch.ToString(), r.Slots.ToString(), r.HitRatio.ToString("F3"),
+                    r.Transfers.ToString(), r.StallSeconds.ToString("F3"), r.DecodeTokensPerSecond.ToString("F1"), Markup.Escape(r.Error ?? (r.SameIdsAsResident ? "yes" : "NO")));
+            }
+            AnsiConsole.Write(console);
+            string outDir = parse.GetValue(output)!;
+            Directory.CreateDirectory(outDir);
+            foreach (int b in batchList)
+            {
+                var series = policyList.Select(p => (p, (IReadOnlyList<double>)fractionList.Select(f => results.First(r => r.Case.Policy == p && r.Case.Batch == b && r.Case.CacheFraction == f).HitRatio).ToArray())).ToList();
+                Charts.Bars(Path.Combine(outDir, $"hit-ratio-batch{b}.png"), $"Hit ratio by cache size, batch {b} ({dev})", "hit ratio", fractionList.Select(f => f.ToString("P0", CultureInfo.InvariantCulture)).ToList(), series);
+                var speed = policyList.Select(p => (p, (IReadOnlyList<double>)fractionList.Select(f => results.First(r => r.Case.Policy == p && r.Case.Batch == b && r.Case.CacheFraction == f).DecodeTokensPerSecond).ToArray())).ToList();
+                Charts.Bars(Path.Combine(outDir, $"tokens-per-second-batch{b}.png"), $"Decode tokens/s by cache size, batch {b} ({dev})", "tokens/s", fractionList.Select(f => f.ToString("P0", CultureInfo.InvariantCulture)).ToList(), speed);
+            }
+            string cmd = "expertflow " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1));
+            Files.WriteAllTextAtomically(Path.Combine(outDir, "report.md"), $"# Cache evaluation on the demo model ({dev})\n\nCommand: `{cmd}`\n\n{table}\n");
+            AnsiConsole.MarkupLine($"report: {Markup.Escape(Path.Combine(outDir, "report.md"))}");
+            return results.Any(r => r.Error == null && !r.SameIdsAsResident) ? 1 : 0;
+        });
+        return command;
+    }
+
+    static IEnumerable<string> Split(string text) => text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+}

@@ -1,0 +1,105 @@
+using ExpertFlow.Model;
+using ExpertFlow.Offloading;
+using ExpertFlow.Offloading.Bench;
+using ExpertFlow.Offloading.Policies;
+using Microsoft.Extensions.Logging;
+using static TorchSharp.torch;
+
+namespace ExpertFlow.Prediction;
+
+/// <summary>One run of the cache evaluation: a policy at a cache size (share of all experts) and batch size.</summary>
+public sealed record CacheCase(string Policy, double CacheFraction, int Batch);
+
+/// <summary>What a run measured (generation through the real offloading engine).</summary>
+public sealed record CacheResult(CacheCase Case, int Slots, double HitRatio, long Transfers, long DemandTransfers, long PrefetchTransfers, long PrefetchWasted,
+    double StallSeconds, double DecodeTokensPerSecond, double PredictorSeconds, bool SameIdsAsResident, string? Error);
+
+/// <summary>
+/// Runs the demo model through ef-offload's engine on held-out GCIDE prompts for each policy, cache size and
+/// batch size: greedy generation of <see cref="NewTokens"/> tokens per prompt, stats from the engine. The
+/// "expertflow" policy is PLEC (<see cref="PredictivePolicy"/>) fed by <see cref="PredictorForecast"/>.
+/// Every run's output ids are compared with the all-resident run of the same batch.
+/// </summary>
+public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? predictor, Device device, ILogger log)
+{
+    public int NewTokens { get; init; } = 24;
+    public int PromptTokens { get; init; } = 24;
+    /// <summary>Prompts per batch-1 case (run one after another; stats summed).</summary>
+    public int SinglePrompts { get; init; } = 4;
+    public ScalarType DType { get; init; } = ScalarType.Float32;
+
+    public List<CacheResult> Run(IReadOnlyList<CacheCase> cases, IReadOnlyList<int[]> promptPool, IProgress<string>? progress = null)
+    {
+        var results = new List<CacheResult>();
+        var reference = new Dictionary<int, int[][]>();
+        foreach (int batch in cases.Select(c => c.Batch).Distinct())
+            reference[batch] = Generate(new CacheCase("all-resident", 1, batch), promptPool, out _, out _).OutputIds;
+        foreach (var c in cases)
+        {
+            progress?.Report($"{c.Policy}, cache {c.CacheFraction:P0}, batch {c.Batch}");
+            try
+            {
+                var result = Generate(c, promptPool, out var stats, out double predictorSeconds);
+                bool same = reference[c.Batch].Zip(result.OutputIds).All(p => p.First.SequenceEqual(p.Second));
+                results.Add(new CacheResult(c, stats?.Plan.Slots ?? 0, stats?.HitRatio ?? 1, stats == null ? 0 : stats.DemandTransfers + stats.PrefetchTransfers,
+                    stats?.DemandTransfers ?? 0, stats?.PrefetchTransfers ?? 0, stats?.PrefetchWasted ?? 0, stats?.StallSeconds ?? 0,
+                    result.DecodeTokensPerSecond, predictorSeconds, same, null));
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+            {
+                log.LogWarning("{Case}: {Message}", c, e.Message);
+                results.Add(new CacheResult(c, 0, 0, 0, 0, 0, 0, 0, 0, 0, false, e.Message.Split('\n')[0]));
+            }
+        }
+        return results;
+    }
+
+    GenerationResult Generate(CacheCase c, IReadOnlyList<int[]> promptPool, out OffloadStats? stats, out double predictorSeconds)
+    {
+        var config = MoeConfig.Load(modelFolder);
+        int groups = c.Batch == 1 ? SinglePrompts : 1;
+        var outputs = new List<int[]>();
+        double prefill = 0, decode = 0; int steps = 0, generated = 0;
+        stats = null;
+        predictorSeconds = 0;
+        PredictorForecast? forecast = null;
+        Func<IOffloadPolicy>? policy = null;
+        if (c.Policy == "expertflow")
+        {
+            if (predictor == null) throw new ArgumentException("policy 'expertflow' needs a trained predictor (--predictor)");
+            forecast = new PredictorForecast(predictor);
+            policy = () => new PredictivePolicy(forecast);
+        }
+        MoeCausalLM? model = null;
+        var provider = c.Policy == "all-resident" ? null
+            : new OffloadingExpertProvider(new OffloadOptions(c.Policy, null),
+                () => new DeviceFootprint(model!.DenseBytes, model.CacheBytes, ActivationEstimate.Bytes(config, c.Batch, PromptTokens, PromptTokens + NewTokens, DType)),
+                log, policy);
+        using (model = (MoeCausalLM)MoeModels.Load(modelFolder, new ModelLoadOptions { Device = device, DType = DType, Experts = provider ?? (IExpertProvider)new ResidentExpertProvider(), Log = log }))
+        {
+            if (provider != null)
+            {
+                model.Observers.Add(provider);
+                int totalExperts = model.Experts.MoeLayers.Count * model.Experts.NumExperts;
+                int slots = Math.Max(MemoryPlan.MinimumSlots, (int)Math.Round(c.CacheFraction * totalExperts));
+                long perExpert = OffloadingExpertProvider.LayoutOf(model.Experts).BytesPerExpert;
+                model.ResetCache(c.Batch, PromptTokens + NewTokens);
+                long footprint = device.type == TorchSharp.DeviceType.CUDA
+                    ? model.DenseBytes + model.CacheBytes + ActivationEstimate.Bytes(config, c.Batch, PromptTokens, PromptTokens + NewTokens, DType)
+                    : 0; // CPU: the budget bounds the RAM of cached experts only
+                provider.SetBudget(footprint + slots * perExpert + perExpert / 2);
+            }
+            for (int g = 0; g < groups; g++)
+            {
+                var prompts = Enumerable.Range(0, c.Batch).Select(i => promptPool[(g * c.Batch + i) % promptPool.Count].Take(PromptTokens).ToArray()).ToArray();
+                var r = ExpertFlow.Model.Generator.Generate(model, prompts, new GenerationOptions { MaxNewTokens = NewTokens, StopTokens = [] });
+                outputs.AddRange(r.OutputIds);
+                prefill += r.PrefillSeconds; decode += r.DecodeSeconds; steps += r.DecodeSteps; generated += r.GeneratedTokens;
+            }
+            provider?.Finish();
+            stats = provider?.Stats;
+            predictorSeconds = forecast?.Seconds ?? 0;
+        }
+        return new GenerationResult(outputs.ToArray(), prefill, decode, steps, generated);
+    }
+}

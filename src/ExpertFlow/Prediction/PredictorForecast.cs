@@ -1,0 +1,86 @@
+using ExpertFlow.Model;
+using ExpertFlow.Offloading.Policies;
+using static TorchSharp.torch;
+
+namespace ExpertFlow.Prediction;
+
+/// <summary>
+/// The routing path predictor as the offloading engine's forecast (the PLEC policy's input): at the start of
+/// every step, before the first MoE layer runs, it predicts from token ids alone the experts each layer
+/// will need for the batch. Per sequence it remembers the prompt (the encoder's input) and the tokens
+/// generated so far (the decoder's input). Batch score of (layer, expert): 1 - prod over the step's tokens
+/// of (1 - p_token), the probability that at least one token routes there.
+/// </summary>
+public sealed class PredictorForecast(RoutingPathPredictor predictor, int maxLength = 64) : IRoutingForecast
+{
+    readonly Dictionary<int, int[]> prompts = [];
+    readonly Dictionary<int, List<int>> generated = [];
+
+    /// <summary>Seconds spent predicting (for reports).</summary>
+    public double Seconds { get; private set; }
+
+    public float[][]? Forecast(StepInfo step)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var rows = Enumerable.Range(0, step.TokenIds.Length).Where(r => step.TokenIds[r].Length > 0).ToArray();
+        if (rows.Length == 0) return null;
+        var config = predictor.Config;
+        var examples = new List<(int[] Prompt, int[] Tokens, int Start, int New)>();
+        foreach (int r in rows)
+        {
+            int seq = step.SequenceIds[r];
+            var tokens = step.TokenIds[r];
+            if (step.StartPositions[r] == 0)
+            {
+                prompts[seq] = tokens.ToArray();
+                generated[seq] = [];
+                var p = tokens.TakeLast(maxLength).ToArray();
+                examples.Add((p, p, 0, p.Length));
+            }
+            else
+            {
+                var prompt = prompts.TryGetValue(seq, out var known) ? known : [];
+                var gen = generated.TryGetValue(seq, out var list) ? list : generated[seq] = [];
+                gen.AddRange(tokens);
+                var decoder = gen.TakeLast(maxLength).ToArray();
+                var enc = prompt.Length > 0 ? prompt.Take(maxLength).ToArray() : [0];
+                examples.Add((enc, decoder, step.StartPositions[r] + tokens.Length - decoder.Length, tokens.Length));
+            }
+        }
+        int b = examples.Count, pLen = examples.Max(e => e.Prompt.Length), sLen = examples.Max(e => e.Tokens.Length);
+        var promptIds = new long[b * pLen];
+        var lengths = new long[b];
+        var tokenIds = new long[b * sLen];
+        var starts = new long[b];
+        for (int i = 0; i < b; i++)
+        {
+            var e = examples[i];
+            for (int j = 0; j < e.Prompt.Length; j++) promptIds[i * pLen + j] = e.Prompt[j];
+            lengths[i] = e.Prompt.Length;
+            for (int j = 0; j < e.Tokens.Length; j++) tokenIds[i * sLen + j] = e.Tokens[j];
+            starts[i] = e.Start;
+        }
+        int l = config.NumLayers, experts = config.NumExperts;
+        var missAll = new double[l * experts];
+        Array.Fill(missAll, 1.0);
+        using (var noGrad = no_grad())
+        using (var scope = NewDisposeScope())
+        {
+            var device = predictor.parameters().First().device;
+            var probs = predictor.Forward(tensor(promptIds, [b, pLen], device: device), tensor(lengths, [b], device: device),
+                tensor(tokenIds, [b, sLen], device: device), tensor(starts, [b], device: device)).sigmoid().cpu().data<float>().ToArray();
+            for (int i = 0; i < b; i++)
+            {
+                var e = examples[i];
+                for (int j = e.Tokens.Length - e.New; j < e.Tokens.Length; j++)
+                    for (int q = 0; q < l * experts; q++)
+                        missAll[q] *= 1 - probs[(i * sLen + j) * l * experts + q];
+            }
+        }
+        var result = new float[l][];
+        for (int layer = 0; layer < l; layer++)
+            result[layer] = Enumerable.Range(0, experts).Select(e => (float)(1 - missAll[layer * experts + e])).ToArray();
+        Seconds += clock.Elapsed.TotalSeconds;
+        return result;
+    }
+}
