@@ -24,7 +24,7 @@ public interface IWeightSource : IDisposable
 public sealed class CheckpointWeights(SafetensorsCheckpoint checkpoint) : IWeightSource
 {
     public SafetensorsCheckpoint? Checkpoint => checkpoint;
-    public string Description => checkpoint.IndexPath ?? checkpoint.Source;
+    public string Description => checkpoint.IndexPath ?? (checkpoint.Shards.Count == 1 ? checkpoint.Shards[0].FilePath : checkpoint.Source);
     public bool Contains(string name) => checkpoint.Contains(name);
 
     public void Check(string name, long[] shape)
