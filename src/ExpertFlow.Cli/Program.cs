@@ -9,4 +9,6 @@ root.Subcommands.Add(PredictorCommands.Train());
 root.Subcommands.Add(PredictorCommands.Evaluate());
 root.Subcommands.Add(EvalCacheCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(GenerateCommand.Create());
+root.Subcommands.Add(BenchRuntimeCommand.Create());
 return CliApp.Run(root, args);
