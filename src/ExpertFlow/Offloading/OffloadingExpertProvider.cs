@@ -81,7 +81,8 @@ public sealed class OffloadingExpertProvider : IExpertProvider, IRoutingObserver
     public static IExpertSource SourceOf(ExpertCatalog catalog)
     {
         var layout = LayoutOf(catalog);
-        return new CheckpointExpertSource(catalog.Checkpoint, layout, (key, role) =>
+        var checkpoint = catalog.Checkpoint ?? throw new ArgumentException("the model's experts do not come from a checkpoint (random weights); give the offloading engine an expert source");
+        return new CheckpointExpertSource(checkpoint, layout, (key, role) =>
         {
             var id = catalog.Identity(key.Layer, key.Expert);
             return id.InputParts.Append(id.Output).First(t => t.Role == role).Name;

@@ -92,7 +92,7 @@ public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? pr
             for (int g = 0; g < groups; g++)
             {
                 var prompts = Enumerable.Range(0, c.Batch).Select(i => promptPool[(g * c.Batch + i) % promptPool.Count].Take(PromptTokens).ToArray()).ToArray();
-                var r = ExpertFlow.Model.Generator.Generate(model, prompts, new GenerationOptions { MaxNewTokens = NewTokens, StopTokens = [] });
+                var r = ExpertFlow.Model.Generation.Generate(model, prompts, new GenerationOptions { MaxNewTokens = NewTokens, StopTokens = [] });
                 outputs.AddRange(r.OutputIds);
                 prefill += r.PrefillSeconds; decode += r.DecodeSeconds; steps += r.DecodeSteps; generated += r.GeneratedTokens;
             }

@@ -124,7 +124,7 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
             if (provider is OffloadingExpertProvider op) model.Observers.Add(op);
             var random = new Random(Seed);
             var prompts = Enumerable.Range(0, c.Batch).Select(_ => Enumerable.Range(0, PromptTokens).Select(_ => random.Next(config.VocabSize)).ToArray()).ToArray();
-            var result = ExpertFlow.Model.Generator.Generate(model, prompts, new GenerationOptions { MaxNewTokens = NewTokens, StopTokens = [] });
+            var result = ExpertFlow.Model.Generation.Generate(model, prompts, new GenerationOptions { MaxNewTokens = NewTokens, StopTokens = [] });
             (provider as OffloadingExpertProvider)?.Finish();
             Measure();
             var stats = (provider as OffloadingExpertProvider)?.Stats;
