@@ -1,0 +1,39 @@
+using ExpertFlow.Demo;
+using ExpertFlow.Model;
+using ExpertFlow.Prediction;
+using ExpertFlow.Scheduling;
+using Toolkit.Data.Text;
+using Toolkit.Runtime;
+using static TorchSharp.torch;
+
+namespace ExpertFlow.Tests.Scheduling;
+
+public class DualBatchGeneratorTests
+{
+    public DualBatchGeneratorTests() => LibTorch.EnsureLoaded();
+
+    [Fact]
+    public void OutputsAreIdenticalWithAndWithoutSchedulingAndMatchPlainGeneration()
+    {
+        manual_seed(11);
+        var config = new DemoMoeConfig { VocabSize = 300, HiddenSize = 32, IntermediateSize = 48, NumLayers = 2, NumHeads = 4, NumKeyValueHeads = 2, NumExperts = 8, TopK = 2, MaxPositions = 64 };
+        string dir = Path.Combine(Path.GetTempPath(), $"dual-{Guid.NewGuid():N}");
+        try
+        {
+            using (var demo = new DemoMixtral(config)) DemoCheckpoint.Save(dir, demo, Gpt2SubsetTokenizer.Build(["x"], 300));
+            var random = new Random(5);
+            var prompts = Enumerable.Range(0, 8).Select(i => Enumerable.Range(0, 3 + i % 4).Select(_ => random.Next(300)).ToArray()).ToArray();
+            using var model = MoeModels.Load(dir);
+            var plain = Generation.Generate(model, prompts, new GenerationOptions { MaxNewTokens = 6, StopTokens = [] }, TestContext.Current.CancellationToken);
+            var inOrder = DualBatchGenerator.Generate(model, prompts, 6, scheduler: null);
+            using var predictor = new RoutingPathPredictor(new PredictorConfig { VocabSize = 300, NumLayers = 2, NumExperts = 8, TopK = 2, ModelDim = 32, Heads = 2, FeedForwardDim = 64, MaxPositions = 64 });
+            var rowPaths = new RowPathPredictor(predictor);
+            var scheduled = DualBatchGenerator.Generate(model, prompts, 6, rowPaths);
+            Assert.Equal(plain.OutputIds, inOrder.OutputIds);
+            Assert.Equal(plain.OutputIds, scheduled.OutputIds);
+            Assert.InRange(scheduled.ExpertsPerBatchLayer, 2, 8);
+            Assert.True(rowPaths.Seconds > 0);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+}
