@@ -17,7 +17,7 @@ internal static class EvalCacheCommand
     {
         var model = new Option<string>("--model") { Description = "Demo model folder.", DefaultValueFactory = _ => "models/demo-moe" };
         var predictorDir = new Option<string>("--predictor") { Description = "Predictor folder (default MODEL/predictor)." };
-        var policies = new Option<string>("--policies") { Description = "Comma-separated policies.", DefaultValueFactory = _ => "on-demand,lru,next-layer,expertflow" };
+        var policies = new Option<string>("--policies") { Description = "Comma-separated policies.", DefaultValueFactory = _ => "on-demand,lru,next-layer,expertflow-no-ts,expertflow" };
         var fractions = new Option<string>("--cache") { Description = "Comma-separated cache sizes as shares of all experts.", DefaultValueFactory = _ => "0.1,0.25,0.5" };
         var batches = new Option<string>("--batch") { Description = "Comma-separated batch sizes.", DefaultValueFactory = _ => "1,16" };
         var newTokens = new Option<int>("--new-tokens") { Description = "Tokens generated per prompt.", DefaultValueFactory = _ => 24 };
@@ -48,15 +48,15 @@ internal static class EvalCacheCommand
             foreach (int b in batchList) cases.Add(new CacheCase("all-resident", 1, b));
             var eval = new CacheEvaluation(modelDir, predictor, dev, log) { NewTokens = parse.GetValue(newTokens) };
             var results = eval.Run(cases, prompts, new SynchronousProgress<string>(m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]")));
-            var table = new MarkdownTable("policy", "cache", "batch", "slots", "hit ratio", "transfers (demand+prefetch)", "prefetch wasted", "stall s", "decode tok/s", "predictor s", "ids = all-resident");
-            var console = new Table().AddColumns("policy", "cache", "batch", "slots", "hit", "transfers", "stall s", "tok/s", "same ids");
+            var table = new MarkdownTable("policy", "cache", "batch", "slots", "hit ratio", "transfers (demand+prefetch)", "prefetch wasted", "stall s", "decode tok/s", "predictor+scheduler s", "experts/layer per batch", "ids = all-resident");
+            var console = new Table().AddColumns("policy", "cache", "batch", "slots", "hit", "transfers", "stall s", "tok/s", "experts/batch", "same ids");
             foreach (var r in results)
             {
                 table.Add(r.Case.Policy, r.Case.CacheFraction.ToString("P0", CultureInfo.InvariantCulture), r.Case.Batch, r.Slots, r.HitRatio.ToString("F3"),
                     $"{r.Transfers} ({r.DemandTransfers}+{r.PrefetchTransfers})", r.PrefetchWasted, r.StallSeconds.ToString("F3"), r.DecodeTokensPerSecond.ToString("F1"),
-                    r.PredictorSeconds.ToString("F2"), r.Error ?? (r.SameIdsAsResident ? "yes" : "NO"));
+                    r.PredictorSeconds.ToString("F2"), r.ExpertsPerBatchLayer.ToString("F2"), r.Error ?? (r.SameIdsAsResident ? "yes" : "NO"));
                 console.AddRow(r.Case.Policy, r.Case.CacheFraction.ToString("P0", CultureInfo.InvariantCulture), r.Case.Batch.ToString(), r.Slots.ToString(), r.HitRatio.ToString("F3"),
-                    r.Transfers.ToString(), r.StallSeconds.ToString("F3"), r.DecodeTokensPerSecond.ToString("F1"), Markup.Escape(r.Error ?? (r.SameIdsAsResident ? "yes" : "NO")));
+                    r.Transfers.ToString(), r.StallSeconds.ToString("F3"), r.DecodeTokensPerSecond.ToString("F1"), r.ExpertsPerBatchLayer.ToString("F2"), Markup.Escape(r.Error ?? (r.SameIdsAsResident ? "yes" : "NO")));
             }
             AnsiConsole.Write(console);
             string outDir = parse.GetValue(output)!;

@@ -12,20 +12,22 @@ public sealed record CacheCase(string Policy, double CacheFraction, int Batch);
 
 /// <summary>What a run measured (generation through the real offloading engine).</summary>
 public sealed record CacheResult(CacheCase Case, int Slots, double HitRatio, long Transfers, long DemandTransfers, long PrefetchTransfers, long PrefetchWasted,
-    double StallSeconds, double DecodeTokensPerSecond, double PredictorSeconds, bool SameIdsAsResident, string? Error);
+    double StallSeconds, double DecodeTokensPerSecond, double PredictorSeconds, double ExpertsPerBatchLayer, bool SameIdsAsResident, string? Error);
 
 /// <summary>
 /// Runs the demo model through ef-offload's engine on held-out GCIDE prompts for each policy, cache size and
-/// batch size: greedy generation of <see cref="NewTokens"/> tokens per prompt, stats from the engine. The
-/// "expertflow" policy is PLEC (<see cref="PredictivePolicy"/>) fed by <see cref="PredictorForecast"/>.
-/// Every run's output ids are compared with the all-resident run of the same batch.
+/// batch size B: greedy generation of <see cref="NewTokens"/> tokens for 2B prompts decoded as two batches of
+/// B in flight (<see cref="Scheduling.DualBatchGenerator"/>), stats from the engine. "expertflow" is PLEC
+/// (<see cref="PredictivePolicy"/> fed by <see cref="PredictorForecast"/>) with the token scheduler regrouping
+/// the two batches every step; "expertflow-no-ts" is PLEC with the batches in arrival order. Every run's
+/// output ids are compared with the all-resident run of the same batch size.
 /// </summary>
 public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? predictor, Device device, ILogger log)
 {
     public int NewTokens { get; init; } = 24;
     public int PromptTokens { get; init; } = 24;
-    /// <summary>Prompts per batch-1 case (run one after another; stats summed).</summary>
-    public int SinglePrompts { get; init; } = 4;
+    /// <summary>Dual-batch runs per case (each over 2B fresh prompts; stats summed).</summary>
+    public int Runs { get; init; } = 2;
     public ScalarType DType { get; init; } = ScalarType.Float32;
 
     public List<CacheResult> Run(IReadOnlyList<CacheCase> cases, IReadOnlyList<int[]> promptPool, IProgress<string>? progress = null)
@@ -43,28 +45,28 @@ public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? pr
                 bool same = reference[c.Batch].Zip(result.OutputIds).All(p => p.First.SequenceEqual(p.Second));
                 results.Add(new CacheResult(c, stats?.Plan.Slots ?? 0, stats?.HitRatio ?? 1, stats == null ? 0 : stats.DemandTransfers + stats.PrefetchTransfers,
                     stats?.DemandTransfers ?? 0, stats?.PrefetchTransfers ?? 0, stats?.PrefetchWasted ?? 0, stats?.StallSeconds ?? 0,
-                    result.DecodeTokensPerSecond, predictorSeconds, same, null));
+                    result.DecodeTokensPerSecond, predictorSeconds, result.ExpertsPerBatchLayer, same, null));
             }
             catch (Exception e) when (e is ArgumentException or InvalidOperationException)
             {
                 log.LogWarning("{Case}: {Message}", c, e.Message);
-                results.Add(new CacheResult(c, 0, 0, 0, 0, 0, 0, 0, 0, 0, false, e.Message.Split('\n')[0]));
+                results.Add(new CacheResult(c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, false, e.Message.Split('\n')[0]));
             }
         }
         return results;
     }
 
-    GenerationResult Generate(CacheCase c, IReadOnlyList<int[]> promptPool, out OffloadStats? stats, out double predictorSeconds)
+    Scheduling.DualBatchResult Generate(CacheCase c, IReadOnlyList<int[]> promptPool, out OffloadStats? stats, out double predictorSeconds)
     {
         var config = MoeConfig.Load(modelFolder);
-        int groups = c.Batch == 1 ? SinglePrompts : 1;
         var outputs = new List<int[]>();
-        double prefill = 0, decode = 0; int steps = 0, generated = 0;
+        double prefill = 0, decode = 0, experts = 0, scheduler = 0; int generated = 0;
         stats = null;
         predictorSeconds = 0;
         PredictorForecast? forecast = null;
         Func<IOffloadPolicy>? policy = null;
-        if (c.Policy == "expertflow")
+        bool schedule = c.Policy == "expertflow";
+        if (c.Policy is "expertflow" or "expertflow-no-ts")
         {
             if (predictor == null) throw new ArgumentException("policy 'expertflow' needs a trained predictor (--predictor)");
             forecast = new PredictorForecast(predictor);
@@ -73,7 +75,7 @@ public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? pr
         MoeCausalLM? model = null;
         var provider = c.Policy == "all-resident" ? null
             : new OffloadingExpertProvider(new OffloadOptions(c.Policy, null),
-                () => new DeviceFootprint(model!.DenseBytes, model.CacheBytes, ActivationEstimate.Bytes(config, c.Batch, PromptTokens, PromptTokens + NewTokens, DType)),
+                () => new DeviceFootprint(model!.DenseBytes, model.CacheBytes, ActivationEstimate.Bytes(config, 2 * c.Batch, PromptTokens, PromptTokens + NewTokens, DType)),
                 log, policy);
         using (model = (MoeCausalLM)MoeModels.Load(modelFolder, new ModelLoadOptions { Device = device, DType = DType, Experts = provider ?? (IExpertProvider)new ResidentExpertProvider(), Log = log }))
         {
@@ -83,23 +85,24 @@ public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? pr
                 int totalExperts = model.Experts.MoeLayers.Count * model.Experts.NumExperts;
                 int slots = Math.Max(MemoryPlan.MinimumSlots, (int)Math.Round(c.CacheFraction * totalExperts));
                 long perExpert = OffloadingExpertProvider.LayoutOf(model.Experts).BytesPerExpert;
-                model.ResetCache(c.Batch, PromptTokens + NewTokens);
+                model.ResetCache(2 * c.Batch, PromptTokens + NewTokens);
                 long footprint = device.type == TorchSharp.DeviceType.CUDA
-                    ? model.DenseBytes + model.CacheBytes + ActivationEstimate.Bytes(config, c.Batch, PromptTokens, PromptTokens + NewTokens, DType)
+                    ? model.DenseBytes + model.CacheBytes + ActivationEstimate.Bytes(config, 2 * c.Batch, PromptTokens, PromptTokens + NewTokens, DType)
                     : 0; // CPU: the budget bounds the RAM of cached experts only
                 provider.SetBudget(footprint + slots * perExpert + perExpert / 2);
             }
-            for (int g = 0; g < groups; g++)
+            var rowPaths = schedule ? new Scheduling.RowPathPredictor(predictor!) : null;
+            for (int g = 0; g < Runs; g++)
             {
-                var prompts = Enumerable.Range(0, c.Batch).Select(i => promptPool[(g * c.Batch + i) % promptPool.Count].Take(PromptTokens).ToArray()).ToArray();
-                var r = ExpertFlow.Model.Generation.Generate(model, prompts, new GenerationOptions { MaxNewTokens = NewTokens, StopTokens = [] });
+                var prompts = Enumerable.Range(0, 2 * c.Batch).Select(i => promptPool[(g * 2 * c.Batch + i) % promptPool.Count].Take(PromptTokens).ToArray()).ToArray();
+                var r = Scheduling.DualBatchGenerator.Generate(model, prompts, NewTokens, rowPaths);
                 outputs.AddRange(r.OutputIds);
-                prefill += r.PrefillSeconds; decode += r.DecodeSeconds; steps += r.DecodeSteps; generated += r.GeneratedTokens;
+                prefill += r.PrefillSeconds; decode += r.DecodeSeconds; generated += r.GeneratedTokens; experts += r.ExpertsPerBatchLayer / Runs; scheduler += r.SchedulerSeconds;
             }
             provider?.Finish();
             stats = provider?.Stats;
-            predictorSeconds = forecast?.Seconds ?? 0;
+            predictorSeconds = (forecast?.Seconds ?? 0) + scheduler;
         }
-        return new GenerationResult(outputs.ToArray(), prefill, decode, steps, generated);
+        return new Scheduling.DualBatchResult(outputs.ToArray(), prefill, decode, generated, experts, scheduler);
     }
 }
