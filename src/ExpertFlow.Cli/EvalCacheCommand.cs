@@ -22,14 +22,23 @@ internal static class EvalCacheCommand
         var batches = new Option<string>("--batch") { Description = "Comma-separated batch sizes.", DefaultValueFactory = _ => "1,16" };
         var newTokens = new Option<int>("--new-tokens") { Description = "Tokens generated per prompt.", DefaultValueFactory = _ => 24 };
         var output = new Option<string>("--out") { Description = "Report folder (report.md, PNG plots).", DefaultValueFactory = _ => "docs/expertflow-cache" };
+        var plots = new Option<bool>("--plots") { Description = "Write PNG plots (needs SkiaSharp's native library).", DefaultValueFactory = _ => true };
+        var replot = new Option<string?>("--replot") { Description = "Only redraw the plots of an earlier report folder from its results.json." };
         var device = CommonOptions.Device();
         var verbose = CommonOptions.Verbose();
         var command = new Command("eval-cache", "Hit ratio, transfers, stall time and tokens/s of offloading policies (incl. expertflow = PLEC + predictor) on the demo model with held-out GCIDE prompts.")
         {
-            model, predictorDir, policies, fractions, batches, newTokens, output, device, verbose,
+            model, predictorDir, policies, fractions, batches, newTokens, output, plots, replot, device, verbose,
         };
         command.SetAction(parse =>
         {
+            if (parse.GetValue(replot) is string again)
+            {
+                var saved = System.Text.Json.JsonSerializer.Deserialize<List<CacheResult>>(File.ReadAllText(Path.Combine(again, "results.json")))
+                    ?? throw new InvalidDataException($"{again}/results.json holds no results");
+                Plot(again, saved, saved.FirstOrDefault()?.Device ?? "");
+                return 0;
+            }
             LibTorch.EnsureLoaded();
             using var logging = CliApp.CreateLogging(parse.GetValue(verbose));
             var log = logging.CreateLogger("eval-cache");
@@ -61,19 +70,31 @@ internal static class EvalCacheCommand
             AnsiConsole.Write(console);
             string outDir = parse.GetValue(output)!;
             Directory.CreateDirectory(outDir);
-            foreach (int b in batchList)
-            {
-                var series = policyList.Select(p => (p, (IReadOnlyList<double>)fractionList.Select(f => results.First(r => r.Case.Policy == p && r.Case.Batch == b && r.Case.CacheFraction == f).HitRatio).ToArray())).ToList();
-                Charts.Bars(Path.Combine(outDir, $"hit-ratio-batch{b}.png"), $"Hit ratio by cache size, batch {b} ({dev})", "hit ratio", fractionList.Select(f => f.ToString("P0", CultureInfo.InvariantCulture)).ToList(), series);
-                var speed = policyList.Select(p => (p, (IReadOnlyList<double>)fractionList.Select(f => results.First(r => r.Case.Policy == p && r.Case.Batch == b && r.Case.CacheFraction == f).DecodeTokensPerSecond).ToArray())).ToList();
-                Charts.Bars(Path.Combine(outDir, $"tokens-per-second-batch{b}.png"), $"Decode tokens/s by cache size, batch {b} ({dev})", "tokens/s", fractionList.Select(f => f.ToString("P0", CultureInfo.InvariantCulture)).ToList(), speed);
-            }
             string cmd = "expertflow " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1));
             Files.WriteAllTextAtomically(Path.Combine(outDir, "report.md"), $"# Cache evaluation on the demo model ({dev})\n\nCommand: `{cmd}`\n\n{table}\n");
+            Files.WriteAllTextAtomically(Path.Combine(outDir, "results.json"), System.Text.Json.JsonSerializer.Serialize(results.Select(r => r with { Device = dev.ToString() })));
+            if (parse.GetValue(plots)) Plot(outDir, results, dev.ToString());
             AnsiConsole.MarkupLine($"report: {Markup.Escape(Path.Combine(outDir, "report.md"))}");
             return results.Any(r => r.Error == null && !r.SameIdsAsResident) ? 1 : 0;
         });
         return command;
+    }
+
+    static void Plot(string outDir, IReadOnlyList<CacheResult> results, string device)
+    {
+        var batchList = results.Select(r => r.Case.Batch).Distinct().Order().ToArray();
+        var fractionList = results.Where(r => r.Case.Policy != "all-resident").Select(r => r.Case.CacheFraction).Distinct().Order().ToArray();
+        var policyList = results.Where(r => r.Case.Policy != "all-resident").Select(r => r.Case.Policy).Distinct().ToArray();
+        var labels = fractionList.Select(f => f.ToString("P0", CultureInfo.InvariantCulture)).ToList();
+        IReadOnlyList<double> Values(string p, int b, Func<CacheResult, double> pick) =>
+            fractionList.Select(f => results.Where(r => r.Case.Policy == p && r.Case.Batch == b && r.Case.CacheFraction == f).Select(pick).DefaultIfEmpty(0).First()).ToArray();
+        foreach (int b in batchList)
+        {
+            Charts.Bars(Path.Combine(outDir, $"hit-ratio-batch{b}.png"), $"Hit ratio by cache size, batch {b} ({device})", "hit ratio", labels,
+                policyList.Select(p => (p, Values(p, b, r => r.HitRatio))).ToList());
+            Charts.Bars(Path.Combine(outDir, $"tokens-per-second-batch{b}.png"), $"Decode tokens/s by cache size, batch {b} ({device})", "tokens/s", labels,
+                policyList.Select(p => (p, Values(p, b, r => r.DecodeTokensPerSecond))).ToList());
+        }
     }
 
     static IEnumerable<string> Split(string text) => text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);

@@ -21,11 +21,12 @@ internal static class PredictorCommands
         var steps = new Option<int>("--steps") { Description = "Optimiser steps.", DefaultValueFactory = _ => 1500 };
         var batch = new Option<int>("--batch") { Description = "Examples per step.", DefaultValueFactory = _ => 32 };
         var dim = new Option<int>("--dim") { Description = "Predictor width.", DefaultValueFactory = _ => 128 };
+        var minutes = new Option<double>("--max-minutes") { Description = "Stop training after this many minutes (0: run all steps).", DefaultValueFactory = _ => 0 };
         var seed = CommonOptions.Seed();
         var device = CommonOptions.Device();
         var command = new Command("train-predictor", "Trace the demo model over GCIDE entries and train the routing path predictor (T5-style encoder-decoder over token ids, BCE on traces); prints held-out accuracy.")
         {
-            model, output, entries, maxLength, steps, batch, dim, seed, device,
+            model, output, entries, maxLength, steps, batch, dim, minutes, seed, device,
         };
         command.SetAction(parse =>
         {
@@ -49,7 +50,8 @@ internal static class PredictorCommands
             predictor.to(dev);
             long parameters = predictor.parameters().Sum(p => p.numel());
             AnsiConsole.MarkupLine($"Predictor: {parameters / 1e6:F2} M parameters ({parameters * 4 / 1e6:F1} MB fp32)");
-            var options = new PredictorTrainingOptions { Steps = parse.GetValue(steps), BatchSize = parse.GetValue(batch), MaxLength = length, Seed = parse.GetValue(seed) };
+            var options = new PredictorTrainingOptions { Steps = parse.GetValue(steps), BatchSize = parse.GetValue(batch), MaxLength = length, Seed = parse.GetValue(seed),
+                TimeLimit = parse.GetValue(minutes) > 0 ? TimeSpan.FromMinutes(parse.GetValue(minutes)) : null };
             IReadOnlyList<double> losses = [];
             var clock = System.Diagnostics.Stopwatch.StartNew();
             AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
@@ -65,7 +67,8 @@ internal static class PredictorCommands
             PredictorTrainer.Save(predictor, outDir);
             var x = Enumerable.Range(1, losses.Count).Select(i => (double)i).ToList();
             Charts.Line(Path.Combine(outDir, "predictor_loss.png"), "Routing path predictor training (masked BCE)", "step", "BCE", [new Series("BCE", x, losses)]);
-            AnsiConsole.MarkupLine($"Trained in {clock.Elapsed.TotalSeconds:F0} s; saved to {Markup.Escape(outDir)}");
+            AnsiConsole.MarkupLine($"Trained {losses.Count} steps in {clock.Elapsed.TotalSeconds:F0} s; saved to {Markup.Escape(outDir)}");
+            Files.WriteAllTextAtomically(Path.Combine(outDir, "predictor_training.json"), System.Text.Json.JsonSerializer.Serialize(new { steps = losses.Count, planned_steps = options.Steps, seconds = clock.Elapsed.TotalSeconds, final_loss = losses.Count > 0 ? losses[^1] : 0, options.BatchSize, parameters }));
             Report(predictor, header, train, heldOut, length, outDir);
             return 0;
         });

@@ -12,7 +12,11 @@ public sealed record CacheCase(string Policy, double CacheFraction, int Batch);
 
 /// <summary>What a run measured (generation through the real offloading engine).</summary>
 public sealed record CacheResult(CacheCase Case, int Slots, double HitRatio, long Transfers, long DemandTransfers, long PrefetchTransfers, long PrefetchWasted,
-    double StallSeconds, double DecodeTokensPerSecond, double PredictorSeconds, double ExpertsPerBatchLayer, bool SameIdsAsResident, string? Error);
+    double StallSeconds, double DecodeTokensPerSecond, double PredictorSeconds, double ExpertsPerBatchLayer, bool SameIdsAsResident, string? Error)
+{
+    /// <summary>The device it ran on (for reports).</summary>
+    public string Device { get; init; } = "";
+}
 
 /// <summary>
 /// Runs the demo model through ef-offload's engine on held-out GCIDE prompts for each policy, cache size and

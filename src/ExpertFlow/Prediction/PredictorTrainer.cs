@@ -17,6 +17,8 @@ public sealed record PredictorTrainingOptions
     /// <summary>Share of examples that are prefill (prompt = processed tokens); the rest are decode splits.</summary>
     public double PrefillShare { get; init; } = 0.5;
     public int Seed { get; init; } = 0;
+    /// <summary>Stop early (after the current step) once training has run this long; null: no limit.</summary>
+    public TimeSpan? TimeLimit { get; init; }
 }
 
 public sealed record PredictorTrainingProgress(int Step, int TotalSteps, double Loss, double TokensPerSecond);
@@ -62,6 +64,7 @@ public static class PredictorTrainer
             losses.Add(value);
             tokens += (long)batch.Mask.sum().item<float>();
             progress?.Report(new PredictorTrainingProgress(step, options.Steps, value, tokens / clock.Elapsed.TotalSeconds));
+            if (options.TimeLimit is { } limit && clock.Elapsed > limit) break;
         }
         predictor.eval();
         return losses;
