@@ -11,6 +11,6 @@ timeout 60 python3 $D/check_demo_transformers.py "$M" "$(cat $D/prompt_ids.txt)"
 echo "transformers check rc=$?"
 cat "$OUT/transformers_check.json"
 # 2. cache policies on the GPU.
-timeout 170 bash $D/run.sh ExpertFlow.Cli eval-cache --model "$M" --predictor "$M/predictor" --device cuda --plots false --out "$OUT/cache-gpu" > "$OUT/eval-cache.log" 2>&1
+timeout 150 bash $D/run.sh ExpertFlow.Cli eval-cache --model "$M" --predictor "$M/predictor" --device cuda --cache 0.25,0.1,0.5 --plots false --out "$OUT/cache-gpu" > "$OUT/eval-cache.log" 2>&1
 echo "eval-cache rc=$?"
 tail -c 6000 "$OUT/eval-cache.log"

@@ -56,7 +56,11 @@ internal static class EvalCacheCommand
             foreach (int b in batchList) foreach (double f in fractionList) foreach (var p in policyList) cases.Add(new CacheCase(p, f, b));
             foreach (int b in batchList) cases.Add(new CacheCase("all-resident", 1, b));
             var eval = new CacheEvaluation(modelDir, predictor, dev, log) { NewTokens = parse.GetValue(newTokens) };
-            var results = eval.Run(cases, prompts, new SynchronousProgress<string>(m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]")));
+            string outDir = parse.GetValue(output)!;
+            Directory.CreateDirectory(outDir);
+            // Partial results after every case, so a run cut short still leaves its measurements.
+            var results = eval.Run(cases, prompts, new SynchronousProgress<string>(m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]")),
+                partial => Files.WriteAllTextAtomically(Path.Combine(outDir, "results.json"), System.Text.Json.JsonSerializer.Serialize(partial.Select(r => r with { Device = dev.ToString() }))));
             var table = new MarkdownTable("policy", "cache", "batch", "slots", "hit ratio", "transfers (demand+prefetch)", "prefetch wasted", "stall s", "decode tok/s", "predictor+scheduler s", "experts/layer per batch", "ids = all-resident");
             var console = new Table().AddColumns("policy", "cache", "batch", "slots", "hit", "transfers", "stall s", "tok/s", "experts/batch", "same ids");
             foreach (var r in results)
@@ -68,8 +72,6 @@ internal static class EvalCacheCommand
                     r.Transfers.ToString(), r.StallSeconds.ToString("F3"), r.DecodeTokensPerSecond.ToString("F1"), r.ExpertsPerBatchLayer.ToString("F2"), Markup.Escape(r.Error ?? (r.SameIdsAsResident ? "yes" : "NO")));
             }
             AnsiConsole.Write(console);
-            string outDir = parse.GetValue(output)!;
-            Directory.CreateDirectory(outDir);
             string cmd = "expertflow " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1));
             Files.WriteAllTextAtomically(Path.Combine(outDir, "report.md"), $"# Cache evaluation on the demo model ({dev})\n\nCommand: `{cmd}`\n\n{table}\n");
             Files.WriteAllTextAtomically(Path.Combine(outDir, "results.json"), System.Text.Json.JsonSerializer.Serialize(results.Select(r => r with { Device = dev.ToString() })));

@@ -34,7 +34,7 @@ public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? pr
     public int Runs { get; init; } = 2;
     public ScalarType DType { get; init; } = ScalarType.Float32;
 
-    public List<CacheResult> Run(IReadOnlyList<CacheCase> cases, IReadOnlyList<int[]> promptPool, IProgress<string>? progress = null)
+    public List<CacheResult> Run(IReadOnlyList<CacheCase> cases, IReadOnlyList<int[]> promptPool, IProgress<string>? progress = null, Action<IReadOnlyList<CacheResult>>? afterEachCase = null)
     {
         var results = new List<CacheResult>();
         var reference = new Dictionary<int, int[][]>();
@@ -56,6 +56,7 @@ public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? pr
                 log.LogWarning("{Case}: {Message}", c, e.Message);
                 results.Add(new CacheResult(c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, false, e.Message.Split('\n')[0]));
             }
+            afterEachCase?.Invoke(results);
         }
         return results;
     }
