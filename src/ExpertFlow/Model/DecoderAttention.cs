@@ -108,7 +108,8 @@ internal sealed class DecoderAttention
         {
             // grouped-query attention without copying the cache: the g query heads of a kv head become g*T query rows
             var grouped = query.reshape(b, nkv, g * t, hd);
-            attn = F.scaled_dot_product_attention(grouped, keys, values, s.GroupedMask(g)).view(b, nh, t, hd);
+            // reshape, not view: CUDA attention kernels may return a strided output
+            attn = F.scaled_dot_product_attention(grouped, keys, values, s.GroupedMask(g)).reshape(b, nh, t, hd);
         }
         return F.linear(attn.transpose(1, 2).reshape(b, t, nh * hd), o.Value, ob?.Value);
     }
