@@ -67,7 +67,7 @@ internal static class GenerateCommand
             if (prompt != null) throw;
         }
         int[] ids = prompt != null ? tokenizer!.Encode(prompt) : ParseIds(inputIds!, "--input-ids");
-        using var model = MoeModels.Load(folder, new ModelLoadOptions { Device = device, DType = dtype, Log = json ? null : logging.CreateLogger("expertflow") });
+        using var model = MoeModels.Load(folder, new ModelLoadOptions { Device = device, DType = dtype, Log = verbose && !json ? logging.CreateLogger("expertflow") : null });
         var options = new GenerationOptions
         {
             MaxNewTokens = maxNew,

@@ -68,3 +68,25 @@ public class GenerationTests
         Assert.Equal(5000.0, MoeConfig.Parse(legacy.RootElement).RopeTheta);
     }
 }
+
+public class DTypeTests
+{
+    [Theory]
+    [InlineData("bf16")]
+    [InlineData("fp16")]
+    public void Half_precision_weights_stay_close_to_fp32(string dtype)
+    {
+        Fixtures.Cpu();
+        var c = Fixtures.Cases("qwen2_moe")[0];
+        using var model = MoeModels.Load(Fixtures.Folder("qwen2_moe"), new ModelLoadOptions { DType = MoeModels.ParseDType(dtype) });
+        Assert.Equal(MoeModels.ParseDType(dtype), model.DType);
+        model.ResetCache(1, 16);
+        using var logits = model.Step([c.InputIds]);
+        var row = Fixtures.Row(logits);
+        var reference = c.PrefillLogits[^1];
+        double scale = reference.Max(Math.Abs);
+        // half precision through 3 layers: a few percent of the logit range, and the same top token
+        Assert.True(Fixtures.MaxAbsDiff(row, reference) < 0.05 * scale, $"{dtype} differs by {Fixtures.MaxAbsDiff(row, reference)} (scale {scale})");
+        Assert.Equal(Array.IndexOf(reference, reference.Max()), Array.IndexOf(row, row.Max()));
+    }
+}
