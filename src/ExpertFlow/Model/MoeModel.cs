@@ -41,6 +41,17 @@ public interface IMoeModel : IDisposable
 
     /// <summary>Positions held per row.</summary>
     int[] CacheLengths { get; }
+
+    /// <summary>
+    /// The KV cache in use (decoder self-attention for Switch). Swap it to run several batches on one model
+    /// (e.g. two batches in flight); build merged/reindexed caches with <see cref="KvCache.Gather"/>. Setting does not
+    /// dispose the previous cache (whoever swaps caches owns the ones swapped out); <see cref="ResetCache"/> reuses or
+    /// replaces (and disposes) the cache held at that moment, and the model disposes the one it holds at the end.
+    /// </summary>
+    KvCache? Cache { get; set; }
+
+    /// <summary>Bytes of the non-expert weights on the compute device.</summary>
+    long DenseBytes { get; }
 }
 
 /// <summary>Loads any supported model folder.</summary>
@@ -90,6 +101,11 @@ public sealed class MoeCausalLM : IMoeModel
     public IExpertProvider ExpertProvider { get; }
     public List<IRoutingObserver> Observers { get; } = [];
     public int[] CacheLengths => cache?.Lengths ?? [];
+    public KvCache? Cache
+    {
+        get => cache;
+        set => cache = value;
+    }
     /// <summary>Bytes of the non-expert weights on the device.</summary>
     public long DenseBytes => ps.Bytes;
     public long CacheBytes => cache?.Bytes ?? 0;

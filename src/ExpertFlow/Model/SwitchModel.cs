@@ -37,6 +37,13 @@ public sealed class SwitchModel : IMoeModel
     public IExpertProvider ExpertProvider { get; }
     public List<IRoutingObserver> Observers { get; } = [];
     public int[] CacheLengths => cache?.Lengths ?? [];
+    /// <summary>Decoder self-attention cache (the encoder state of <see cref="Encode"/> is separate, one per batch).</summary>
+    public KvCache? Cache
+    {
+        get => cache;
+        set => cache = value;
+    }
+    public long DenseBytes => ps.Bytes;
 
     SwitchModel(IWeightSource checkpoint, MoeConfig c, ModelLoadOptions o)
     {
