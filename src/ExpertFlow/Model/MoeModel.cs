@@ -279,22 +279,21 @@ public sealed class MoeCausalLM : IMoeModel
         var hidden = embed.Value.index_select(0, ids).view(rows, width, Config.HiddenSize);
         foreach (var layer in layers)
         {
-            var attnOut = layer.Attention.Forward(Ops.RmsNorm(hidden, layer.InputNorm.Value, Config.NormEps), attnStep, cache);
-            hidden = hidden + attnOut;
+            hidden = layer.Attention.Forward(Ops.RmsNorm(hidden, layer.InputNorm.Value, Config.NormEps), hidden, attnStep, cache);
             var normed = Ops.RmsNorm(hidden, layer.PostNorm.Value, Config.NormEps);
-            Tensor ff;
             if (layer.Moe != null)
             {
                 var flat = normed.view(rows * width, Config.HiddenSize);
-                if (ctx.ValidIndex is null) ff = layer.Moe.Forward(flat, ExpertProvider, ctx).view(rows, width, Config.HiddenSize);
+                var residual = hidden.view(rows * width, Config.HiddenSize);
+                if (ctx.ValidIndex is null) hidden = layer.Moe.Forward(flat, residual, ExpertProvider, ctx).view(rows, width, Config.HiddenSize);
                 else
                 {
-                    var y = layer.Moe.Forward(flat.index_select(0, ctx.ValidIndex), ExpertProvider, ctx);
-                    ff = zeros_like(flat).index_copy_(0, ctx.ValidIndex, y).view(rows, width, Config.HiddenSize);
+                    // padding rows keep their hidden state; only valid tokens reach the router and the experts
+                    var y = layer.Moe.Forward(flat.index_select(0, ctx.ValidIndex), residual.index_select(0, ctx.ValidIndex), ExpertProvider, ctx);
+                    hidden = residual.index_copy(0, ctx.ValidIndex, y).view(rows, width, Config.HiddenSize);
                 }
             }
-            else ff = Ops.GatedFfn(normed, layer.Gate!.Value, layer.Down!.Value, Config.HiddenAct);
-            hidden = hidden + ff;
+            else hidden = hidden + Ops.GatedFfn(normed, layer.Gate!.Value, layer.Down!.Value, Config.HiddenAct);
         }
         for (int r = 0; r < rows; r++) cache.Lengths[r] += counts[r];
 
