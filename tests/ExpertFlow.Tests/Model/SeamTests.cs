@@ -115,6 +115,7 @@ public class SeamTests
         var id = model.Experts.Identity(2, 5);
         Assert.Equal(["model.layers.2.mlp.experts.5.gate_proj.weight", "model.layers.2.mlp.experts.5.up_proj.weight"], id.InputParts.Select(p => p.Name));
         Assert.Equal("model.layers.2.mlp.experts.5.down_proj.weight", id.Output.Name);
+        Assert.Equal(Toolkit.Runtime.Safetensors.SafetensorsDType.F32, id.Output.Stored);
         Assert.Equal([32L, 32L], id.InputShape); // 2 x moe_intermediate_size 16, hidden 32
         Assert.Equal([0, 2], model.Experts.MoeLayers); // layer 1 is in mlp_only_layers
         Assert.NotNull(model.Experts.Checkpoint);
