@@ -129,9 +129,6 @@ internal sealed class MoeBlock
         return (idx, w);
     }
 
-    Tensor Weighted(Tensor y, Tensor w) =>
-        w.dtype == y.dtype ? y * w : (y.to(w.dtype) * w).to(y.dtype);
-
     Tensor Ffn(Tensor x, Tensor input, Tensor output) =>
         gated ? Ops.GatedFfn(x, input, output, act) : Ops.PlainFfn(x, input, output, act);
 
@@ -190,12 +187,13 @@ internal sealed class MoeBlock
 
     /// <summary>
     /// The general path, through the provider: the routing comes to the host once, tokens are grouped by expert
-    /// (ascending expert, then top-k slot, then token, as transformers), each expert runs once on its tokens, and
-    /// the weighted results are added back with one index_add.
+    /// (ascending expert, then top-k slot, then token, as transformers), each expert runs once on its tokens, the
+    /// outputs go back to (token, slot) order with one index_copy (unique targets: deterministic, unlike an atomic
+    /// index_add on CUDA) and are summed with their weights in one batched product.
     /// </summary>
     Tensor GroupedPath(Tensor x, Tensor idx, Tensor w, IExpertProvider provider)
     {
-        long n = x.shape[0], k = idx.shape[1];
+        long n = x.shape[0], k = idx.shape[1], h = x.shape[1];
         var chosen = idx.cpu().data<long>().ToArray();
         var rowsOf = new List<long>[numExperts];
         var flatOf = new List<long>[numExperts];
@@ -218,21 +216,20 @@ internal sealed class MoeBlock
         }
         provider.OnRouted(layer, experts);
         var device = x.device;
-        var orderT = tensor(order.ToArray(), ScalarType.Int64, device);
-        var flatT = tensor(flat.ToArray(), ScalarType.Int64, device);
-        var xs = x.index_select(0, orderT);
-        var ws = w.reshape(-1).index_select(0, flatT).unsqueeze(1);
-        var results = empty_like(xs);
+        var xs = x.index_select(0, tensor(order.ToArray(), ScalarType.Int64, device));
+        var outputs = new Tensor[experts.Count];
         long start = 0;
-        foreach (int e in experts)
+        for (int i = 0; i < experts.Count; i++)
         {
+            int e = experts[i];
             long count = rowsOf[e].Count;
             var weights = provider.Get(layer, e);
-            var y = Ffn(xs.narrow(0, start, count), weights.Input, weights.Output);
-            results.narrow(0, start, count).copy_(Weighted(y, ws.narrow(0, start, count)));
+            outputs[i] = Ffn(xs.narrow(0, start, count), weights.Input, weights.Output);
             start += count;
         }
         provider.OnLayerDone(layer);
-        return zeros_like(x).index_add_(0, orderT, results, 1.0);
+        var grouped = outputs.Length == 1 ? outputs[0] : cat(outputs, 0);
+        var bySlot = empty([n * k, h], x.dtype, device).index_copy_(0, tensor(flat.ToArray(), ScalarType.Int64, device), grouped);
+        return bmm((w.dtype == x.dtype ? w : w.to(x.dtype)).view(n, 1, k), bySlot.view(n, k, h)).view(n, h);
     }
 }
