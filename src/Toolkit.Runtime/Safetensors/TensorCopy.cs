@@ -41,6 +41,26 @@ internal static unsafe partial class TensorCopy
         }
     }
 
+    /// <summary>
+    /// Copies a stored tensor into an existing tensor of the same shape (a module parameter, a pinned buffer).
+    /// Same dtype, contiguous, on the CPU: one memcpy. Otherwise: through a CPU tensor and copy_ (which
+    /// converts dtype and moves across devices). Runs under no_grad, so parameters can be filled.
+    /// </summary>
+    public static void Into(TensorInfo info, byte* source, torch.Tensor destination)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        if (!destination.shape.SequenceEqual(info.Shape))
+            throw new ArgumentException($"Tensor '{info.Name}' in '{info.FilePath}' has shape {info.ShapeText}, but the destination has shape [{string.Join(", ", destination.shape)}].", nameof(destination));
+        using var noGrad = torch.no_grad();
+        if (destination.device_type == DeviceType.CPU && destination.is_contiguous() && info.DType.ToScalarType() == destination.dtype)
+        {
+            if (info.ByteLength > 0) Buffer.MemoryCopy(source, DataPointer(destination), info.ByteLength, info.ByteLength);
+            return;
+        }
+        using var cpu = FromMemory(info, source, null, null);
+        destination.copy_(cpu);
+    }
+
     /// <summary>Writes a tensor's bytes (row-major, little-endian) to a stream; moves it to the CPU first if needed.</summary>
     public static void WriteTo(torch.Tensor tensor, Stream stream)
     {
