@@ -75,8 +75,4 @@ internal static unsafe partial class TensorCopy
         for (long done = 0; done < length; done += chunk)
             stream.Write(new ReadOnlySpan<byte>(p + done, (int)Math.Min(chunk, length - done)));
     }
-
-    /// <summary>Writes memory to a stream in chunks (ReadOnlySpan is limited to 2 GiB).</summary>
-    public static void WriteTo(ReadOnlyMemory<byte> data, Stream stream) => stream.Write(data.Span);
-
 }
