@@ -1,22 +1,13 @@
-using System.Runtime.InteropServices;
+using Toolkit.Runtime.Cuda;
 using TorchSharp;
 
 namespace Toolkit.Runtime.Safetensors;
 
 /// <summary>Copies between raw memory and the storage of CPU TorchSharp tensors.</summary>
-internal static unsafe partial class TensorCopy
+internal static unsafe class TensorCopy
 {
-    /// <summary>Pointer to the first element of a CPU tensor (its storage offset included).</summary>
-    [LibraryImport("LibTorchSharp")]
-    private static partial IntPtr THSTensor_data(IntPtr handle);
-
-    public static byte* DataPointer(torch.Tensor tensor)
-    {
-        IntPtr p = THSTensor_data(tensor.Handle);
-        if (p == IntPtr.Zero && tensor.NumberOfElements > 0)
-            throw new InvalidOperationException("TorchSharp returned no data pointer for a non-empty tensor.");
-        return (byte*)p;
-    }
+    /// <summary>Pointer to the first element of a CPU tensor (through TensorMemory, the one place that reads it).</summary>
+    static byte* DataPointer(torch.Tensor tensor) => (byte*)TensorMemory.DataPointer(tensor);
 
     public static torch.Tensor FromMemory(TensorInfo info, byte* source, torch.Device? device, torch.ScalarType? dtype)
     {
