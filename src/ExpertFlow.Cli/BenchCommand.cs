@@ -74,7 +74,10 @@ internal static class BenchCommand
             {
                 PromptTokens = parse.GetValue(prompt), NewTokens = parse.GetValue(newTokens), ExpertSource = source,
             };
-            var results = bench.Run(cases, new Progress<string>(label => AnsiConsole.MarkupLineInterpolated($"[grey]running {label}...[/]")));
+            string machine = dev.type == TorchSharp.DeviceType.CUDA && CudaDriver.TryOpen(out var driver, out _) ? driver.DeviceName(dev.index < 0 ? 0 : dev.index) : $"CPU ({Environment.ProcessorCount} threads)";
+            string commandLine = "expertflow " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1));
+            var results = bench.Run(cases, new Progress<string>(label => AnsiConsole.MarkupLineInterpolated($"[grey]running {label}...[/]")),
+                partial => OffloadBenchmark.WriteReport(parse.GetValue(output)!, partial, "Offloading benchmark (partial)", commandLine, machine, plots: false));
             var table = new Table().AddColumns("policy", "budget", "batch", "decode tok/s", "hit ratio", "transfers", "stall s", "demand GB/s", "planned", "measured peak", "ids ok");
             foreach (var r in results)
                 table.AddRow(r.Case.Policy, r.Case.MemoryBytes is long mb ? MemorySize.Format(mb) : "-", r.Case.Batch.ToString(CultureInfo.InvariantCulture),
@@ -86,8 +89,7 @@ internal static class BenchCommand
                     r.Error == null ? (r.SameIdsAsReference ? "yes" : "[red]NO[/]") : Markup.Escape(r.Error));
             AnsiConsole.Write(table);
             foreach (var n in notes) AnsiConsole.WriteLine(n);
-            string machine = dev.type == TorchSharp.DeviceType.CUDA && CudaDriver.TryOpen(out var driver, out _) ? driver.DeviceName(dev.index < 0 ? 0 : dev.index) : $"CPU ({Environment.ProcessorCount} threads)";
-            string md = OffloadBenchmark.WriteReport(parse.GetValue(output)!, results, "Offloading benchmark", "expertflow " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)), machine);
+            OffloadBenchmark.WriteReport(parse.GetValue(output)!, results, "Offloading benchmark", commandLine, machine);
             if (notes.Count > 0) File.AppendAllLines(Path.Combine(parse.GetValue(output)!, "report.md"), notes.Prepend("").Select(n => n.Length == 0 ? n : "- " + n));
             AnsiConsole.MarkupLineInterpolated($"report: {Path.Combine(parse.GetValue(output)!, "report.md")}");
             return results.Any(r => r.Error == null && !r.SameIdsAsReference) ? 1 : 0;

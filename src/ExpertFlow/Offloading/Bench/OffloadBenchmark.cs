@@ -39,7 +39,8 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
     /// <summary>The expert bytes (default: the model's checkpoint).</summary>
     public IExpertSource? ExpertSource { get; init; }
 
-    public List<BenchResult> Run(IReadOnlyList<BenchCase> cases, IProgress<string>? progress = null)
+    /// <summary>Runs the cases in order; <paramref name="afterEach"/> sees the results so far (e.g. to write a partial report).</summary>
+    public List<BenchResult> Run(IReadOnlyList<BenchCase> cases, IProgress<string>? progress = null, Action<IReadOnlyList<BenchResult>>? afterEach = null)
     {
         var results = new List<BenchResult>();
         HostExperts? host = null;
@@ -63,6 +64,7 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
                     log.LogWarning("{Case}: {Message}", c.Label, e.Message);
                     results.Add(new BenchResult(c, 0, 0, 0, 0, 0, 0, false, null, e.Message.Split('\n')[0]));
                 }
+                afterEach?.Invoke(results);
             }
         }
         finally
@@ -147,7 +149,7 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
     }
 
     /// <summary>Markdown report with the results table and links to the plots; writes the plots beside it.</summary>
-    public static string WriteReport(string folder, IReadOnlyList<BenchResult> results, string title, string command, string machine)
+    public static string WriteReport(string folder, IReadOnlyList<BenchResult> results, string title, string command, string machine, bool plots = true)
     {
         Directory.CreateDirectory(folder);
         var table = new MarkdownTable("policy", "budget", "batch", "decode tok/s", "hit ratio", "transfers", "GB moved", "stall s", "demand GB/s", "planned device", "measured peak", "ids = reference", "note");
@@ -170,7 +172,7 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
         var md = new System.Text.StringBuilder();
         md.AppendLine($"# {title}").AppendLine().AppendLine($"Machine: {machine}").AppendLine().AppendLine("Command:").AppendLine().AppendLine("```").AppendLine(command).AppendLine("```").AppendLine();
         md.AppendLine(table.ToString());
-        if (withStats.Count > 0)
+        if (plots && withStats.Count > 0)
         {
             foreach (var batch in withStats.Select(r => r.Case.Batch).Distinct())
             {
