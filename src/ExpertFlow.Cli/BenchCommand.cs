@@ -55,6 +55,9 @@ internal static class BenchCommand
             foreach (int b in batches)
             {
                 foreach (long m in budgets) foreach (var p in names) cases.Add(new BenchCase(p, m, b));
+                // The first run of each batch size is the ids reference; running it twice shows whether the runtime itself is deterministic.
+                var reference = cases.First(c => c.Batch == b);
+                cases.Insert(cases.IndexOf(reference) + 1, reference with { Note = "repeat of the reference run (determinism check)" });
             }
             if (parse.GetValue(resident)) foreach (int b in batches) cases.Add(new BenchCase("resident", null, b));
 
@@ -86,7 +89,7 @@ internal static class BenchCommand
                     r.Stats?.StallSeconds.ToString("0.000", CultureInfo.InvariantCulture) ?? "-",
                     r.Stats is { DemandCopySeconds: > 0 } s ? s.DemandBandwidthGBps.ToString("0.0", CultureInfo.InvariantCulture) : "-",
                     MemorySize.Format(r.PlannedDeviceBytes), r.MeasuredPeakDeviceBytes > 0 ? MemorySize.Format(r.MeasuredPeakDeviceBytes) : "-",
-                    r.Error == null ? (r.SameIdsAsReference ? "yes" : "[red]NO[/]") : Markup.Escape(r.Error));
+                    r.Error == null ? (r.SameIdsAsReference ? "yes" : "[red]NO[/]") : Markup.Escape(r.Error.Length > 60 ? r.Error[..60] + "..." : r.Error));
             AnsiConsole.Write(table);
             foreach (var n in notes) AnsiConsole.WriteLine(n);
             OffloadBenchmark.WriteReport(parse.GetValue(output)!, results, "Offloading benchmark", commandLine, machine);

@@ -15,7 +15,7 @@ internal sealed class DecoderAttention
     readonly Param? qb, kb, vb, ob, qNorm, kNorm;
     Tensor? qkv, qkvBias;
 
-    public DecoderAttention(ParamSet ps, Toolkit.Runtime.Safetensors.SafetensorsCheckpoint ck, MoeConfig c, int layer, string prefix)
+    public DecoderAttention(ParamSet ps, IWeightSource ck, MoeConfig c, int layer, string prefix)
     {
         this.c = c;
         this.layer = layer;
@@ -64,7 +64,7 @@ internal sealed class DecoderAttention
         if (c.QkNorm == QkNormKind.None && c.ClipQkv == null)
         {
             var heads = proj.view(b, t, nh + 2 * nkv, hd);
-            var qk = Ops.Rope(heads.narrow(2, 0, nh + nkv), s.Cos, s.Sin);
+            var qk = Ops.RopeSigned(heads.narrow(2, 0, nh + nkv), s.Cos, s.SignedSin);
             qs = qk.narrow(2, 0, nh);
             ks = qk.narrow(2, nh, nkv);
             vs = heads.narrow(2, nh + nkv, nkv);
@@ -93,8 +93,8 @@ internal sealed class DecoderAttention
                 qs = Ops.RmsNorm(qs, qNorm!.Value, c.NormEps);
                 ks = Ops.RmsNorm(ks, kNorm!.Value, c.NormEps);
             }
-            qs = Ops.Rope(qs, s.Cos, s.Sin);
-            ks = Ops.Rope(ks, s.Cos, s.Sin);
+            qs = Ops.RopeSigned(qs, s.Cos, s.SignedSin);
+            ks = Ops.RopeSigned(ks, s.Cos, s.SignedSin);
         }
         // write this step's keys/values at each row's own positions, then attend over the used extent
         cache.Write(layer, ks, vs, s.Slots, s.ValidIndex);
@@ -108,7 +108,8 @@ internal sealed class DecoderAttention
         {
             // grouped-query attention without copying the cache: the g query heads of a kv head become g*T query rows
             var grouped = query.reshape(b, nkv, g * t, hd);
-            attn = F.scaled_dot_product_attention(grouped, keys, values, s.GroupedMask(g)).view(b, nh, t, hd);
+            // reshape, not view: CUDA attention kernels may return a strided output
+            attn = F.scaled_dot_product_attention(grouped, keys, values, s.GroupedMask(g)).reshape(b, nh, t, hd);
         }
         return F.linear(attn.transpose(1, 2).reshape(b, t, nh * hd), o.Value, ob?.Value);
     }
@@ -118,17 +119,20 @@ internal sealed class DecoderAttention
 internal sealed class DecoderStep
 {
     public required Tensor Cos { get; init; }   // [B, T, 1, hd]
-    public required Tensor Sin { get; init; }
+    /// <summary>[-sin of the first half, sin of the second half] (see <see cref="Ops.RopeSigned"/>).</summary>
+    public required Tensor SignedSin { get; init; }
     /// <summary>Flat cache slots (row*capacity+position) of the valid tokens.</summary>
     public required Tensor Slots { get; init; }
     /// <summary>Flat indices (row*T+t) of the valid tokens; null when all are valid.</summary>
     public Tensor? ValidIndex { get; init; }
-    public required Tensor Mask { get; init; }  // [B, 1, T, S] additive
+    /// <summary>[B, 1, T, S] additive; null when nothing needs masking (one new token per row, all rows equally long).</summary>
+    public required Tensor? Mask { get; init; }
     public required long KeyLength { get; init; }
     readonly Dictionary<int, Tensor> grouped = [];
 
     public Tensor GroupedMask(int g)
     {
+        if (Mask is null) return null!;
         if (grouped.TryGetValue(g, out var m)) return m;
         long b = Mask.shape[0], t = Mask.shape[2], s = Mask.shape[3];
         m = Mask.unsqueeze(2).expand(b, 1, g, t, s).reshape(b, 1, g * t, s);

@@ -32,7 +32,7 @@ public sealed record ExpertIdentity(int Layer, int Expert, IReadOnlyList<ExpertT
 /// model's layer indices (Switch: encoder blocks 0..N-1, then decoder blocks N..N+M-1).
 /// </summary>
 public sealed class ExpertCatalog(IReadOnlyList<int> moeLayers, int numExperts, bool gated, ScalarType dtype,
-    Func<int, int, ExpertIdentity> identity, Toolkit.Runtime.Safetensors.SafetensorsCheckpoint checkpoint)
+    Func<int, int, ExpertIdentity> identity, IWeightSource weights)
 {
     /// <summary>Layer indices that hold experts, ascending.</summary>
     public IReadOnlyList<int> MoeLayers { get; } = moeLayers;
@@ -41,8 +41,10 @@ public sealed class ExpertCatalog(IReadOnlyList<int> moeLayers, int numExperts, 
     public bool Gated { get; } = gated;
     /// <summary>The dtype the model computes in (the provider must hand out tensors of this dtype).</summary>
     public ScalarType DType { get; } = dtype;
-    /// <summary>The checkpoint the model was loaded from (memory-mapped; use it to build host copies).</summary>
-    public Toolkit.Runtime.Safetensors.SafetensorsCheckpoint Checkpoint { get; } = checkpoint;
+    /// <summary>Where the model's weights come from (use it to build host copies of experts).</summary>
+    public IWeightSource Weights { get; } = weights;
+    /// <summary>The memory-mapped checkpoint, when the weights come from files (zero-copy host reads); null for random weights.</summary>
+    public Toolkit.Runtime.Safetensors.SafetensorsCheckpoint? Checkpoint => Weights.Checkpoint;
     public ExpertIdentity Identity(int layer, int expert) => identity(layer, expert);
     /// <summary>Bytes of one expert in the compute dtype.</summary>
     public long ExpertBytes(int layer) => Identity(layer, 0).ElementCount * DTypeSize(DType);
@@ -60,9 +62,9 @@ public sealed class ExpertCatalog(IReadOnlyList<int> moeLayers, int numExperts, 
     {
         var id = Identity(layer, expert);
         using var scope = NewDisposeScope();
-        var parts = id.InputParts.Select(p => WeightReader.Load(Checkpoint, p.Name, p.Shape, device, DType)).ToArray();
+        var parts = id.InputParts.Select(p => Weights.Load(p.Name, p.Shape, device, DType)).ToArray();
         var input = parts.Length == 1 ? parts[0] : cat(parts, 0);
-        var output = WeightReader.Load(Checkpoint, id.Output.Name, id.Output.Shape, device, DType);
+        var output = Weights.Load(id.Output.Name, id.Output.Shape, device, DType);
         return new ExpertWeights(input.MoveToOuterDisposeScope(), output.MoveToOuterDisposeScope());
     }
 }

@@ -40,12 +40,12 @@ public sealed class KvCache : IDisposable
     /// </summary>
     public void Write(int layer, Tensor k, Tensor v, Tensor slots, Tensor? validIndex)
     {
-        long b = k.shape[0], t = k.shape[1], width = k.shape[2] * k.shape[3];
-        var kf = k.reshape(b * t, width);
-        var vf = v.reshape(b * t, width);
+        long b = k.shape[0], t = k.shape[1], heads = k.shape[2], hd = k.shape[3];
+        var kf = k.reshape(b * t, heads, hd); // a view for the strided slices of the fused projection
+        var vf = v.reshape(b * t, heads, hd);
         if (validIndex is not null) { kf = kf.index_select(0, validIndex); vf = vf.index_select(0, validIndex); }
-        keys[layer].view(Rows * (long)Capacity, width).index_copy_(0, slots, kf);
-        values[layer].view(Rows * (long)Capacity, width).index_copy_(0, slots, vf);
+        keys[layer].view(Rows * (long)Capacity, heads, hd).index_copy_(0, slots, kf);
+        values[layer].view(Rows * (long)Capacity, heads, hd).index_copy_(0, slots, vf);
     }
 
     /// <summary>Keys or values of the first <paramref name="length"/> positions as [B, kv, length, hd] (a view).</summary>

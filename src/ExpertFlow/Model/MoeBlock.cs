@@ -29,7 +29,6 @@ internal sealed class MoeBlock
     readonly bool gated;
     readonly Param gate;
     readonly Param? sharedGate, sharedUp, sharedDown, sharedExpertGate;
-    Tensor? sharedFused;
 
     /// <summary>At most this many tokens use the dense all-experts kernel of a stacked provider (above: grouped).</summary>
     public static int DenseTokenLimit { get; set; } = 64;
@@ -62,48 +61,67 @@ internal sealed class MoeBlock
 
     public int Layer => layer;
 
-    /// <summary>Fuses the shared expert's gate and up weights (one matmul instead of two).</summary>
+    /// <summary>
+    /// Fuses the router, the shared expert's gate and up projections and the shared-expert gate into one [E+2I+1, H]
+    /// weight: one matmul per token batch instead of four. Each output is still its own dot product.
+    /// </summary>
     public void Prepare()
     {
-        if (sharedGate == null) return;
-        sharedFused = cat([sharedGate.Value, sharedUp!.Value], 0);
-        sharedGate.Value.Dispose(); sharedUp.Value.Dispose();
-        sharedGate.Value = sharedFused; sharedUp.Value = sharedFused;
+        if (router == RouterKind.SwitchTop1) return; // the Switch router runs in fp32 on its own
+        var parts = new List<Param> { gate };
+        if (sharedGate != null) { parts.Add(sharedGate); parts.Add(sharedUp!); }
+        if (sharedExpertGate != null) parts.Add(sharedExpertGate);
+        if (parts.Count == 1) return;
+        fusedIn = cat(parts.Select(p => p.Value).ToArray(), 0);
+        foreach (var p in parts) { p.Value.Dispose(); p.Value = fusedIn; }
+        sharedInter = sharedGate == null ? 0 : sharedGate.Shape[0];
     }
+
+    Tensor? fusedIn;
+    long sharedInter;
 
     public Tensor Forward(Tensor x, IExpertProvider provider, StepContext ctx)
     {
-        var (experts, weights) = Route(x);
+        Tensor logits, shared = null!;
+        if (fusedIn is null) logits = RouterLogits(x);
+        else
+        {
+            var all = F.linear(x, fusedIn);
+            logits = all.narrow(-1, 0, numExperts);
+            if (sharedInter > 0)
+            {
+                var a = Ops.Activation(all.narrow(-1, numExperts, sharedInter), act) * all.narrow(-1, numExperts + sharedInter, sharedInter);
+                shared = F.linear(a, sharedDown!.Value);
+                if (sharedExpertGate != null) shared = F.sigmoid(all.narrow(-1, numExperts + 2 * sharedInter, 1)) * shared;
+            }
+        }
+        var (experts, weights) = Route(logits, x.dtype);
         if (ctx.Observed) ctx.Routing.Add((layer, experts, weights));
         var y = RunExperts(x, experts, weights, provider);
-        if (sharedFused is not null)
-        {
-            var s = Ops.GatedFfn(x, sharedFused, sharedDown!.Value, act);
-            if (sharedExpertGate != null) s = F.sigmoid(F.linear(x, sharedExpertGate.Value)) * s;
-            y = y + s;
-        }
-        return y;
+        return shared is null ? y : y + shared;
     }
 
+    Tensor RouterLogits(Tensor x) => router == RouterKind.SwitchTop1
+        ? F.linear(x.to(ScalarType.Float32), gate.Value.to(ScalarType.Float32))
+        : F.linear(x, gate.Value);
+
     /// <summary>Returns (experts [N,k] int64, weights [N,k]) exactly as the family's transformers router.</summary>
-    internal (Tensor Experts, Tensor Weights) Route(Tensor x)
+    internal (Tensor Experts, Tensor Weights) Route(Tensor logits, ScalarType dtype)
     {
         if (router == RouterKind.SwitchTop1)
         {
             // transformers 5.x flattens tokens to [N, H] before the router: the cumulative-sum capacity mask runs over a
             // length-1 axis and so never drops a token (expert_capacity has no effect in eval); jitter is training-only.
-            var logits32 = F.linear(x.to(ScalarType.Float32), gate.Value.to(ScalarType.Float32));
-            var probs = logits32.softmax(-1);
+            var probs = logits.softmax(-1);
             var (maxProb, index) = probs.max(-1, keepdim: true);
-            return (index, maxProb.to(x.dtype));
+            return (index, maxProb.to(dtype));
         }
-        var logits = F.linear(x, gate.Value);
         var p = logits.softmax(-1, ScalarType.Float32);
         var (w, idx) = p.topk(topK, -1);
         if (router == RouterKind.Mixtral) w = w / w.sum(-1, keepdim: true);
         else if (normTopK && router == RouterKind.Deepseek) { if (topK > 1) w = w / (w.sum(-1, keepdim: true) + 1e-20); }
         else if (normTopK) w = w / w.sum(-1, keepdim: true);
-        if (router == RouterKind.SoftmaxTopK) w = w.to(x.dtype);
+        if (router == RouterKind.SoftmaxTopK) w = w.to(dtype);
         return (idx, w);
     }
 

@@ -79,6 +79,19 @@ public sealed record MoeConfig
     /// <summary>Number of MoE layers (Switch: encoder and decoder together).</summary>
     public int MoeLayerCount => MoeLayers.Count(m => m) + DecoderMoeLayers.Count(m => m);
 
+    /// <summary>
+    /// The shape of Qwen1.5-MoE-A2.7B (qwen2_moe: 24 layers, hidden 2048, 60 experts of 1408 top-4, shared expert 5632,
+    /// vocab 151936, 14.3B parameters), for benchmarks with random weights. <paramref name="layers"/> shrinks the depth.
+    /// </summary>
+    public static MoeConfig Qwen15MoeA27B(int layers = 24) => new()
+    {
+        Family = ModelFamily.Qwen2Moe, ModelType = "qwen2_moe", VocabSize = 151936, HiddenSize = 2048, NumLayers = layers,
+        NumHeads = 16, NumKvHeads = 16, HeadDim = 128, IntermediateSize = 5632, ExpertIntermediateSize = 1408, NumExperts = 60,
+        TopK = 4, NormTopKProb = false, SharedExpertIntermediateSize = 5632, SharedExpertGate = true,
+        MoeLayers = Enumerable.Repeat(true, layers).ToArray(), RopeTheta = 1000000, NormEps = 1e-6, MaxPositionEmbeddings = 8192,
+        AttentionBias = true, EosTokenIds = [151643],
+    };
+
     /// <summary>Reads <c>config.json</c> from a model folder (or the file itself).</summary>
     public static MoeConfig Load(string folderOrFile)
     {

@@ -74,7 +74,7 @@ public static class MoeModels
 public sealed class MoeCausalLM : IMoeModel
 {
     readonly ParamSet ps = new();
-    readonly SafetensorsCheckpoint checkpoint;
+    readonly IWeightSource checkpoint;
     readonly Param embed, finalNorm, lmHead;
     readonly Layer[] layers;
     readonly RopeTables rope;
@@ -94,7 +94,7 @@ public sealed class MoeCausalLM : IMoeModel
     public long DenseBytes => ps.Bytes;
     public long CacheBytes => cache?.Bytes ?? 0;
 
-    MoeCausalLM(SafetensorsCheckpoint checkpoint, MoeConfig c, ModelLoadOptions o)
+    MoeCausalLM(IWeightSource checkpoint, MoeConfig c, ModelLoadOptions o)
     {
         this.checkpoint = checkpoint;
         Config = c;
@@ -148,7 +148,7 @@ public sealed class MoeCausalLM : IMoeModel
             for (int e = 0; e < c.NumExperts; e++)
             {
                 var id = Experts.Identity(layer, e);
-                foreach (var t in id.InputParts.Append(id.Output)) WeightReader.CheckShape(checkpoint, t.Name, t.Shape);
+                foreach (var t in id.InputParts.Append(id.Output)) checkpoint.Check(t.Name, t.Shape);
             }
 
         ps.Materialise(checkpoint, Device, DType);
@@ -173,23 +173,27 @@ public sealed class MoeCausalLM : IMoeModel
 
     public static MoeCausalLM Load(string folder, MoeConfig? config = null, ModelLoadOptions? options = null)
     {
-        options ??= new ModelLoadOptions();
-        MoeModels.CheckDType(options.DType);
         config ??= MoeConfig.Load(folder);
         if (config.IsEncoderDecoder) throw new ArgumentException($"{folder} holds an encoder-decoder model ({config.ModelType}); load it with SwitchModel.");
-        var log = options.Log ?? NullLogger.Instance;
-        var checkpoint = SafetensorsCheckpoint.Open(folder);
+        return Create(config, new CheckpointWeights(SafetensorsCheckpoint.Open(folder)), options);
+    }
+
+    /// <summary>Builds the model from any weight source (the model owns and disposes it).</summary>
+    public static MoeCausalLM Create(MoeConfig config, IWeightSource weights, ModelLoadOptions? options = null)
+    {
+        options ??= new ModelLoadOptions();
         try
         {
+            MoeModels.CheckDType(options.DType);
             using var _ = no_grad();
-            var model = new MoeCausalLM(checkpoint, config, options);
-            log.LogInformation("Loaded {Type} from {Folder}: {Layers} layers, {Experts} experts top-{K}, {DType} on {Device}",
-                config.ModelType, folder, config.NumLayers, config.NumExperts, config.TopK, options.DType, model.Device);
+            var model = new MoeCausalLM(weights, config, options);
+            (options.Log ?? NullLogger.Instance).LogInformation("Loaded {Type} from {Source}: {Layers} layers, {Experts} experts top-{K}, {DType} on {Device}",
+                config.ModelType, weights.Description, config.NumLayers, config.NumExperts, config.TopK, options.DType, model.Device);
             return model;
         }
         catch
         {
-            checkpoint.Dispose();
+            weights.Dispose();
             throw;
         }
     }
@@ -252,7 +256,9 @@ public sealed class MoeCausalLM : IMoeModel
         var slots = new List<long>(valid.Count);
         for (int r = 0; r < rows; r++)
             for (int t = 0; t < counts[r]; t++) slots.Add((long)r * cache.Capacity + starts[r] + t);
-        var attnStep = MakeStep(pos, rows, width, keyLength, tensor(slots.ToArray(), ScalarType.Int64, Device), ctx.ValidIndex);
+        // one new token per row and all rows equally long: every cached key is visible, no mask needed
+        bool unmasked = width == 1 && counts.All(n => n == 1) && starts.All(s0 => s0 == starts[0]) && keyLength == starts[0] + 1;
+        var attnStep = MakeStep(pos, rows, width, keyLength, tensor(slots.ToArray(), ScalarType.Int64, Device), ctx.ValidIndex, unmasked);
 
         var hidden = embed.Value.index_select(0, ids).view(rows, width, Config.HiddenSize);
         foreach (var layer in layers)
@@ -277,7 +283,7 @@ public sealed class MoeCausalLM : IMoeModel
         for (int r = 0; r < rows; r++) cache.Lengths[r] += counts[r];
 
         Tensor selected;
-        if (allPositions) selected = hidden;
+        if (allPositions || width == 1 && counts.All(n => n == 1)) selected = allPositions ? hidden : hidden.view(rows, Config.HiddenSize);
         else
         {
             var last = Enumerable.Range(0, rows).Select(r => (long)(r * width + Math.Max(counts[r] - 1, 0))).ToArray();
@@ -290,15 +296,21 @@ public sealed class MoeCausalLM : IMoeModel
         return logits.MoveToOuterDisposeScope();
     }
 
-    DecoderStep MakeStep(Tensor pos, int rows, int width, long keyLength, Tensor slots, Tensor? validIndex)
+    DecoderStep MakeStep(Tensor pos, int rows, int width, long keyLength, Tensor slots, Tensor? validIndex, bool unmasked)
     {
         var flatPos = pos.reshape(-1);
         var cos = rope.Cos.index_select(0, flatPos).view(rows, width, 1, Config.HeadDim).to(DType);
-        var sin = rope.Sin.index_select(0, flatPos).view(rows, width, 1, Config.HeadDim).to(DType);
-        var keys = arange(0, keyLength, 1, ScalarType.Int64, Device).view(1, 1, keyLength);
-        var allowed = keys <= pos.unsqueeze(-1); // [B, T, S]
-        var mask = zeros([rows, width, keyLength], DType, Device).masked_fill(allowed.logical_not(), double.NegativeInfinity).unsqueeze(1);
-        return new DecoderStep { Cos = cos, Sin = sin, Slots = slots, ValidIndex = validIndex, Mask = mask, KeyLength = keyLength };
+        var sin = rope.Sin.index_select(0, flatPos).view(rows, width, 1, Config.HeadDim);
+        long half = Config.HeadDim / 2;
+        var signedSin = cat([-sin.narrow(-1, 0, half), sin.narrow(-1, half, half)], -1).to(DType);
+        Tensor? mask = null;
+        if (!unmasked)
+        {
+            var keys = arange(0, keyLength, 1, ScalarType.Int64, Device).view(1, 1, keyLength);
+            var allowed = keys <= pos.unsqueeze(-1); // [B, T, S]
+            mask = zeros([rows, width, keyLength], DType, Device).masked_fill(allowed.logical_not(), double.NegativeInfinity).unsqueeze(1);
+        }
+        return new DecoderStep { Cos = cos, SignedSin = signedSin, Slots = slots, ValidIndex = validIndex, Mask = mask, KeyLength = keyLength };
     }
 
     public void Dispose()

@@ -54,6 +54,16 @@ internal static class Ops
 
     /// <summary>x * cos + rotate_half(x) * sin.</summary>
     public static Tensor Rope(Tensor x, Tensor cos, Tensor sin) => x * cos + RotateHalf(x) * sin;
+
+    /// <summary>
+    /// The same with <paramref name="signedSin"/> = [-sin₁, sin₂] (precomputed once per step): rotate_half(x) * sin equals
+    /// roll(x, d/2) * signedSin, so RoPE is three kernels (mul, roll, addcmul).
+    /// </summary>
+    public static Tensor RopeSigned(Tensor x, Tensor cos, Tensor signedSin)
+    {
+        long half = x.shape[^1] / 2;
+        return addcmul(x * cos, x.roll(half, -1), signedSin, 1.0);
+    }
 }
 
 /// <summary>

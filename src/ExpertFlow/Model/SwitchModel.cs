@@ -16,7 +16,7 @@ namespace ExpertFlow.Model;
 public sealed class SwitchModel : IMoeModel
 {
     readonly ParamSet ps = new();
-    readonly SafetensorsCheckpoint checkpoint;
+    readonly IWeightSource checkpoint;
     readonly Param shared, encFinalNorm, decFinalNorm, encRelBias, decRelBias;
     readonly Param lmHead;
     readonly Block[] encoder, decoder;
@@ -38,7 +38,7 @@ public sealed class SwitchModel : IMoeModel
     public List<IRoutingObserver> Observers { get; } = [];
     public int[] CacheLengths => cache?.Lengths ?? [];
 
-    SwitchModel(SafetensorsCheckpoint checkpoint, MoeConfig c, ModelLoadOptions o)
+    SwitchModel(IWeightSource checkpoint, MoeConfig c, ModelLoadOptions o)
     {
         this.checkpoint = checkpoint;
         Config = c;
@@ -82,7 +82,7 @@ public sealed class SwitchModel : IMoeModel
             for (int e = 0; e < c.NumExperts; e++)
             {
                 var id = Experts.Identity(layer, e);
-                foreach (var t in id.InputParts.Append(id.Output)) WeightReader.CheckShape(checkpoint, t.Name, t.Shape);
+                foreach (var t in id.InputParts.Append(id.Output)) checkpoint.Check(t.Name, t.Shape);
             }
         ps.Materialise(checkpoint, Device, DType);
         ExpertProvider = o.Experts ?? new ResidentExpertProvider();
@@ -95,7 +95,7 @@ public sealed class SwitchModel : IMoeModel
         MoeModels.CheckDType(options.DType);
         config ??= MoeConfig.Load(folder);
         if (!config.IsEncoderDecoder) throw new ArgumentException($"{folder} holds a decoder-only model ({config.ModelType}); load it with MoeCausalLM.");
-        var checkpoint = SafetensorsCheckpoint.Open(folder);
+        IWeightSource checkpoint = new CheckpointWeights(SafetensorsCheckpoint.Open(folder));
         try
         {
             using var _ = no_grad();

@@ -62,7 +62,7 @@ public class ParityTests
                 double d = Fixtures.MaxAbsDiff(Fixtures.Row(logits), c.DecodeLogits[s]);
                 Assert.True(d <= Tolerance, $"{family}: decode step {s} differs by {d:g3}");
             }
-            var result = Generator.Generate(model, [c.InputIds], new GenerationOptions { MaxNewTokens = c.Greedy.Length, StopTokens = [] }, TestContext.Current.CancellationToken);
+            var result = Generation.Generate(model, [c.InputIds], new GenerationOptions { MaxNewTokens = c.Greedy.Length, StopTokens = [] }, TestContext.Current.CancellationToken);
             Assert.Equal(c.Greedy, result.OutputIds[0]);
         }
     }
@@ -75,7 +75,7 @@ public class ParityTests
         Assert.SkipUnless(Fixtures.Exists(family), $"fixture {family} not present");
         var cases = Fixtures.Cases(family);
         using var model = MoeModels.Load(Fixtures.Folder(family), new ModelLoadOptions { Experts = new ResidentExpertProvider(stacked) });
-        var result = Generator.Generate(model, cases.Select(c => c.InputIds).ToArray(), new GenerationOptions { MaxNewTokens = 16, StopTokens = [] }, TestContext.Current.CancellationToken);
+        var result = Generation.Generate(model, cases.Select(c => c.InputIds).ToArray(), new GenerationOptions { MaxNewTokens = 16, StopTokens = [] }, TestContext.Current.CancellationToken);
         for (int i = 0; i < cases.Count; i++) Assert.Equal(cases[i].Greedy, result.OutputIds[i]);
     }
 }

@@ -45,7 +45,7 @@ public sealed record GenerationResult(int[][] OutputIds, double PrefillSeconds, 
 }
 
 /// <summary>Greedy or sampled generation for a batch of prompts with one KV cache.</summary>
-public static class Generator
+public static class Generation
 {
     public static GenerationResult Generate(IMoeModel model, IReadOnlyList<int[]> prompts, GenerationOptions options, CancellationToken cancel = default)
     {
