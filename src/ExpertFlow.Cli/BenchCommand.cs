@@ -26,12 +26,19 @@ internal static class BenchCommand
         var resident = new Option<bool>("--resident") { Description = "Also run the runtime's all-resident provider (no budget) as the reference speed." };
         var bandwidth = new Option<bool>("--bandwidth") { Description = "Measure the pinned host-to-device peak (1 GiB copies and one-expert copies) for the report (CUDA)." };
         var output = new Option<string>("--out") { Description = "Report folder (report.md, results.json, plots).", DefaultValueFactory = _ => "bench-report" };
+        var replot = new Option<string?>("--replot") { Description = "Only redraw the plots of an earlier run from its results.json into --out." };
         var device = CommonOptions.Device();
         var verbose = CommonOptions.Verbose();
         var command = new Command("bench", "Offloading policy sweep: tokens/s, hit ratio, transfers, stall time and memory per policy, budget and batch size; writes a markdown report with plots.");
-        foreach (var o in new Option[] { model, synthetic, work, policies, memory, batch, prompt, newTokens, resident, bandwidth, output, device, verbose }) command.Options.Add(o);
+        foreach (var o in new Option[] { replot, model, synthetic, work, policies, memory, batch, prompt, newTokens, resident, bandwidth, output, device, verbose }) command.Options.Add(o);
         command.SetAction(parse =>
         {
+            if (parse.GetValue(replot) is string resultsJson)
+            {
+                if (!File.Exists(resultsJson)) throw new FileNotFoundException($"--replot {resultsJson}: no such file.");
+                foreach (var png in Replot.FromResults(resultsJson, parse.GetValue(output)!)) AnsiConsole.WriteLine(png);
+                return 0;
+            }
             using var logging = CliApp.CreateLogging(parse.GetValue(verbose));
             var log = logging.CreateLogger("bench");
             var dev = ComputeDevice.Resolve(parse.GetValue(device));
