@@ -54,8 +54,8 @@ internal sealed class DecoderAttention
         }
     }
 
-    /// <summary>x: [B, T, H] normed hidden states; returns the attention output [B, T, H].</summary>
-    public Tensor Forward(Tensor x, DecoderStep s, KvCache cache)
+    /// <summary>x: [B, T, H] normed hidden states; returns residual + attention output [B, T, H] (o_proj fused with the sum).</summary>
+    public Tensor Forward(Tensor x, Tensor residual, DecoderStep s, KvCache cache)
     {
         long b = x.shape[0], t = x.shape[1];
         int nh = c.NumHeads, nkv = c.NumKvHeads, hd = c.HeadDim;
@@ -111,7 +111,9 @@ internal sealed class DecoderAttention
             // reshape, not view: CUDA attention kernels may return a strided output
             attn = F.scaled_dot_product_attention(grouped, keys, values, s.GroupedMask(g)).reshape(b, nh, t, hd);
         }
-        return F.linear(attn.transpose(1, 2).reshape(b, t, nh * hd), o.Value, ob?.Value);
+        var baseline = residual.view(b * t, c.HiddenSize);
+        if (ob != null) baseline = baseline + ob.Value;
+        return addmm(baseline, attn.transpose(1, 2).reshape(b * t, nh * hd), o.Value.t(), 1, 1).view(b, t, c.HiddenSize);
     }
 }
 

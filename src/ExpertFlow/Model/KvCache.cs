@@ -1,4 +1,5 @@
 using static TorchSharp.torch;
+using TorchSharp;
 
 namespace ExpertFlow.Model;
 
@@ -52,6 +53,37 @@ public sealed class KvCache : IDisposable
     public Tensor KeysView(int layer, long length) => keys[layer].narrow(1, 0, length).transpose(1, 2);
     public Tensor ValuesView(int layer, long length) => values[layer].narrow(1, 0, length).transpose(1, 2);
     public long Bytes => keys.Sum(k => k.NumberOfElements * k.ElementSize) * 2;
+
+    /// <summary>
+    /// A new cache whose row i is a copy of row <c>rows[i].Row</c> of cache <c>rows[i].Source</c> (with its length):
+    /// the "merge" and "reindex" a token scheduler needs when sequences move between batches. All sources must have
+    /// the same layer count, head layout, dtype and device; <paramref name="capacity"/> defaults to the largest source's.
+    /// </summary>
+    public static KvCache Gather(IReadOnlyList<(KvCache Source, int Row)> rows, int? capacity = null)
+    {
+        if (rows.Count == 0) throw new ArgumentException("Gather needs at least one row.");
+        var first = rows[0].Source;
+        int cap = capacity ?? rows.Max(r => r.Source.Capacity);
+        var k0 = first.keys[0];
+        var result = new KvCache(first.keys.Length, rows.Count, (int)k0.shape[2], cap, (int)k0.shape[3], k0.dtype, k0.device);
+        using var scope = NewDisposeScope();
+        for (int i = 0; i < rows.Count; i++)
+        {
+            var (source, row) = rows[i];
+            if (row < 0 || row >= source.Rows) throw new ArgumentOutOfRangeException(nameof(rows), $"row {row} of a cache with {source.Rows} rows");
+            int length = source.Lengths[row];
+            if (length > cap) throw new ArgumentException($"row {row} holds {length} positions, more than the new capacity {cap}");
+            if (source.keys.Length != first.keys.Length || source.keys[0].shape[2] != k0.shape[2] || source.keys[0].shape[3] != k0.shape[3])
+                throw new ArgumentException("Gather: all source caches must belong to the same model.");
+            for (int l = 0; l < first.keys.Length; l++)
+            {
+                result.keys[l][i].narrow(0, 0, length).copy_(source.keys[l][row].narrow(0, 0, length));
+                result.values[l][i].narrow(0, 0, length).copy_(source.values[l][row].narrow(0, 0, length));
+            }
+            result.Lengths[i] = length;
+        }
+        return result;
+    }
 
     /// <summary>Forgets every row's contents (the memory stays allocated).</summary>
     public void Clear() => Array.Clear(Lengths);

@@ -80,9 +80,13 @@ internal sealed class MoeBlock
     Tensor? fusedIn;
     long sharedInter;
 
-    public Tensor Forward(Tensor x, IExpertProvider provider, StepContext ctx)
+    /// <summary>
+    /// Returns <paramref name="residual"/> + MoE(<paramref name="x"/>), both [N, H]. The shared expert's down projection
+    /// is fused with the sums (addmm), and its sigmoid gate scales the (smaller) activation before it.
+    /// </summary>
+    public Tensor Forward(Tensor x, Tensor residual, IExpertProvider provider, StepContext ctx)
     {
-        Tensor logits, shared = null!;
+        Tensor logits, sharedAct = null!;
         if (fusedIn is null) logits = RouterLogits(x);
         else
         {
@@ -90,15 +94,14 @@ internal sealed class MoeBlock
             logits = all.narrow(-1, 0, numExperts);
             if (sharedInter > 0)
             {
-                var a = Ops.Activation(all.narrow(-1, numExperts, sharedInter), act) * all.narrow(-1, numExperts + sharedInter, sharedInter);
-                shared = F.linear(a, sharedDown!.Value);
-                if (sharedExpertGate != null) shared = F.sigmoid(all.narrow(-1, numExperts + 2 * sharedInter, 1)) * shared;
+                sharedAct = Ops.Activation(all.narrow(-1, numExperts, sharedInter), act) * all.narrow(-1, numExperts + sharedInter, sharedInter);
+                if (sharedExpertGate != null) sharedAct = sharedAct * F.sigmoid(all.narrow(-1, numExperts + 2 * sharedInter, 1));
             }
         }
         var (experts, weights) = Route(logits, x.dtype);
         if (ctx.Observed) ctx.Routing.Add((layer, experts, weights));
         var y = RunExperts(x, experts, weights, provider);
-        return shared is null ? y : y + shared;
+        return sharedAct is null ? residual + y : addmm(residual + y, sharedAct, sharedDown!.Value.t(), 1, 1);
     }
 
     Tensor RouterLogits(Tensor x) => router == RouterKind.SwitchTop1
@@ -148,19 +151,21 @@ internal sealed class MoeBlock
     {
         long n = x.shape[0], k = idx.shape[1], h = x.shape[1];
         var flat = idx.reshape(-1);
-        var win = inputs.index_select(0, flat);
-        var wout = outputs.index_select(0, flat);
-        var xs = x.unsqueeze(1).expand(n, k, h).reshape(n * k, 1, h);
-        var hid = bmm(xs, win.transpose(1, 2));
+        var win = inputs.index_select(0, flat);   // [n*k, R, H]: each token's k experts, stacked
+        var wout = outputs.index_select(0, flat); // [n*k, H, I]
+        long r = win.shape[1];
+        // one matrix-vector product per token over its k experts' rows: no copy of x
+        var hid = bmm(win.view(n, k * r, h), x.view(n, h, 1)).view(n * k, r);
         Tensor a;
         if (gated)
         {
-            long inter = win.shape[1] / 2;
-            a = Ops.Activation(hid.narrow(2, 0, inter), act) * hid.narrow(2, inter, inter);
+            long inter = r / 2;
+            a = Ops.Activation(hid.narrow(1, 0, inter), act) * hid.narrow(1, inter, inter);
         }
         else a = Ops.Activation(hid, act);
-        var o = bmm(a, wout.transpose(1, 2)).view(n, k, h);
-        return Weighted(o, w.unsqueeze(-1)).sum(1);
+        var o = bmm(wout, a.unsqueeze(2)).view(n, k, h);
+        // weighted sum over the k experts as one batched product
+        return bmm(w.to(o.dtype).view(n, 1, k), o).view(n, h);
     }
 
     /// <summary>Moderate token counts: every expert on every token, combined with a dense weight matrix (no host sync).</summary>
