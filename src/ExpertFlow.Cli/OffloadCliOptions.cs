@@ -71,8 +71,12 @@ internal sealed class OffloadCliOptions
         if (choice.StatsJson != null) OffloadReport.WriteJson(choice.StatsJson, stats);
         if (!json)
         {
-            var table = new Table().AddColumns(OffloadReport.Headers);
-            table.AddRow(OffloadReport.Row(stats).Select(c => Markup.Escape(Convert.ToString(c, CultureInfo.InvariantCulture) ?? "")).ToArray());
+            var inv = CultureInfo.InvariantCulture;
+            var table = new Table().AddColumns("policy", "budget", "slots", "hits", "moves", "GB", "stall s", "device mem");
+            table.AddRow(stats.Policy, MemorySize.Format(stats.Plan.BudgetBytes), $"{stats.Plan.Slots}/{stats.Plan.TotalExperts}",
+                stats.HitRatio.ToString("0.000", inv), (stats.DemandTransfers + stats.PrefetchTransfers).ToString(inv),
+                (stats.TransferBytes / 1e9).ToString("0.00", inv), stats.StallSeconds.ToString("0.000", inv),
+                stats.PeakMeasuredDeviceBytes >= 0 ? MemorySize.Format(stats.PeakMeasuredDeviceBytes) : MemorySize.Format(stats.Plan.PlannedBytes) + " planned");
             AnsiConsole.Write(table);
             AnsiConsole.MarkupLineInterpolated($"[grey]hit ratio per layer: {string.Join(" ", stats.Layers.Select(l => l.HitRatio.ToString("0.00", CultureInfo.InvariantCulture)))}[/]");
         }
