@@ -13,7 +13,7 @@ internal sealed class DecoderAttention
     readonly int layer;
     readonly Param q, k, v, o;
     readonly Param? qb, kb, vb, ob, qNorm, kNorm;
-    Tensor? qkv, qkvBias;
+    Tensor? qkv, qkvBias, oT;
 
     public DecoderAttention(ParamSet ps, IWeightSource ck, MoeConfig c, int layer, string prefix)
     {
@@ -45,11 +45,12 @@ internal sealed class DecoderAttention
 
     public void Prepare()
     {
-        qkv = cat([q.Value, k.Value, v.Value], 0);
+        oT = o.Value.t().DetachFromDisposeScope(); // a view, made once
+        qkv = cat([q.Value, k.Value, v.Value], 0).DetachFromDisposeScope();
         foreach (var p in new[] { q, k, v }) { p.Value.Dispose(); p.Value = qkv; }
         if (qb != null)
         {
-            qkvBias = cat([qb.Value, kb!.Value, vb!.Value], 0);
+            qkvBias = cat([qb.Value, kb!.Value, vb!.Value], 0).DetachFromDisposeScope();
             foreach (var p in new[] { qb, kb, vb! }) { p.Value.Dispose(); p.Value = qkvBias; }
         }
     }
@@ -113,7 +114,7 @@ internal sealed class DecoderAttention
         }
         var baseline = residual.view(b * t, c.HiddenSize);
         if (ob != null) baseline = baseline + ob.Value;
-        return addmm(baseline, attn.transpose(1, 2).reshape(b * t, nh * hd), o.Value.t(), 1, 1).view(b, t, c.HiddenSize);
+        return addmm(baseline, attn.transpose(1, 2).reshape(b * t, nh * hd), oT!, 1, 1).view(b, t, c.HiddenSize);
     }
 }
 

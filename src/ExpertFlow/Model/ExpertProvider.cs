@@ -133,7 +133,7 @@ public sealed class ResidentExpertProvider : IExpertProvider, IStackedExperts
                     outputs[e].copy_(w.Output);
                 }
             }
-            layers[layer] = (inputs, outputs);
+            layers[layer] = (inputs.DetachFromDisposeScope(), outputs.DetachFromDisposeScope());
         }
     }
 

@@ -12,6 +12,8 @@ namespace ExpertFlow.Model;
 public sealed class KvCache : IDisposable
 {
     readonly Tensor[] keys, values;
+    // views made once: flat [rows*capacity, kv, hd] for writes, [rows, kv, capacity, hd] for attention
+    readonly Tensor[] flatKeys, flatValues, headKeys, headValues;
 
     public KvCache(int layers, int rows, int kvHeads, int capacity, int headDim, ScalarType dtype, Device device)
     {
@@ -21,10 +23,15 @@ public sealed class KvCache : IDisposable
         values = new Tensor[layers];
         for (int i = 0; i < layers; i++)
         {
-            keys[i] = zeros([rows, capacity, kvHeads, headDim], dtype, device);
-            values[i] = zeros([rows, capacity, kvHeads, headDim], dtype, device);
+            // owned by this cache, never by a caller's dispose scope
+            keys[i] = zeros([rows, capacity, kvHeads, headDim], dtype, device).DetachFromDisposeScope();
+            values[i] = zeros([rows, capacity, kvHeads, headDim], dtype, device).DetachFromDisposeScope();
         }
         Lengths = new int[rows];
+        flatKeys = keys.Select(k => k.view(rows * (long)capacity, kvHeads, headDim).DetachFromDisposeScope()).ToArray();
+        flatValues = values.Select(v => v.view(rows * (long)capacity, kvHeads, headDim).DetachFromDisposeScope()).ToArray();
+        headKeys = keys.Select(k => k.transpose(1, 2).DetachFromDisposeScope()).ToArray();
+        headValues = values.Select(v => v.transpose(1, 2).DetachFromDisposeScope()).ToArray();
     }
 
     public int Rows { get; }
@@ -45,13 +52,13 @@ public sealed class KvCache : IDisposable
         var kf = k.reshape(b * t, heads, hd); // a view for the strided slices of the fused projection
         var vf = v.reshape(b * t, heads, hd);
         if (validIndex is not null) { kf = kf.index_select(0, validIndex); vf = vf.index_select(0, validIndex); }
-        keys[layer].view(Rows * (long)Capacity, heads, hd).index_copy_(0, slots, kf);
-        values[layer].view(Rows * (long)Capacity, heads, hd).index_copy_(0, slots, vf);
+        flatKeys[layer].index_copy_(0, slots, kf);
+        flatValues[layer].index_copy_(0, slots, vf);
     }
 
     /// <summary>Keys or values of the first <paramref name="length"/> positions as [B, kv, length, hd] (a view).</summary>
-    public Tensor KeysView(int layer, long length) => keys[layer].narrow(1, 0, length).transpose(1, 2);
-    public Tensor ValuesView(int layer, long length) => values[layer].narrow(1, 0, length).transpose(1, 2);
+    public Tensor KeysView(int layer, long length) => headKeys[layer].narrow(2, 0, length);
+    public Tensor ValuesView(int layer, long length) => headValues[layer].narrow(2, 0, length);
     public long Bytes => keys.Sum(k => k.NumberOfElements * k.ElementSize) * 2;
 
     /// <summary>
@@ -90,6 +97,7 @@ public sealed class KvCache : IDisposable
 
     public void Dispose()
     {
+        foreach (var t in flatKeys.Concat(flatValues).Concat(headKeys).Concat(headValues)) t.Dispose();
         foreach (var t in keys) t.Dispose();
         foreach (var t in values) t.Dispose();
     }

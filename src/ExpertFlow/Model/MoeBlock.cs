@@ -72,12 +72,13 @@ internal sealed class MoeBlock
         if (sharedGate != null) { parts.Add(sharedGate); parts.Add(sharedUp!); }
         if (sharedExpertGate != null) parts.Add(sharedExpertGate);
         if (parts.Count == 1) return;
-        fusedIn = cat(parts.Select(p => p.Value).ToArray(), 0);
+        fusedIn = cat(parts.Select(p => p.Value).ToArray(), 0).DetachFromDisposeScope();
         foreach (var p in parts) { p.Value.Dispose(); p.Value = fusedIn; }
         sharedInter = sharedGate == null ? 0 : sharedGate.Shape[0];
+        if (sharedDown != null) sharedDownT = sharedDown.Value.t().DetachFromDisposeScope(); // a view, made once
     }
 
-    Tensor? fusedIn;
+    Tensor? fusedIn, sharedDownT;
     long sharedInter;
 
     /// <summary>
@@ -101,7 +102,7 @@ internal sealed class MoeBlock
         var (experts, weights) = Route(logits, x.dtype);
         if (ctx.Observed) ctx.Routing.Add((layer, experts, weights));
         var y = RunExperts(x, experts, weights, provider);
-        return sharedAct is null ? residual + y : addmm(residual + y, sharedAct, sharedDown!.Value.t(), 1, 1);
+        return sharedAct is null ? residual + y : addmm(residual + y, sharedAct, sharedDownT!, 1, 1);
     }
 
     Tensor RouterLogits(Tensor x) => router == RouterKind.SwitchTop1
@@ -124,7 +125,7 @@ internal sealed class MoeBlock
         if (router == RouterKind.Mixtral) w = w / w.sum(-1, keepdim: true);
         else if (normTopK && router == RouterKind.Deepseek) { if (topK > 1) w = w / (w.sum(-1, keepdim: true) + 1e-20); }
         else if (normTopK) w = w / w.sum(-1, keepdim: true);
-        if (router == RouterKind.SoftmaxTopK) w = w.to(dtype);
+        if (router == RouterKind.SoftmaxTopK && dtype != ScalarType.Float32) w = w.to(dtype);
         return (idx, w);
     }
 
@@ -165,7 +166,7 @@ internal sealed class MoeBlock
         else a = Ops.Activation(hid, act);
         var o = bmm(wout, a.unsqueeze(2)).view(n, k, h);
         // weighted sum over the k experts as one batched product
-        return bmm(w.to(o.dtype).view(n, 1, k), o).view(n, h);
+        return bmm((w.dtype == o.dtype ? w : w.to(o.dtype)).view(n, 1, k), o).view(n, h);
     }
 
     /// <summary>Moderate token counts: every expert on every token, combined with a dense weight matrix (no host sync).</summary>

@@ -174,7 +174,7 @@ public sealed class MoeCausalLM : IMoeModel
             l.Moe?.Prepare();
             if (l.Gate != null)
             {
-                var fused = cat([l.Gate.Value, l.Up!.Value], 0);
+                var fused = cat([l.Gate.Value, l.Up!.Value], 0).DetachFromDisposeScope();
                 l.Gate.Value.Dispose(); l.Up.Value.Dispose();
                 l.Gate.Value = fused; l.Up.Value = fused;
             }

@@ -236,10 +236,10 @@ public sealed class SwitchModel : IMoeModel
             hidden = hidden + Merge(Attend(Heads(x, block.Self.Q), Heads(x, block.Self.K), Heads(x, block.Self.V), bias), block.Self.O);
             hidden = FeedForward(block, hidden, ctx);
         }
-        encoderOut = Ops.RmsNorm(hidden, encFinalNorm.Value, Config.NormEps).MoveToOuterDisposeScope();
-        encoderMask = mask.MoveToOuterDisposeScope();
-        crossKeys = decoder.Select(b => Heads(encoderOut, b.Cross!.K).MoveToOuterDisposeScope()).ToArray();
-        crossValues = decoder.Select(b => Heads(encoderOut, b.Cross!.V).MoveToOuterDisposeScope()).ToArray();
+        encoderOut = Ops.RmsNorm(hidden, encFinalNorm.Value, Config.NormEps).DetachFromDisposeScope();
+        encoderMask = mask.DetachFromDisposeScope();
+        crossKeys = decoder.Select(b => Heads(encoderOut, b.Cross!.K).DetachFromDisposeScope()).ToArray();
+        crossValues = decoder.Select(b => Heads(encoderOut, b.Cross!.V).DetachFromDisposeScope()).ToArray();
         encoderLengths = tokens.Select(t => t.Length).ToArray();
         ctx.Publish(Observers);
     }

@@ -122,7 +122,7 @@ internal sealed class ParamSet
         foreach (var p in all)
         {
             var old = p.Value;
-            p.Value = source.Load(p.Name, p.Shape, device, dtype);
+            p.Value = source.Load(p.Name, p.Shape, device, dtype).DetachFromDisposeScope();
             old.Dispose();
         }
     }

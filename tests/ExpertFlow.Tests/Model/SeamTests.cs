@@ -163,3 +163,25 @@ public class CacheTests
         Assert.Equal(cases[0].Greedy[..8], outputs[1]);
     }
 }
+
+public class LifetimeTests
+{
+    [Fact]
+    public void A_model_and_its_cache_outlive_the_callers_dispose_scope()
+    {
+        Fixtures.Cpu();
+        var c = Fixtures.Cases("switch_transformers")[0];
+        IMoeModel model;
+        using (TorchSharp.torch.NewDisposeScope())
+        {
+            model = MoeModels.Load(Fixtures.Folder("switch_transformers"));
+            ((SwitchModel)model).Encode([c.InputIds]);
+            model.ResetCache(1, 32);
+        }
+        using (model)
+        {
+            var result = Generation.Generate(model, [c.InputIds], new GenerationOptions { MaxNewTokens = 16, StopTokens = [] }, TestContext.Current.CancellationToken);
+            Assert.Equal(c.Greedy, result.OutputIds[0]);
+        }
+    }
+}
