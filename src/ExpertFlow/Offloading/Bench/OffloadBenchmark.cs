@@ -53,12 +53,13 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
         long baseline = DeviceUsed(null);
         try
         {
-            // Warm-up (not recorded): the first run of a process pays for kernel loading and library handles.
-            if (WarmUp && cases.FirstOrDefault(c => c.Policy != "resident") is { } first)
+            // Warm-up (not recorded), once per batch size: the first run of a process, and the first run of each
+            // batch shape, pay for kernel loading, library handles and allocator growth.
+            foreach (var first in WarmUp ? cases.Where(c => c.Policy != "resident").GroupBy(c => c.Batch).Select(g => g.First()) : [])
             {
-                progress?.Report("warm-up");
-                host = BuildHost();
-                try { RunOne(first, host, baseline, [], newTokens: 2); }
+                progress?.Report($"warm-up, batch {first.Batch}");
+                host ??= BuildHost();
+                try { RunOne(first, host, baseline, [], newTokens: 3); }
                 catch (Exception e) when (e is ArgumentException or InvalidOperationException) { log.LogWarning("warm-up: {Message}", e.Message); }
             }
             foreach (var c in cases)
