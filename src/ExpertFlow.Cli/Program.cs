@@ -6,4 +6,5 @@ var root = new RootCommand("expertflow: Mixture-of-Experts LLM inference with ex
 root.Subcommands.Add(DoctorCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create());
 root.Subcommands.Add(BenchRuntimeCommand.Create());
+root.Subcommands.Add(BenchCommand.Create());
 return CliApp.Run(root, args);
