@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Kimad.Bandwidth;
 
 /// <summary>
@@ -7,17 +5,16 @@ namespace Kimad.Bandwidth;
 /// Senders call <see cref="WaitAsync"/> before writing each chunk; the bucket holds at most
 /// <see cref="BurstBytes"/> so a sender cannot exceed the rate for long.
 /// </summary>
-public sealed class TokenBucketThrottle(BandwidthTrace trace, double traceOffsetSeconds = 0, int burstBytes = 16 * 1024)
+public sealed class TokenBucketThrottle(BandwidthTrace trace, TraceClock clock, int burstBytes = 16 * 1024)
 {
-    readonly Stopwatch clock = Stopwatch.StartNew();
     readonly SemaphoreSlim gate = new(1, 1);
-    double tokens = burstBytes, lastSeconds;
+    double tokens = burstBytes, lastSeconds = clock.Seconds;
 
     public int BurstBytes => burstBytes;
     public BandwidthTrace Trace => trace;
 
     /// <summary>Current rate in bytes per second.</summary>
-    public double BytesPerSecond(double seconds) => trace.MbpsAt(seconds + traceOffsetSeconds) * 1e6 / 8;
+    public double BytesPerSecond(double seconds) => trace.MbpsAt(seconds) * 1e6 / 8;
 
     /// <summary>Waits until <paramref name="bytes"/> may be sent.</summary>
     public async Task WaitAsync(int bytes, CancellationToken cancellationToken = default)
@@ -28,7 +25,7 @@ public sealed class TokenBucketThrottle(BandwidthTrace trace, double traceOffset
             double remaining = bytes;
             while (true)
             {
-                double now = clock.Elapsed.TotalSeconds;
+                double now = clock.Seconds;
                 tokens = Math.Min(burstBytes, tokens + (now - lastSeconds) * BytesPerSecond(now));
                 lastSeconds = now;
                 double take = Math.Min(remaining, tokens);
@@ -41,4 +38,15 @@ public sealed class TokenBucketThrottle(BandwidthTrace trace, double traceOffset
         }
         finally { gate.Release(); }
     }
+}
+
+/// <summary>
+/// Trace time shared by all processes of a run: seconds since <see cref="EpochUnixMs"/> (set by the launcher)
+/// plus a per-link offset, so that the shaper, the throttles and the plots agree on "now" in the trace.
+/// </summary>
+public sealed record TraceClock(long EpochUnixMs, double OffsetSeconds = 0)
+{
+    public double Seconds => (DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - EpochUnixMs) / 1000.0 + OffsetSeconds;
+    public double SecondsAt(DateTimeOffset time) => (time.ToUnixTimeMilliseconds() - EpochUnixMs) / 1000.0 + OffsetSeconds;
+    public static TraceClock StartingNow() => new(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
 }

@@ -30,19 +30,17 @@ public sealed class TopKCompressor(double ratio) : ICompressor
         float threshold = Selection.KthLargestMagnitude(vector, k);
         // Strictly larger first, then ties at the threshold until k entries (indices stay ascending within each pass).
         int written = 0, idxBase = o, valBase = o + 4 * k;
-        for (int i = 0; i < n && written < k; i++)
-            if (MathF.Abs(vector[i]) > threshold) Put(i);
-        for (int i = 0; i < n && written < k; i++)
-            if (MathF.Abs(vector[i]) == threshold) Put(i);
+        for (int pass = 0; pass < 2; pass++)
+            for (int i = 0; i < n && written < k; i++)
+            {
+                float a = MathF.Abs(vector[i]);
+                if (pass == 0 ? a <= threshold : a != threshold) continue;
+                WireFormat.WriteInt(destination[(idxBase + 4 * written)..], i);
+                WireFormat.WriteFloat(destination[(valBase + 4 * written)..], vector[i]);
+                written++;
+            }
         if (written != k) throw new InvalidOperationException($"{Name}: selected {written} of {k} entries (NaN in the input?)");
         return size;
-
-        void Put(int i)
-        {
-            WireFormat.WriteInt(destination[(idxBase + 4 * written)..], i);
-            WireFormat.WriteFloat(destination[(valBase + 4 * written)..], vector[i]);
-            written++;
-        }
     }
 }
 
