@@ -8,33 +8,26 @@ namespace Kimad.Bandwidth;
 public sealed class TokenBucketThrottle(BandwidthTrace trace, TraceClock clock, int burstBytes = 16 * 1024)
 {
     readonly SemaphoreSlim gate = new(1, 1);
-    double tokens = burstBytes, lastSeconds = clock.Seconds;
+    double virtualTime = double.NegativeInfinity;   // trace time at which everything admitted so far has "left"
 
     public int BurstBytes => burstBytes;
     public BandwidthTrace Trace => trace;
 
-    /// <summary>Current rate in bytes per second.</summary>
+    /// <summary>Rate in bytes per second at trace time <paramref name="seconds"/>.</summary>
     public double BytesPerSecond(double seconds) => trace.MbpsAt(seconds) * 1e6 / 8;
 
-    /// <summary>Waits until <paramref name="bytes"/> may be sent.</summary>
+    /// <summary>Waits until <paramref name="bytes"/> may be sent. Scheduling by virtual finish time, so a late wake-up
+    /// (timer granularity) is made up by the next calls, up to the burst size.</summary>
     public async Task WaitAsync(int bytes, CancellationToken cancellationToken = default)
     {
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            double remaining = bytes;
-            while (true)
-            {
-                double now = clock.Seconds;
-                tokens = Math.Min(burstBytes, tokens + (now - lastSeconds) * BytesPerSecond(now));
-                lastSeconds = now;
-                double take = Math.Min(remaining, tokens);
-                tokens -= take;
-                remaining -= take;
-                if (remaining <= 0) return;
-                double wait = Math.Min(remaining, burstBytes) / BytesPerSecond(now);
-                await Task.Delay(TimeSpan.FromSeconds(Math.Max(wait, 0.001)), cancellationToken).ConfigureAwait(false);
-            }
+            double now = clock.Seconds, rate = BytesPerSecond(now);
+            virtualTime = Math.Max(virtualTime, now - burstBytes / rate);
+            virtualTime += bytes / rate;
+            double wait = virtualTime - now;
+            if (wait > 0.0005) await Task.Delay(TimeSpan.FromSeconds(wait), cancellationToken).ConfigureAwait(false);
         }
         finally { gate.Release(); }
     }

@@ -85,6 +85,10 @@ public sealed class RoundCoordinator
     public IReadOnlyList<RoundMetrics> Metrics { get { lock (gate) return metrics.ToList(); } }
     public Ef21Server State => ef;
 
+    /// <summary>Called (under the coordinator's lock) after each round's metrics row is added and before its checkpoint,
+    /// so a restarted server finds every checkpointed round in the metrics file.</summary>
+    public Action<IReadOnlyList<RoundMetrics>>? RoundClosed { get; set; }
+
     /// <summary>Registers a worker (first time or after a restart on either side); its next pull gets the full state.</summary>
     public long Join(int worker, string modelVersion)
     {
@@ -244,6 +248,7 @@ public sealed class RoundCoordinator
         log.LogInformation("round {Round} done: {Participants} workers, train loss {Loss:G4}{Eval}, {Up:N0} B up, {Down:N0} B down, {Ms:F0} ms",
             round, pushed.Count, trainLoss, eval is null ? "" : FormattableString.Invariant($", eval loss {eval.Loss:G4} acc {eval.Accuracy:P1}"), bytesUp, bytesDown, roundMs);
         long next = round + 1;
+        RoundClosed?.Invoke(metrics);
         if (options.CheckpointPath is { } path)
             new ServerCheckpoint(ModelVersion, next, wall, bytesUp, bytesDown, ef.X, ef.W, new Dictionary<int, float[][]>(ef.G)).Save(path);
         if (next >= options.Rounds)

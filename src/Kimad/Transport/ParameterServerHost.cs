@@ -24,6 +24,7 @@ public static class ParameterServerHost
         var log = logging.CreateLogger("Kimad.Server");
         var coordinator = new RoundCoordinator(task, options, logging.CreateLogger<RoundCoordinator>());
         var monitor = new BandwidthMonitor();
+        if (options.MetricsDirectory is { } metricsDir) coordinator.RoundClosed = rounds => WriteMetrics(metricsDir, rounds, coordinator, options, monitor);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         // ASP.NET Core's own logs stay off (one line per request); our services log through the caller's factory.
@@ -55,32 +56,30 @@ public static class ParameterServerHost
             coordinator.ModelVersion, options.Method, options.ExpectedWorkers);
         try
         {
-            int ticks = 0;
             while (!coordinator.Finished)
             {
                 await Task.Delay(50, ct);
                 coordinator.Tick();
-                if (++ticks % 100 == 0 && options.MetricsDirectory is { } dir) WriteMetrics(dir, coordinator, options, monitor);
             }
             // Let the workers see "finished" before the server goes away.
             await Task.Delay(TimeSpan.FromSeconds(1.5), ct);
         }
         finally
         {
-            if (options.MetricsDirectory is { } dir) WriteMetrics(dir, coordinator, options, monitor);
+            if (options.MetricsDirectory is { } dir) WriteMetrics(dir, coordinator.Metrics, coordinator, options, monitor);
             await app.StopAsync(CancellationToken.None);
         }
         return coordinator.Metrics;
     }
 
-    static void WriteMetrics(string dir, RoundCoordinator coordinator, ServerOptions options, BandwidthMonitor monitor) =>
-        MetricsFiles.Write(dir, coordinator.Metrics, new
+    static void WriteMetrics(string dir, IReadOnlyList<RoundMetrics> rounds, RoundCoordinator coordinator, ServerOptions options, BandwidthMonitor monitor) =>
+        MetricsFiles.Write(dir, rounds, new
         {
             method = options.Method,
             model = coordinator.ModelVersion,
             time_budget_ms = options.TimeBudgetMs,
             workers = options.ExpectedWorkers,
-            finished = coordinator.Finished,
+            finished = rounds.Count > 0 && rounds[^1].Round + 1 >= options.Rounds,
             server_links = monitor.Snapshot().Select(e => new { link = e.Link, direction = e.Direction.ToString(), mbps = e.BitsPerSecond / 1e6, samples = e.Samples, bytes = e.TotalBytes }),
         });
 }
