@@ -12,7 +12,7 @@ public sealed class ChildProcess : IDisposable
     {
         Name = name;
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(logPath))!);
-        logWriter = new StreamWriter(logPath, append: true) { AutoFlush = true };
+        logWriter = new StreamWriter(logPath, append: false) { AutoFlush = true };
         process = new Process { StartInfo = psi, EnableRaisingEvents = true };
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (logWriter) logWriter.WriteLine(e.Data); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (logWriter) logWriter.WriteLine(e.Data); };

@@ -48,18 +48,16 @@ public sealed class QuadraticTask : ITrainingTask
     public string Name => "quadratic";
     public IReadOnlyList<string> LayerNames => ["block0", "block1", "block2"];
     public IReadOnlyList<int> LayerLengths => lengths;
-    public float DefaultLearningRate => 0.3f;
+    public float DefaultLearningRate => 0.05f;   // 0.1 diverges slowly with TopK 10% in both directions (measured)
 
     public float[][] InitialParameters() => lengths.Select(n => new float[n]).ToArray();
 
     public double Gradient(float[][] parameters, float[][] gradient, int worker, int workers, long round)
     {
         double loss = 0;
-        int count = 0;
         foreach (var g in gradient) Array.Clear(g);
         for (int s = worker; s < shards; s += workers)
         {
-            count++;
             for (int l = 0; l < lengths.Length; l++)
                 for (int j = 0; j < lengths[l]; j++)
                 {
@@ -68,8 +66,11 @@ public sealed class QuadraticTask : ITrainingTask
                     loss += 0.5 * a[s][l][j] * d * d;
                 }
         }
-        foreach (var g in gradient) for (int j = 0; j < g.Length; j++) g[j] /= count;
-        return loss / count;
+        // Weight n/64 per shard (not 1/count): the mean over workers is then exactly the mean over all 64 shards,
+        // so the workers jointly minimise f whatever n is.
+        float weight = (float)workers / shards;
+        foreach (var g in gradient) for (int j = 0; j < g.Length; j++) g[j] *= weight;
+        return loss * weight;
     }
 
     double Value(float[][] x)
