@@ -9,4 +9,5 @@ root.Subcommands.Add(WorkerCommand.Create());
 root.Subcommands.Add(LaunchCommand.Create());
 root.Subcommands.Add(CompareCommand.Create());
 root.Subcommands.Add(CertCommand.Create());
+root.Subcommands.Add(BenchCommand.Create());
 return CliApp.Run(root, args);

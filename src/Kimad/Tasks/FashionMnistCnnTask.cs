@@ -38,7 +38,7 @@ public sealed class FashionMnistCnnTask : ITrainingTask
     public string Name => "cnn";
     public IReadOnlyList<string> LayerNames => names;
     public IReadOnlyList<int> LayerLengths => lengths;
-    public float DefaultLearningRate => 0.05f;
+    public float DefaultLearningRate => 0.1f;
 
     public float[][] InitialParameters() => net.parameters().Select(p => p.data<float>().ToArray()).ToArray();
 
