@@ -21,24 +21,33 @@ public sealed class MultipleChoiceKnapsack
         Span<double> dp = current.AsSpan(0, d + 1), nx = next.AsSpan(0, d + 1);
         dp.Clear();
         Span<int> units = stackalloc int[256];
+        Span<double> errors = stackalloc double[256];
         for (int l = 0; l < layers; l++)
         {
             var options = problem.Layers[l].Options;
-            for (int j = 0; j < options.Count; j++)
-                units[j] = budget <= 0 ? int.MaxValue : (int)Math.Min(int.MaxValue, CeilDiv(options[j].Bytes * (long)d, budget));
-            Span<byte> ch = choice.AsSpan(l * (d + 1), d + 1);
-            for (int c = 0; c <= d; c++)
+            int count = options.Count;
+            for (int j = 0; j < count; j++)
             {
-                double best = double.PositiveInfinity;
-                byte bestJ = 0;
-                for (int j = 0; j < options.Count; j++)
+                units[j] = budget <= 0 ? int.MaxValue : (int)Math.Min(int.MaxValue, CeilDiv(options[j].Bytes * (long)d, budget));
+                errors[j] = options[j].Error;
+            }
+            Span<byte> ch = choice.AsSpan(l * (d + 1), d + 1);
+            nx.Fill(double.PositiveInfinity);
+            ch.Clear();
+            // Option-major loops over contiguous spans: nx[c] = min_j dp[c - u_j] + e_j.
+            for (int j = 0; j < count; j++)
+            {
+                int u = units[j];
+                if (u > d) continue;
+                double e = errors[j];
+                var from = dp[..(d + 1 - u)];
+                var to = nx[u..];
+                var chTo = ch[u..];
+                for (int c = 0; c < from.Length; c++)
                 {
-                    if (units[j] > c) continue;
-                    double v = dp[c - units[j]] + options[j].Error;
-                    if (v < best) { best = v; bestJ = (byte)j; }
+                    double v = from[c] + e;
+                    if (v < to[c]) { to[c] = v; chTo[c] = (byte)j; }
                 }
-                nx[c] = best;
-                ch[c] = bestJ;
             }
             var t = dp; dp = nx; nx = t;
         }
