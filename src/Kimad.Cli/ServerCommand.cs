@@ -13,6 +13,7 @@ internal static class ServerCommand
         var shared = new SharedOptions();
         var method = new Option<string>("--method") { Description = "uncompressed, ef21-fixed:RATIO, kimad or kimad+.", DefaultValueFactory = _ => "kimad+" };
         var rounds = new Option<long>("--rounds") { Description = "Rounds to train.", DefaultValueFactory = _ => 200 };
+        var maxWall = new Option<double?>("--max-wall-s") { Description = "Stop once training wall time (evaluation excluded) reaches this many seconds." };
         var budget = new Option<double>("--time-budget-ms") { Description = "Communication time budget per round and direction (ms).", DefaultValueFactory = _ => 100 };
         var lr = new Option<float?>("--lr") { Description = "Learning rate (default: the task's)." };
         var port = new Option<int>("--port") { Description = "TCP port.", DefaultValueFactory = _ => 50051 };
@@ -27,7 +28,7 @@ internal static class ServerCommand
         var certPassword = new Option<string?>("--cert-password") { Description = "Password of the PFX." };
         var maxMessage = new Option<long>("--max-message-bytes") { Description = "Largest uplink message accepted.", DefaultValueFactory = _ => 64L << 20 };
         var command = new Command("server", "Run the parameter server: synchronous EF21 rounds over gRPC.")
-            { method, rounds, budget, lr, port, bind, output, checkpoint, resume, evalEvery, roundTimeout, startTimeout, cert, certPassword, maxMessage };
+            { method, rounds, maxWall, budget, lr, port, bind, output, checkpoint, resume, evalEvery, roundTimeout, startTimeout, cert, certPassword, maxMessage };
         shared.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
@@ -37,6 +38,7 @@ internal static class ServerCommand
             {
                 Method = parse.GetValue(method)!,
                 Rounds = parse.GetValue(rounds),
+                MaxWallSeconds = parse.GetValue(maxWall),
                 TimeBudgetMs = parse.GetValue(budget),
                 LearningRate = parse.GetValue(lr),
                 ExpectedWorkers = parse.GetValue(shared.Workers),

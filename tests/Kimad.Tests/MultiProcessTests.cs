@@ -36,6 +36,22 @@ public class MultiProcessTests
     }
 
     [Fact]
+    public async Task AllocateCommandSolvesTheExampleProblem()
+    {
+        using var c = new Cluster("allocate");
+        string problem = Path.Combine(AppContext.BaseDirectory, "Examples", "allocate-problem.json");
+        var p = c.Start("allocate", "allocate", "--input", problem);
+        await Cluster.Exit(p, Long);
+        Assert.Equal(0, p.ExitCode);
+        using var json = System.Text.Json.JsonDocument.Parse(c.ReadLog("allocate"));
+        // Brute force over 27 combinations: conv1 full (805) + fc1 1321 + fc2 full (2565) = 4691 bytes, error 9.0;
+        // conv1 full + fc1 13113 is over budget. Best: [0, 2, 0].
+        Assert.Equal([0, 2, 0], json.RootElement.GetProperty("choices").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.Equal(4691, json.RootElement.GetProperty("total_bytes").GetInt64());
+        Assert.Equal(9.0, json.RootElement.GetProperty("total_error").GetDouble(), 9);
+    }
+
+    [Fact]
     public async Task AKilledWorkerIsDroppedAndCanRejoin()
     {
         using var c = new Cluster("kill");

@@ -15,6 +15,7 @@ public sealed record LaunchOptions
     public double TraceStaggerSeconds { get; init; }
     public required string OutputDirectory { get; init; }
     public long Rounds { get; init; } = 200;
+    public double? MaxWallSeconds { get; init; }
     public double TimeBudgetMs { get; init; } = 100;
     public float? LearningRate { get; init; }
     public int BatchSize { get; init; } = 64;

@@ -41,6 +41,7 @@ public static class Launcher
             "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "0.0.0.0", "--out", dir, "--eval-every", o.EvalEvery.ToString(CultureInfo.InvariantCulture),
             "--round-timeout-s", I(o.RoundTimeout.TotalSeconds), "--checkpoint", Path.Combine(dir, "checkpoint.bin"), .. common, .. throttleArgs, .. o.ExtraServerArgs]);
         if (o.LearningRate is { } lr) serverArgs.AddRange(["--lr", I(lr)]);
+        if (o.MaxWallSeconds is { } maxWall) serverArgs.AddRange(["--max-wall-s", I(maxWall)]);
 
         NamespaceNetwork? network = null;
         var children = new List<ChildProcess>();

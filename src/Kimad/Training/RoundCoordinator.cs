@@ -220,7 +220,7 @@ public sealed class RoundCoordinator
         double trainLoss = pushed.Average(w => reports[w].Loss);
         double wall = wallOffset + trainClock.Elapsed.TotalSeconds;
         Evaluation? eval = null;
-        bool last = round + 1 >= options.Rounds;
+        bool last = round + 1 >= options.Rounds || wall >= options.MaxWallSeconds;
         if (options.EvalEvery > 0 && (round % options.EvalEvery == 0 || last))
         {
             trainClock.Stop();   // evaluation is not training time
@@ -244,6 +244,7 @@ public sealed class RoundCoordinator
             UplinkRatios = pushed.ToDictionary(w => w, w => reports[w].Ratios),
             DownlinkRatios = downlinkRatios,
             RoundMilliseconds = roundMs,
+            WorkerComputeMilliseconds = pushed.Average(w => reports[w].ComputeMs),
         });
         log.LogInformation("round {Round} done: {Participants} workers, train loss {Loss:G4}{Eval}, {Up:N0} B up, {Down:N0} B down, {Ms:F0} ms",
             round, pushed.Count, trainLoss, eval is null ? "" : FormattableString.Invariant($", eval loss {eval.Loss:G4} acc {eval.Accuracy:P1}"), bytesUp, bytesDown, roundMs);
@@ -251,7 +252,7 @@ public sealed class RoundCoordinator
         RoundClosed?.Invoke(metrics);
         if (options.CheckpointPath is { } path)
             new ServerCheckpoint(ModelVersion, next, wall, bytesUp, bytesDown, ef.X, ef.W, new Dictionary<int, float[][]>(ef.G)).Save(path);
-        if (next >= options.Rounds)
+        if (last)
         {
             finished = true;
             log.LogInformation("training finished after round {Round}", round);

@@ -24,6 +24,8 @@ public sealed record RoundMetrics
     [JsonPropertyName("uplink_ratios")] public Dictionary<int, float[]> UplinkRatios { get; init; } = [];
     [JsonPropertyName("downlink_ratios")] public double[] DownlinkRatios { get; init; } = [];
     [JsonPropertyName("round_ms")] public double RoundMilliseconds { get; init; }
+    /// <summary>Mean worker time for gradient + compression decision + encoding.</summary>
+    [JsonPropertyName("worker_compute_ms")] public double WorkerComputeMilliseconds { get; init; }
 }
 
 /// <summary>Writes the metrics of a run as JSON and CSV.</summary>
@@ -36,11 +38,11 @@ public static class MetricsFiles
         Directory.CreateDirectory(directory);
         Toolkit.Reporting.Files.WriteAllTextAtomically(Path.Combine(directory, "metrics.json"),
             JsonSerializer.Serialize(new { summary, rounds }, Json));
-        var csv = new StringBuilder("round,wall_s,participants,alive,train_loss,eval_loss,eval_accuracy,bytes_up,bytes_down,mean_uplink_mbps_estimate,mean_uplink_ratio,round_ms\n");
+        var csv = new StringBuilder("round,wall_s,participants,alive,train_loss,eval_loss,eval_accuracy,bytes_up,bytes_down,mean_uplink_mbps_estimate,mean_uplink_ratio,round_ms,worker_compute_ms\n");
         foreach (var r in rounds)
             csv.AppendLine(string.Join(",", r.Round, F(r.WallSeconds), r.Participants, r.Alive, F(r.TrainLoss), F(r.EvalLoss), F(r.EvalAccuracy), r.BytesUp, r.BytesDown,
                 F(r.UplinkMbpsEstimate.Count > 0 ? r.UplinkMbpsEstimate.Values.Average() : null),
-                F(r.UplinkRatios.Count > 0 ? r.UplinkRatios.Values.SelectMany(v => v).Average() : null), F(r.RoundMilliseconds)));
+                F(r.UplinkRatios.Count > 0 ? r.UplinkRatios.Values.SelectMany(v => v).Average() : null), F(r.RoundMilliseconds), F(r.WorkerComputeMilliseconds)));
         Toolkit.Reporting.Files.WriteAllTextAtomically(Path.Combine(directory, "metrics.csv"), csv.ToString());
     }
 

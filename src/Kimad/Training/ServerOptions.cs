@@ -8,6 +8,8 @@ public sealed record ServerOptions
     public double TimeBudgetMs { get; init; } = 200;
     public int Discretization { get; init; } = 1000;
     public long Rounds { get; init; } = 100;
+    /// <summary>Stop after the round in which training wall time (evaluation excluded) reaches this many seconds.</summary>
+    public double? MaxWallSeconds { get; init; }
     public float? LearningRate { get; init; }
     public int ExpectedWorkers { get; init; } = 1;
     /// <summary>A round closes with the workers that pushed once this much time has passed since it opened.</summary>
