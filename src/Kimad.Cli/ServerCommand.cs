@@ -13,6 +13,7 @@ internal static class ServerCommand
         var shared = new SharedOptions();
         var method = new Option<string>("--method") { Description = "uncompressed, ef21-fixed:RATIO, kimad or kimad+.", DefaultValueFactory = _ => "kimad+" };
         var rounds = new Option<long>("--rounds") { Description = "Rounds to train.", DefaultValueFactory = _ => 200 };
+        var downlink = new Option<string?>("--downlink") { Description = "Downlink method (server to workers); default: the same as --method; 'uncompressed' turns downlink compression off." };
         var maxWall = new Option<double?>("--max-wall-s") { Description = "Stop once training wall time (evaluation excluded) reaches this many seconds." };
         var budget = new Option<double>("--time-budget-ms") { Description = "Communication time budget per round and direction (ms).", DefaultValueFactory = _ => 100 };
         var lr = new Option<float?>("--lr") { Description = "Learning rate (default: the task's)." };
@@ -28,7 +29,7 @@ internal static class ServerCommand
         var certPassword = new Option<string?>("--cert-password") { Description = "Password of the PFX." };
         var maxMessage = new Option<long>("--max-message-bytes") { Description = "Largest uplink message accepted.", DefaultValueFactory = _ => 64L << 20 };
         var command = new Command("server", "Run the parameter server: synchronous EF21 rounds over gRPC.")
-            { method, rounds, maxWall, budget, lr, port, bind, output, checkpoint, resume, evalEvery, roundTimeout, startTimeout, cert, certPassword, maxMessage };
+            { method, downlink, rounds, maxWall, budget, lr, port, bind, output, checkpoint, resume, evalEvery, roundTimeout, startTimeout, cert, certPassword, maxMessage };
         shared.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
@@ -37,6 +38,7 @@ internal static class ServerCommand
             var options = new ServerOptions
             {
                 Method = parse.GetValue(method)!,
+                DownlinkMethod = parse.GetValue(downlink),
                 Rounds = parse.GetValue(rounds),
                 MaxWallSeconds = parse.GetValue(maxWall),
                 TimeBudgetMs = parse.GetValue(budget),
@@ -52,6 +54,7 @@ internal static class ServerCommand
                 Seed = parse.GetValue(shared.Seed),
             };
             Kimad.Compression.CompressionMethod.Parse(options.Method);   // fail early on a bad method
+            if (options.DownlinkMethod is { } d) Kimad.Compression.CompressionMethod.Parse(d);
             var certificate = parse.GetValue(cert) is { } c ? Certificates.LoadPfx(c, parse.GetValue(certPassword)) : null;
             var network = new ServerNetwork(parse.GetValue(bind)!, parse.GetValue(port), shared.GetToken(parse), certificate, shared.Throttles(parse));
             var metrics = await ParameterServerHost.RunAsync(task, options, network, logging, ct);

@@ -192,3 +192,32 @@ public class CompressorTests
         Assert.Throws<InvalidDataException>(() => ModelCodec.Decode([.. msg, 0], back));
     }
 }
+
+public class TensorCompressionTests
+{
+    [Fact]
+    public void TorchTopKAndSignMatchTheCpuEncoders()
+    {
+        Toolkit.Runtime.LibTorch.EnsureLoaded();
+        var r = new Random(8);
+        var v = Enumerable.Range(0, 5000).Select(_ => (float)(r.NextDouble() * 2 - 1)).ToArray();   // no ties
+        using var t = TorchSharp.torch.tensor(v);
+        foreach (double ratio in new[] { 0.001, 0.05, 0.5, 1.0 })
+        {
+            var c = new TopKCompressor(ratio);
+            var cpu = new byte[c.WireBytes(v.Length)];
+            c.Encode(v, cpu, new Random(0));
+            Assert.Equal(cpu, TensorCompression.TopK(t, ratio));
+        }
+        foreach (int n in new[] { 5000, 4999, 1 })
+        {
+            var s = new ScaledSignCompressor();
+            var cpu = new byte[s.WireBytes(n)];
+            s.Encode(v.AsSpan(0, n), cpu, new Random(0));
+            using var part = TorchSharp.torch.tensor(v[..n]);
+            var gpuPath = TensorCompression.ScaledSign(part);
+            Assert.Equal(cpu.AsSpan(9).ToArray(), gpuPath.AsSpan(9).ToArray());            // packed bits identical
+            Assert.Equal(BitConverter.ToSingle(cpu, 5), BitConverter.ToSingle(gpuPath, 5), 1e-5f); // scale (summation order differs)
+        }
+    }
+}

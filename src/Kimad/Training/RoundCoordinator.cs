@@ -59,7 +59,7 @@ public sealed class RoundCoordinator
         this.log = log;
         random = new Random(options.Seed + 7);
         learningRate = options.LearningRate ?? task.DefaultLearningRate;
-        downlinkMethod = CompressionMethod.Parse(options.Method, options.Discretization);
+        downlinkMethod = CompressionMethod.Parse(options.DownlinkMethod ?? options.Method, options.Discretization);
         layerNames = task.LayerNames.ToArray();
         maxUplinkBytes = task.LayerLengths.Sum(n => (long)Math.Max(new IdentityCompressor().WireBytes(n), TopKCompressor.SparseWireBytes(n)));
         ef = new Ef21Server(task.InitialParameters());

@@ -4,6 +4,8 @@ namespace Kimad.Training;
 public sealed record ServerOptions
 {
     public string Method { get; init; } = "kimad+";
+    /// <summary>Method for the downlink (server to workers); null = the same as <see cref="Method"/>, "uncompressed" = off.</summary>
+    public string? DownlinkMethod { get; init; }
     /// <summary>Communication time budget per round and direction; byte budget = estimated bandwidth x this.</summary>
     public double TimeBudgetMs { get; init; } = 200;
     public int Discretization { get; init; } = 1000;
