@@ -200,14 +200,19 @@ public class TensorCompressionTests
     {
         Toolkit.Runtime.LibTorch.EnsureLoaded();
         var r = new Random(8);
-        var v = Enumerable.Range(0, 5000).Select(_ => (float)(r.NextDouble() * 2 - 1)).ToArray();   // no ties
+        // Distinct magnitudes (random floats tie by chance at this size, and ties may be kept in any order).
+        var v = Enumerable.Range(1, 5000).OrderBy(_ => r.Next()).Select(i => i / 5000f * (r.Next(2) == 0 ? -1 : 1)).ToArray();
         using var t = TorchSharp.torch.tensor(v);
         foreach (double ratio in new[] { 0.001, 0.05, 0.5, 1.0 })
         {
             var c = new TopKCompressor(ratio);
             var cpu = new byte[c.WireBytes(v.Length)];
             c.Encode(v, cpu, new Random(0));
-            Assert.Equal(cpu, TensorCompression.TopK(t, ratio));
+            var fromTorch = TensorCompression.TopK(t, ratio);
+            var a = new float[v.Length]; var b = new float[v.Length];
+            WireCodec.Decode(cpu, a); WireCodec.Decode(fromTorch, b);
+            Assert.True(a.SequenceEqual(b), $"ratio {ratio}: cpu kept {string.Join(",", a.Select((x, i) => (x, i)).Where(p => p.x != 0).Take(6).Select(p => $"{p.i}:{p.x}"))} torch kept {string.Join(",", b.Select((x, i) => (x, i)).Where(p => p.x != 0).Take(6).Select(p => $"{p.i}:{p.x}"))}");
+            Assert.Equal(cpu, fromTorch);
         }
         foreach (int n in new[] { 5000, 4999, 1 })
         {
@@ -218,6 +223,23 @@ public class TensorCompressionTests
             var gpuPath = TensorCompression.ScaledSign(part);
             Assert.Equal(cpu.AsSpan(9).ToArray(), gpuPath.AsSpan(9).ToArray());            // packed bits identical
             Assert.Equal(BitConverter.ToSingle(cpu, 5), BitConverter.ToSingle(gpuPath, 5), 1e-5f); // scale (summation order differs)
+        }
+    }
+}
+
+public class SelectionTests
+{
+    [Fact]
+    public void QuickselectAgreesWithSorting()
+    {
+        var r = new Random(12);
+        for (int trial = 0; trial < 300; trial++)
+        {
+            int n = r.Next(1, 3000);
+            var v = Enumerable.Range(0, n).Select(_ => (float)(r.NextDouble() * 2 - 1) * (r.Next(3) == 0 ? 0 : 1)).ToArray();   // many ties at 0
+            int k = r.Next(1, n + 1);
+            float expected = v.Select(MathF.Abs).OrderByDescending(x => x).ElementAt(k - 1);
+            Assert.Equal(expected, Selection.KthLargestMagnitude(v, k));
         }
     }
 }

@@ -28,17 +28,18 @@ public sealed class TopKCompressor(double ratio) : ICompressor
         o += 4;
         if (k == 0) return size;
         float threshold = Selection.KthLargestMagnitude(vector, k);
-        // Strictly larger first, then ties at the threshold until k entries (indices stay ascending within each pass).
-        int written = 0, idxBase = o, valBase = o + 4 * k;
-        for (int pass = 0; pass < 2; pass++)
-            for (int i = 0; i < n && written < k; i++)
-            {
-                float a = MathF.Abs(vector[i]);
-                if (pass == 0 ? a <= threshold : a != threshold) continue;
-                WireFormat.WriteInt(destination[(idxBase + 4 * written)..], i);
-                WireFormat.WriteFloat(destination[(valBase + 4 * written)..], vector[i]);
-                written++;
-            }
+        // One ascending pass: everything above the threshold, and ties at the threshold (lowest indices first) until k.
+        int above = 0;
+        for (int i = 0; i < n; i++) if (MathF.Abs(vector[i]) > threshold) above++;
+        int tiesLeft = k - above, written = 0, idxBase = o, valBase = o + 4 * k;
+        for (int i = 0; i < n && written < k; i++)
+        {
+            float a = MathF.Abs(vector[i]);
+            if (!(a >= threshold) || (a == threshold && tiesLeft-- <= 0)) continue;   // NaN never passes
+            WireFormat.WriteInt(destination[(idxBase + 4 * written)..], i);
+            WireFormat.WriteFloat(destination[(valBase + 4 * written)..], vector[i]);
+            written++;
+        }
         if (written != k) throw new InvalidOperationException($"{Name}: selected {written} of {k} entries (NaN in the input?)");
         return size;
     }
