@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Kimad.Transport;
+using Microsoft.Extensions.Logging;
 using Toolkit.Cli;
 
 namespace Kimad.Cli;
@@ -34,8 +35,17 @@ internal static class WorkerCommand
                 UplinkThrottle = shared.Throttles(parse)(worker),
                 StopAfterRounds = parse.GetValue(stopAfter),
             };
-            await new WorkerClient(task, options, logging.CreateLogger("Kimad.Worker")).RunAsync(ct);
-            return 0;
+            var log = logging.CreateLogger("Kimad.Worker");
+            try
+            {
+                await new WorkerClient(task, options, log).RunAsync(ct);
+                return 0;
+            }
+            catch (InvalidOperationException e)
+            {
+                log.LogError("{Message}", e.Message);   // server unreachable or refused: one line, no stack trace
+                return 1;
+            }
         });
         return command;
     }

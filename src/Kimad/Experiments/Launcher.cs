@@ -97,7 +97,7 @@ public static class Launcher
         if (o.Shaping == ShapingMode.Throttle) return ShapingMode.Throttle;
         string? why = NamespaceNetwork.Unavailable();
         if (why is null) return ShapingMode.Tc;
-        if (o.Shaping == ShapingMode.Tc) throw new InvalidOperationException($"--shaping tc is not possible here: {why}");
+        if (o.Shaping == ShapingMode.Tc) throw new ArgumentException($"--shaping tc is not possible here: {why}; use --shaping throttle");
         log.LogWarning("network namespaces unavailable ({Why}); shaping with in-process token buckets instead", why);
         return ShapingMode.Throttle;
     }
