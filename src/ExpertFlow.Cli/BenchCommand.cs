@@ -26,12 +26,19 @@ internal static class BenchCommand
         var resident = new Option<bool>("--resident") { Description = "Also run the runtime's all-resident provider (no budget) as the reference speed." };
         var bandwidth = new Option<bool>("--bandwidth") { Description = "Measure the pinned host-to-device peak (1 GiB copies and one-expert copies) for the report (CUDA)." };
         var output = new Option<string>("--out") { Description = "Report folder (report.md, results.json, plots).", DefaultValueFactory = _ => "bench-report" };
+        var replot = new Option<string?>("--replot") { Description = "Only redraw the plots of an earlier run from its results.json into --out." };
         var device = CommonOptions.Device();
         var verbose = CommonOptions.Verbose();
         var command = new Command("bench", "Offloading policy sweep: tokens/s, hit ratio, transfers, stall time and memory per policy, budget and batch size; writes a markdown report with plots.");
-        foreach (var o in new Option[] { model, synthetic, work, policies, memory, batch, prompt, newTokens, resident, bandwidth, output, device, verbose }) command.Options.Add(o);
+        foreach (var o in new Option[] { replot, model, synthetic, work, policies, memory, batch, prompt, newTokens, resident, bandwidth, output, device, verbose }) command.Options.Add(o);
         command.SetAction(parse =>
         {
+            if (parse.GetValue(replot) is string resultsJson)
+            {
+                if (!File.Exists(resultsJson)) throw new FileNotFoundException($"--replot {resultsJson}: no such file.");
+                foreach (var png in Replot.FromResults(resultsJson, parse.GetValue(output)!)) AnsiConsole.WriteLine(png);
+                return 0;
+            }
             using var logging = CliApp.CreateLogging(parse.GetValue(verbose));
             var log = logging.CreateLogger("bench");
             var dev = ComputeDevice.Resolve(parse.GetValue(device));
@@ -55,6 +62,9 @@ internal static class BenchCommand
             foreach (int b in batches)
             {
                 foreach (long m in budgets) foreach (var p in names) cases.Add(new BenchCase(p, m, b));
+                // The first run of each batch size is the ids reference; running it twice shows whether the runtime itself is deterministic.
+                var reference = cases.First(c => c.Batch == b);
+                cases.Insert(cases.IndexOf(reference) + 1, reference with { Note = "repeat of the reference run (determinism check)" });
             }
             if (parse.GetValue(resident)) foreach (int b in batches) cases.Add(new BenchCase("resident", null, b));
 
@@ -74,7 +84,10 @@ internal static class BenchCommand
             {
                 PromptTokens = parse.GetValue(prompt), NewTokens = parse.GetValue(newTokens), ExpertSource = source,
             };
-            var results = bench.Run(cases, new Progress<string>(label => AnsiConsole.MarkupLineInterpolated($"[grey]running {label}...[/]")));
+            string machine = dev.type == TorchSharp.DeviceType.CUDA && CudaDriver.TryOpen(out var driver, out _) ? driver.DeviceName(dev.index < 0 ? 0 : dev.index) : $"CPU ({Environment.ProcessorCount} threads)";
+            string commandLine = "expertflow " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1));
+            var results = bench.Run(cases, new Progress<string>(label => AnsiConsole.MarkupLineInterpolated($"[grey]running {label}...[/]")),
+                partial => OffloadBenchmark.WriteReport(parse.GetValue(output)!, partial, "Offloading benchmark (partial)", commandLine, machine, plots: false));
             var table = new Table().AddColumns("policy", "budget", "batch", "decode tok/s", "hit ratio", "transfers", "stall s", "demand GB/s", "planned", "measured peak", "ids ok");
             foreach (var r in results)
                 table.AddRow(r.Case.Policy, r.Case.MemoryBytes is long mb ? MemorySize.Format(mb) : "-", r.Case.Batch.ToString(CultureInfo.InvariantCulture),
@@ -83,11 +96,10 @@ internal static class BenchCommand
                     r.Stats?.StallSeconds.ToString("0.000", CultureInfo.InvariantCulture) ?? "-",
                     r.Stats is { DemandCopySeconds: > 0 } s ? s.DemandBandwidthGBps.ToString("0.0", CultureInfo.InvariantCulture) : "-",
                     MemorySize.Format(r.PlannedDeviceBytes), r.MeasuredPeakDeviceBytes > 0 ? MemorySize.Format(r.MeasuredPeakDeviceBytes) : "-",
-                    r.Error == null ? (r.SameIdsAsReference ? "yes" : "[red]NO[/]") : Markup.Escape(r.Error));
+                    r.Error == null ? (r.SameIdsAsReference ? "yes" : "[red]NO[/]") : Markup.Escape(r.Error.Length > 60 ? r.Error[..60] + "..." : r.Error));
             AnsiConsole.Write(table);
             foreach (var n in notes) AnsiConsole.WriteLine(n);
-            string machine = dev.type == TorchSharp.DeviceType.CUDA && CudaDriver.TryOpen(out var driver, out _) ? driver.DeviceName(dev.index < 0 ? 0 : dev.index) : $"CPU ({Environment.ProcessorCount} threads)";
-            string md = OffloadBenchmark.WriteReport(parse.GetValue(output)!, results, "Offloading benchmark", "expertflow " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)), machine);
+            OffloadBenchmark.WriteReport(parse.GetValue(output)!, results, "Offloading benchmark", commandLine, machine);
             if (notes.Count > 0) File.AppendAllLines(Path.Combine(parse.GetValue(output)!, "report.md"), notes.Prepend("").Select(n => n.Length == 0 ? n : "- " + n));
             AnsiConsole.MarkupLineInterpolated($"report: {Path.Combine(parse.GetValue(output)!, "report.md")}");
             return results.Any(r => r.Error == null && !r.SameIdsAsReference) ? 1 : 0;

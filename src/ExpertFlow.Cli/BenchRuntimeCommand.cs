@@ -38,7 +38,18 @@ internal static class BenchRuntimeCommand
         return command;
     }
 
-    sealed record Row(string Path, int Batch, double PrefillSeconds, double DecodeSeconds, double DecodeTokensPerSecond, double TokensPerSecond, int DecodeSteps);
+    sealed record Row(string Path, int Batch, double PrefillSeconds, double DecodeSeconds, double DecodeTokensPerSecond, double TokensPerSecond, int DecodeSteps, long TensorsPerStep);
+
+    /// <summary>TorchSharp tensors (kernel outputs and views) one decode step creates: the launch-overhead count.</summary>
+    static long TensorsPerDecodeStep(IMoeModel model, int[][] prompts)
+    {
+        model.ResetCache(prompts.Length, prompts.Max(p => p.Length) + 2);
+        using (model.Step(prompts)) { }
+        var stats = DisposeScopeManager.Statistics;
+        stats.Reset();
+        using (model.Step(prompts.Select(p => new[] { p[0] }).ToArray())) { }
+        return stats.TensorStatistics.CreatedInScopeCount;
+    }
 
     static int Run(int layers, string batchText, int promptTokens, int newTokens, string dtypeText, string pathsText, bool small, string? jsonPath, string deviceSpec)
     {
@@ -68,16 +79,17 @@ internal static class BenchRuntimeCommand
                 var prompts = Enumerable.Range(0, batch).Select(_ => Enumerable.Range(0, promptTokens).Select(_ => rng.Next(config.VocabSize)).ToArray()).ToArray();
                 Generation.Generate(model, prompts, new GenerationOptions { MaxNewTokens = 4, StopTokens = [] }); // warm-up
                 var result = Generation.Generate(model, prompts, new GenerationOptions { MaxNewTokens = newTokens, StopTokens = [] });
-                rows.Add(new Row(path, batch, result.PrefillSeconds, result.DecodeSeconds, result.DecodeTokensPerSecond, result.TokensPerSecond, result.DecodeSteps));
-                AnsiConsole.MarkupLineInterpolated($"  batch {batch}: decode {result.DecodeTokensPerSecond:F1} tok/s, overall {result.TokensPerSecond:F1} tok/s (prefill {result.PrefillSeconds * 1000:F0} ms)");
+                long tensors = TensorsPerDecodeStep(model, prompts);
+                rows.Add(new Row(path, batch, result.PrefillSeconds, result.DecodeSeconds, result.DecodeTokensPerSecond, result.TokensPerSecond, result.DecodeSteps, tensors));
+                AnsiConsole.MarkupLineInterpolated($"  batch {batch}: decode {result.DecodeTokensPerSecond:F1} tok/s, overall {result.TokensPerSecond:F1} tok/s (prefill {result.PrefillSeconds * 1000:F0} ms), {tensors} tensors per decode step");
             }
             if (cudaDev) deviceBytes = Math.Max(deviceBytes, UsedBytes(dev) - baseline);
         }
         // bytes one batch-1 decode step must read: non-expert weights (less the embedding, which is only indexed) + top-k experts per layer
         long embedBytes = (long)config.VocabSize * config.HiddenSize * CopyElementSize(dtype);
         long perToken = denseBytes - embedBytes + (long)config.TopK * expertBytes * config.NumLayers;
-        var table = new Table().AddColumns("path", "batch", "decode tok/s", "overall tok/s", "prefill ms");
-        foreach (var r in rows) table.AddRow(r.Path, r.Batch.ToString(), r.DecodeTokensPerSecond.ToString("F1"), r.TokensPerSecond.ToString("F1"), (r.PrefillSeconds * 1000).ToString("F0"));
+        var table = new Table().AddColumns("path", "batch", "decode tok/s", "overall tok/s", "prefill ms", "tensors/step");
+        foreach (var r in rows) table.AddRow(r.Path, r.Batch.ToString(), r.DecodeTokensPerSecond.ToString("F1"), r.TokensPerSecond.ToString("F1"), (r.PrefillSeconds * 1000).ToString("F0"), r.TensorsPerStep.ToString());
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLineInterpolated($"weights read per batch-1 token: {perToken / 1e9:F2} GB; device copy bandwidth {copyBandwidth / 1e12:F2} TB/s -> bandwidth limit {(perToken > 0 && copyBandwidth > 0 ? copyBandwidth / perToken : 0):F0} tok/s; device memory held {deviceBytes / (double)(1L << 30):F1} GiB");
         if (jsonPath != null)
@@ -87,7 +99,7 @@ internal static class BenchRuntimeCommand
                 device = dev.ToString(), dtype = dtype.ToString(), layers = config.NumLayers, hidden = config.HiddenSize, experts = config.NumExperts, top_k = config.TopK,
                 prompt_tokens = promptTokens, new_tokens = newTokens, dense_bytes = denseBytes, expert_bytes = expertBytes, bytes_per_token_batch1 = perToken,
                 copy_bandwidth_bytes_per_s = copyBandwidth, device_memory_bytes = deviceBytes,
-                results = rows.Select(r => new { path = r.Path, batch = r.Batch, decode_tokens_per_second = r.DecodeTokensPerSecond, tokens_per_second = r.TokensPerSecond, prefill_seconds = r.PrefillSeconds, decode_seconds = r.DecodeSeconds, decode_steps = r.DecodeSteps }),
+                results = rows.Select(r => new { path = r.Path, batch = r.Batch, decode_tokens_per_second = r.DecodeTokensPerSecond, tokens_per_second = r.TokensPerSecond, prefill_seconds = r.PrefillSeconds, decode_seconds = r.DecodeSeconds, decode_steps = r.DecodeSteps, tensors_per_decode_step = r.TensorsPerStep }),
             };
             File.WriteAllText(jsonPath, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }));
         }

@@ -31,9 +31,11 @@ internal static class GenerateCommand
         {
             model, prompt, inputIds, maxNew, greedy, temperature, topK, topP, seed, device, dtype, batch, stop, json, verbose,
         };
+        var offload = new OffloadCliOptions();
+        offload.AddTo(command);
         command.SetAction(r => Run(r.GetValue(model)!, r.GetValue(prompt), r.GetValue(inputIds), r.GetValue(maxNew), r.GetValue(greedy),
             r.GetValue(temperature), r.GetValue(topK), r.GetValue(topP), r.GetValue(seed), r.GetValue(device)!, r.GetValue(dtype)!,
-            r.GetValue(batch), r.GetValue(stop), r.GetValue(json), r.GetValue(verbose)));
+            r.GetValue(batch), r.GetValue(stop), r.GetValue(json), r.GetValue(verbose), offload.Read(r)));
         return command;
     }
 
@@ -50,7 +52,7 @@ internal static class GenerateCommand
     }
 
     static int Run(string folder, string? prompt, string? inputIds, int maxNew, bool greedy, double? temperature, int? topK, double? topP,
-        int seed, string deviceSpec, string dtypeText, int batch, string? stopIds, bool json, bool verbose)
+        int seed, string deviceSpec, string dtypeText, int batch, string? stopIds, bool json, bool verbose, OffloadCliOptions.Choice? offload = null)
     {
         if ((prompt == null) == (inputIds == null)) throw new ArgumentException("Give exactly one of --prompt TEXT or --input-ids 1,2,3.");
         bool sampling = temperature != null || topK != null || topP != null;
@@ -67,7 +69,11 @@ internal static class GenerateCommand
             if (prompt != null) throw;
         }
         int[] ids = prompt != null ? tokenizer!.Encode(prompt) : ParseIds(inputIds!, "--input-ids");
-        using var model = MoeModels.Load(folder, new ModelLoadOptions { Device = device, DType = dtype, Log = json ? null : logging.CreateLogger("expertflow") });
+        IMoeModel? loaded = null;
+        var offloading = offload == null ? null
+            : OffloadCliOptions.CreateProvider(offload, () => loaded!, batch, ids.Length, ids.Length + maxNew, verbose && !json ? logging.CreateLogger("offload") : null);
+        using var model = loaded = MoeModels.Load(folder, new ModelLoadOptions { Device = device, DType = dtype, Experts = offloading, Log = verbose && !json ? logging.CreateLogger("expertflow") : null });
+        if (offloading != null) model.Observers.Add(offloading);
         var options = new GenerationOptions
         {
             MaxNewTokens = maxNew,
@@ -80,6 +86,8 @@ internal static class GenerateCommand
         if (!json && batch == 1 && tokenizer != null) Console.Write(prompt ?? tokenizer.Decode(ids));
         var prompts = Enumerable.Repeat(ids, batch).ToArray();
         var result = Generation.Generate(model, prompts, options);
+        if (!json && batch == 1 && tokenizer != null && offloading != null) Console.WriteLine();
+        object? offloadStats = offloading == null ? null : OffloadCliOptions.Finish(offload!, offloading, json);
         if (json)
         {
             var report = new Dictionary<string, object?>
@@ -90,6 +98,7 @@ internal static class GenerateCommand
                 ["generated_tokens"] = result.GeneratedTokens, ["prefill_seconds"] = result.PrefillSeconds, ["decode_seconds"] = result.DecodeSeconds,
                 ["tokens_per_second"] = result.TokensPerSecond, ["decode_tokens_per_second"] = result.DecodeTokensPerSecond,
             };
+            if (offloadStats != null) report["offload"] = offloadStats;
             Console.WriteLine(JsonSerializer.Serialize(report));
             return 0;
         }

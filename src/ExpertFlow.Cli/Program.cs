@@ -4,11 +4,11 @@ using Toolkit.Cli;
 
 var root = new RootCommand("expertflow: Mixture-of-Experts LLM inference with experts offloaded to host memory and cached on the GPU.");
 root.Subcommands.Add(DoctorCommand.Create());
+root.Subcommands.Add(GenerateCommand.Create());
+root.Subcommands.Add(BenchRuntimeCommand.Create());
+root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(TrainDemoCommand.Create());
 root.Subcommands.Add(PredictorCommands.Train());
 root.Subcommands.Add(PredictorCommands.Evaluate());
 root.Subcommands.Add(EvalCacheCommand.Create());
-root.Subcommands.Add(BenchCommand.Create());
-root.Subcommands.Add(GenerateCommand.Create());
-root.Subcommands.Add(BenchRuntimeCommand.Create());
 return CliApp.Run(root, args);

@@ -13,7 +13,7 @@ internal sealed class DecoderAttention
     readonly int layer;
     readonly Param q, k, v, o;
     readonly Param? qb, kb, vb, ob, qNorm, kNorm;
-    Tensor? qkv, qkvBias;
+    Tensor? qkv, qkvBias, oT;
 
     public DecoderAttention(ParamSet ps, IWeightSource ck, MoeConfig c, int layer, string prefix)
     {
@@ -45,17 +45,18 @@ internal sealed class DecoderAttention
 
     public void Prepare()
     {
-        qkv = cat([q.Value, k.Value, v.Value], 0);
+        oT = o.Value.t().DetachFromDisposeScope(); // a view, made once
+        qkv = cat([q.Value, k.Value, v.Value], 0).DetachFromDisposeScope();
         foreach (var p in new[] { q, k, v }) { p.Value.Dispose(); p.Value = qkv; }
         if (qb != null)
         {
-            qkvBias = cat([qb.Value, kb!.Value, vb!.Value], 0);
+            qkvBias = cat([qb.Value, kb!.Value, vb!.Value], 0).DetachFromDisposeScope();
             foreach (var p in new[] { qb, kb, vb! }) { p.Value.Dispose(); p.Value = qkvBias; }
         }
     }
 
-    /// <summary>x: [B, T, H] normed hidden states; returns the attention output [B, T, H].</summary>
-    public Tensor Forward(Tensor x, DecoderStep s, KvCache cache)
+    /// <summary>x: [B, T, H] normed hidden states; returns residual + attention output [B, T, H] (o_proj fused with the sum).</summary>
+    public Tensor Forward(Tensor x, Tensor residual, DecoderStep s, KvCache cache)
     {
         long b = x.shape[0], t = x.shape[1];
         int nh = c.NumHeads, nkv = c.NumKvHeads, hd = c.HeadDim;
@@ -108,9 +109,12 @@ internal sealed class DecoderAttention
         {
             // grouped-query attention without copying the cache: the g query heads of a kv head become g*T query rows
             var grouped = query.reshape(b, nkv, g * t, hd);
-            attn = F.scaled_dot_product_attention(grouped, keys, values, s.GroupedMask(g)).reshape(b, nh, t, hd); // reshape: CUDA kernels may return a non-viewable layout
+            // reshape, not view: CUDA attention kernels may return a strided output
+            attn = F.scaled_dot_product_attention(grouped, keys, values, s.GroupedMask(g)).reshape(b, nh, t, hd);
         }
-        return F.linear(attn.transpose(1, 2).reshape(b, t, nh * hd), o.Value, ob?.Value);
+        var baseline = residual.view(b * t, c.HiddenSize);
+        if (ob != null) baseline = baseline + ob.Value;
+        return addmm(baseline, attn.transpose(1, 2).reshape(b * t, nh * hd), oT!, 1, 1).view(b, t, c.HiddenSize);
     }
 }
 

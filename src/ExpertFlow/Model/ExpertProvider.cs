@@ -12,8 +12,11 @@ namespace ExpertFlow.Model;
 /// </summary>
 public sealed record ExpertWeights(Tensor Input, Tensor Output);
 
-/// <summary>One checkpoint tensor of an expert: its role ("gate", "up" or "down"; Switch: "wi", "wo"), name and shape.</summary>
-public sealed record ExpertTensor(string Role, string Name, long[] Shape);
+/// <summary>
+/// One checkpoint tensor of an expert: its role ("gate", "up" or "down"; Switch: "wi", "wo"), name, shape, and the
+/// dtype it is stored in (null for random weights, which are made in the compute dtype).
+/// </summary>
+public sealed record ExpertTensor(string Role, string Name, long[] Shape, Toolkit.Runtime.Safetensors.SafetensorsDType? Stored = null);
 
 /// <summary>
 /// The host-side identity of one expert: which checkpoint tensors make it, in the order they are laid out in
@@ -45,7 +48,13 @@ public sealed class ExpertCatalog(IReadOnlyList<int> moeLayers, int numExperts, 
     public IWeightSource Weights { get; } = weights;
     /// <summary>The memory-mapped checkpoint, when the weights come from files (zero-copy host reads); null for random weights.</summary>
     public Toolkit.Runtime.Safetensors.SafetensorsCheckpoint? Checkpoint => Weights.Checkpoint;
-    public ExpertIdentity Identity(int layer, int expert) => identity(layer, expert);
+    public ExpertIdentity Identity(int layer, int expert)
+    {
+        var id = identity(layer, expert);
+        if (Checkpoint is not { } ck) return id;
+        ExpertTensor WithStored(ExpertTensor t) => ck.Contains(t.Name) ? t with { Stored = ck.Info(t.Name).DType } : t;
+        return id with { InputParts = id.InputParts.Select(WithStored).ToArray(), Output = WithStored(id.Output) };
+    }
     /// <summary>Bytes of one expert in the compute dtype.</summary>
     public long ExpertBytes(int layer) => Identity(layer, 0).ElementCount * DTypeSize(DType);
 
@@ -124,7 +133,7 @@ public sealed class ResidentExpertProvider : IExpertProvider, IStackedExperts
                     outputs[e].copy_(w.Output);
                 }
             }
-            layers[layer] = (inputs, outputs);
+            layers[layer] = (inputs.DetachFromDisposeScope(), outputs.DetachFromDisposeScope());
         }
     }
 

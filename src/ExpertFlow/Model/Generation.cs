@@ -63,7 +63,8 @@ public static class Generation
         model.ResetCache(rows, capacity);
         var outputs = Enumerable.Range(0, rows).Select(_ => new List<int>()).ToArray();
         var done = new bool[rows];
-        using var generator = options.Sampling.Greedy ? null : new TorchSharp.torch.Generator((ulong)options.Sampling.Seed, model.Device);
+        // a TorchSharp Generator is a CPU generator: sampling draws from the (small) probabilities on the CPU
+        using var generator = options.Sampling.Greedy ? null : new TorchSharp.torch.Generator((ulong)options.Sampling.Seed, CPU);
         var watch = Stopwatch.StartNew();
         var first = model is SwitchModel ? prompts.Select(_ => new[] { model.Config.DecoderStartTokenId }).ToArray() : prompts.Select(p => p.ToArray()).ToArray();
         int[] next;
@@ -116,7 +117,7 @@ public static class Generation
                 var dropOriginal = zeros_like(drop).scatter(1, order, drop);
                 scaled = scaled.masked_fill(dropOriginal, double.NegativeInfinity);
             }
-            chosen = multinomial(scaled.softmax(-1), 1, generator: generator).squeeze(1);
+            chosen = multinomial(scaled.softmax(-1).cpu(), 1, generator: generator).squeeze(1);
         }
         return chosen.cpu().data<long>().ToArray().Select(v => (int)v).ToArray();
     }

@@ -72,17 +72,22 @@ internal sealed class MoeBlock
         if (sharedGate != null) { parts.Add(sharedGate); parts.Add(sharedUp!); }
         if (sharedExpertGate != null) parts.Add(sharedExpertGate);
         if (parts.Count == 1) return;
-        fusedIn = cat(parts.Select(p => p.Value).ToArray(), 0);
+        fusedIn = cat(parts.Select(p => p.Value).ToArray(), 0).DetachFromDisposeScope();
         foreach (var p in parts) { p.Value.Dispose(); p.Value = fusedIn; }
         sharedInter = sharedGate == null ? 0 : sharedGate.Shape[0];
+        if (sharedDown != null) sharedDownT = sharedDown.Value.t().DetachFromDisposeScope(); // a view, made once
     }
 
-    Tensor? fusedIn;
+    Tensor? fusedIn, sharedDownT;
     long sharedInter;
 
-    public Tensor Forward(Tensor x, IExpertProvider provider, StepContext ctx)
+    /// <summary>
+    /// Returns <paramref name="residual"/> + MoE(<paramref name="x"/>), both [N, H]. The shared expert's down projection
+    /// is fused with the sums (addmm), and its sigmoid gate scales the (smaller) activation before it.
+    /// </summary>
+    public Tensor Forward(Tensor x, Tensor residual, IExpertProvider provider, StepContext ctx)
     {
-        Tensor logits, shared = null!;
+        Tensor logits, sharedAct = null!;
         if (fusedIn is null) logits = RouterLogits(x);
         else
         {
@@ -90,15 +95,14 @@ internal sealed class MoeBlock
             logits = all.narrow(-1, 0, numExperts);
             if (sharedInter > 0)
             {
-                var a = Ops.Activation(all.narrow(-1, numExperts, sharedInter), act) * all.narrow(-1, numExperts + sharedInter, sharedInter);
-                shared = F.linear(a, sharedDown!.Value);
-                if (sharedExpertGate != null) shared = F.sigmoid(all.narrow(-1, numExperts + 2 * sharedInter, 1)) * shared;
+                sharedAct = Ops.Activation(all.narrow(-1, numExperts, sharedInter), act) * all.narrow(-1, numExperts + sharedInter, sharedInter);
+                if (sharedExpertGate != null) sharedAct = sharedAct * F.sigmoid(all.narrow(-1, numExperts + 2 * sharedInter, 1));
             }
         }
         var (experts, weights) = Route(logits, x.dtype);
         if (ctx.Observed) ctx.Routing.Add((layer, experts, weights));
         var y = RunExperts(x, experts, weights, provider);
-        return shared is null ? y : y + shared;
+        return sharedAct is null ? residual + y : addmm(residual + y, sharedAct, sharedDownT!, 1, 1);
     }
 
     Tensor RouterLogits(Tensor x) => router == RouterKind.SwitchTop1
@@ -121,12 +125,9 @@ internal sealed class MoeBlock
         if (router == RouterKind.Mixtral) w = w / w.sum(-1, keepdim: true);
         else if (normTopK && router == RouterKind.Deepseek) { if (topK > 1) w = w / (w.sum(-1, keepdim: true) + 1e-20); }
         else if (normTopK) w = w / w.sum(-1, keepdim: true);
-        if (router == RouterKind.SoftmaxTopK) w = w.to(dtype);
+        if (router == RouterKind.SoftmaxTopK && dtype != ScalarType.Float32) w = w.to(dtype);
         return (idx, w);
     }
-
-    Tensor Weighted(Tensor y, Tensor w) =>
-        w.dtype == y.dtype ? y * w : (y.to(w.dtype) * w).to(y.dtype);
 
     Tensor Ffn(Tensor x, Tensor input, Tensor output) =>
         gated ? Ops.GatedFfn(x, input, output, act) : Ops.PlainFfn(x, input, output, act);
@@ -148,19 +149,21 @@ internal sealed class MoeBlock
     {
         long n = x.shape[0], k = idx.shape[1], h = x.shape[1];
         var flat = idx.reshape(-1);
-        var win = inputs.index_select(0, flat);
-        var wout = outputs.index_select(0, flat);
-        var xs = x.unsqueeze(1).expand(n, k, h).reshape(n * k, 1, h);
-        var hid = bmm(xs, win.transpose(1, 2));
+        var win = inputs.index_select(0, flat);   // [n*k, R, H]: each token's k experts, stacked
+        var wout = outputs.index_select(0, flat); // [n*k, H, I]
+        long r = win.shape[1];
+        // one matrix-vector product per token over its k experts' rows: no copy of x
+        var hid = bmm(win.view(n, k * r, h), x.view(n, h, 1)).view(n * k, r);
         Tensor a;
         if (gated)
         {
-            long inter = win.shape[1] / 2;
-            a = Ops.Activation(hid.narrow(2, 0, inter), act) * hid.narrow(2, inter, inter);
+            long inter = r / 2;
+            a = Ops.Activation(hid.narrow(1, 0, inter), act) * hid.narrow(1, inter, inter);
         }
         else a = Ops.Activation(hid, act);
-        var o = bmm(a, wout.transpose(1, 2)).view(n, k, h);
-        return Weighted(o, w.unsqueeze(-1)).sum(1);
+        var o = bmm(wout, a.unsqueeze(2)).view(n, k, h);
+        // weighted sum over the k experts as one batched product
+        return bmm((w.dtype == o.dtype ? w : w.to(o.dtype)).view(n, 1, k), o).view(n, h);
     }
 
     /// <summary>Moderate token counts: every expert on every token, combined with a dense weight matrix (no host sync).</summary>
@@ -184,12 +187,13 @@ internal sealed class MoeBlock
 
     /// <summary>
     /// The general path, through the provider: the routing comes to the host once, tokens are grouped by expert
-    /// (ascending expert, then top-k slot, then token, as transformers), each expert runs once on its tokens, and
-    /// the weighted results are added back with one index_add.
+    /// (ascending expert, then top-k slot, then token, as transformers), each expert runs once on its tokens, the
+    /// outputs go back to (token, slot) order with one index_copy (unique targets: deterministic, unlike an atomic
+    /// index_add on CUDA) and are summed with their weights in one batched product.
     /// </summary>
     Tensor GroupedPath(Tensor x, Tensor idx, Tensor w, IExpertProvider provider)
     {
-        long n = x.shape[0], k = idx.shape[1];
+        long n = x.shape[0], k = idx.shape[1], h = x.shape[1];
         var chosen = idx.cpu().data<long>().ToArray();
         var rowsOf = new List<long>[numExperts];
         var flatOf = new List<long>[numExperts];
@@ -212,21 +216,20 @@ internal sealed class MoeBlock
         }
         provider.OnRouted(layer, experts);
         var device = x.device;
-        var orderT = tensor(order.ToArray(), ScalarType.Int64, device);
-        var flatT = tensor(flat.ToArray(), ScalarType.Int64, device);
-        var xs = x.index_select(0, orderT);
-        var ws = w.reshape(-1).index_select(0, flatT).unsqueeze(1);
-        var results = empty_like(xs);
+        var xs = x.index_select(0, tensor(order.ToArray(), ScalarType.Int64, device));
+        var outputs = new Tensor[experts.Count];
         long start = 0;
-        foreach (int e in experts)
+        for (int i = 0; i < experts.Count; i++)
         {
+            int e = experts[i];
             long count = rowsOf[e].Count;
             var weights = provider.Get(layer, e);
-            var y = Ffn(xs.narrow(0, start, count), weights.Input, weights.Output);
-            results.narrow(0, start, count).copy_(Weighted(y, ws.narrow(0, start, count)));
+            outputs[i] = Ffn(xs.narrow(0, start, count), weights.Input, weights.Output);
             start += count;
         }
         provider.OnLayerDone(layer);
-        return zeros_like(x).index_add_(0, orderT, results, 1.0);
+        var grouped = outputs.Length == 1 ? outputs[0] : cat(outputs, 0);
+        var bySlot = empty([n * k, h], x.dtype, device).index_copy_(0, tensor(flat.ToArray(), ScalarType.Int64, device), grouped);
+        return bmm((w.dtype == x.dtype ? w : w.to(x.dtype)).view(n, 1, k), bySlot.view(n, k, h)).view(n, h);
     }
 }

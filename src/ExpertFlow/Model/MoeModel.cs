@@ -41,6 +41,17 @@ public interface IMoeModel : IDisposable
 
     /// <summary>Positions held per row.</summary>
     int[] CacheLengths { get; }
+
+    /// <summary>
+    /// The KV cache in use (decoder self-attention for Switch). Swap it to run several batches on one model
+    /// (e.g. two batches in flight); build merged/reindexed caches with <see cref="KvCache.Gather"/>. Setting does not
+    /// dispose the previous cache (whoever swaps caches owns the ones swapped out); <see cref="ResetCache"/> reuses or
+    /// replaces (and disposes) the cache held at that moment, and the model disposes the one it holds at the end.
+    /// </summary>
+    KvCache? Cache { get; set; }
+
+    /// <summary>Bytes of the non-expert weights on the compute device.</summary>
+    long DenseBytes { get; }
 }
 
 /// <summary>Loads any supported model folder.</summary>
@@ -90,6 +101,11 @@ public sealed class MoeCausalLM : IMoeModel
     public IExpertProvider ExpertProvider { get; }
     public List<IRoutingObserver> Observers { get; } = [];
     public int[] CacheLengths => cache?.Lengths ?? [];
+    public KvCache? Cache
+    {
+        get => cache;
+        set => cache = value;
+    }
     /// <summary>Bytes of the non-expert weights on the device.</summary>
     public long DenseBytes => ps.Bytes;
     public long CacheBytes => cache?.Bytes ?? 0;
@@ -158,7 +174,7 @@ public sealed class MoeCausalLM : IMoeModel
             l.Moe?.Prepare();
             if (l.Gate != null)
             {
-                var fused = cat([l.Gate.Value, l.Up!.Value], 0);
+                var fused = cat([l.Gate.Value, l.Up!.Value], 0).DetachFromDisposeScope();
                 l.Gate.Value.Dispose(); l.Up.Value.Dispose();
                 l.Gate.Value = fused; l.Up.Value = fused;
             }
@@ -263,22 +279,21 @@ public sealed class MoeCausalLM : IMoeModel
         var hidden = embed.Value.index_select(0, ids).view(rows, width, Config.HiddenSize);
         foreach (var layer in layers)
         {
-            var attnOut = layer.Attention.Forward(Ops.RmsNorm(hidden, layer.InputNorm.Value, Config.NormEps), attnStep, cache);
-            hidden = hidden + attnOut;
+            hidden = layer.Attention.Forward(Ops.RmsNorm(hidden, layer.InputNorm.Value, Config.NormEps), hidden, attnStep, cache);
             var normed = Ops.RmsNorm(hidden, layer.PostNorm.Value, Config.NormEps);
-            Tensor ff;
             if (layer.Moe != null)
             {
                 var flat = normed.view(rows * width, Config.HiddenSize);
-                if (ctx.ValidIndex is null) ff = layer.Moe.Forward(flat, ExpertProvider, ctx).view(rows, width, Config.HiddenSize);
+                var residual = hidden.view(rows * width, Config.HiddenSize);
+                if (ctx.ValidIndex is null) hidden = layer.Moe.Forward(flat, residual, ExpertProvider, ctx).view(rows, width, Config.HiddenSize);
                 else
                 {
-                    var y = layer.Moe.Forward(flat.index_select(0, ctx.ValidIndex), ExpertProvider, ctx);
-                    ff = zeros_like(flat).index_copy_(0, ctx.ValidIndex, y).view(rows, width, Config.HiddenSize);
+                    // padding rows keep their hidden state; only valid tokens reach the router and the experts
+                    var y = layer.Moe.Forward(flat.index_select(0, ctx.ValidIndex), residual.index_select(0, ctx.ValidIndex), ExpertProvider, ctx);
+                    hidden = residual.index_copy(0, ctx.ValidIndex, y).view(rows, width, Config.HiddenSize);
                 }
             }
-            else ff = Ops.GatedFfn(normed, layer.Gate!.Value, layer.Down!.Value, Config.HiddenAct);
-            hidden = hidden + ff;
+            else hidden = hidden + Ops.GatedFfn(normed, layer.Gate!.Value, layer.Down!.Value, Config.HiddenAct);
         }
         for (int r = 0; r < rows; r++) cache.Lengths[r] += counts[r];
 

@@ -83,8 +83,8 @@ internal sealed class RopeTables : IDisposable
         var pos = arange(0, positions, 1, ScalarType.Int64, device).to(ScalarType.Float32);
         var freqs = pos.unsqueeze(1) * invFreq.unsqueeze(0);
         var emb = cat([freqs, freqs], -1);
-        Cos = emb.cos().MoveToOuterDisposeScope();
-        Sin = emb.sin().MoveToOuterDisposeScope();
+        Cos = emb.cos().DetachFromDisposeScope();
+        Sin = emb.sin().DetachFromDisposeScope();
     }
 
     public void Dispose()

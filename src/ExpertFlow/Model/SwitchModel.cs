@@ -37,6 +37,13 @@ public sealed class SwitchModel : IMoeModel
     public IExpertProvider ExpertProvider { get; }
     public List<IRoutingObserver> Observers { get; } = [];
     public int[] CacheLengths => cache?.Lengths ?? [];
+    /// <summary>Decoder self-attention cache (the encoder state of <see cref="Encode"/> is separate, one per batch).</summary>
+    public KvCache? Cache
+    {
+        get => cache;
+        set => cache = value;
+    }
+    public long DenseBytes => ps.Bytes;
 
     SwitchModel(IWeightSource checkpoint, MoeConfig c, ModelLoadOptions o)
     {
@@ -169,8 +176,9 @@ public sealed class SwitchModel : IMoeModel
         else
         {
             var flat = normed.view(b * t, d);
-            if (ctx.ValidIndex is null) ff = block.Moe.Forward(flat, ExpertProvider, ctx).view(b, t, d);
-            else ff = zeros_like(flat).index_copy_(0, ctx.ValidIndex, block.Moe.Forward(flat.index_select(0, ctx.ValidIndex), ExpertProvider, ctx)).view(b, t, d);
+            var residual = hidden.view(b * t, d);
+            if (ctx.ValidIndex is null) return block.Moe.Forward(flat, residual, ExpertProvider, ctx).view(b, t, d);
+            return residual.index_copy(0, ctx.ValidIndex, block.Moe.Forward(flat.index_select(0, ctx.ValidIndex), residual.index_select(0, ctx.ValidIndex), ExpertProvider, ctx)).view(b, t, d);
         }
         return hidden + ff;
     }
@@ -228,10 +236,10 @@ public sealed class SwitchModel : IMoeModel
             hidden = hidden + Merge(Attend(Heads(x, block.Self.Q), Heads(x, block.Self.K), Heads(x, block.Self.V), bias), block.Self.O);
             hidden = FeedForward(block, hidden, ctx);
         }
-        encoderOut = Ops.RmsNorm(hidden, encFinalNorm.Value, Config.NormEps).MoveToOuterDisposeScope();
-        encoderMask = mask.MoveToOuterDisposeScope();
-        crossKeys = decoder.Select(b => Heads(encoderOut, b.Cross!.K).MoveToOuterDisposeScope()).ToArray();
-        crossValues = decoder.Select(b => Heads(encoderOut, b.Cross!.V).MoveToOuterDisposeScope()).ToArray();
+        encoderOut = Ops.RmsNorm(hidden, encFinalNorm.Value, Config.NormEps).DetachFromDisposeScope();
+        encoderMask = mask.DetachFromDisposeScope();
+        crossKeys = decoder.Select(b => Heads(encoderOut, b.Cross!.K).DetachFromDisposeScope()).ToArray();
+        crossValues = decoder.Select(b => Heads(encoderOut, b.Cross!.V).DetachFromDisposeScope()).ToArray();
         encoderLengths = tokens.Select(t => t.Length).ToArray();
         ctx.Publish(Observers);
     }

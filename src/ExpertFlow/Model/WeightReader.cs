@@ -51,10 +51,14 @@ public sealed class CheckpointWeights(SafetensorsCheckpoint checkpoint) : IWeigh
 
 /// <summary>
 /// Random weights of any requested shape, made on the target device (normal, std 0.02 as transformers' init; norm
-/// weights 1). Deterministic per tensor name and seed. Biases are absent (<see cref="Contains"/> is false for them).
+/// weights 1). Deterministic for a seed and load order (the global generators are seeded at the first load: a
+/// TorchSharp Generator object is a CPU generator, which CUDA sampling rejects). Biases are absent
+/// (<see cref="Contains"/> is false for them).
 /// </summary>
 public sealed class RandomWeights(long seed = 0) : IWeightSource
 {
+    bool seeded;
+
     public SafetensorsCheckpoint? Checkpoint => null;
     public string Description => "random weights";
     public bool Contains(string name) => !name.EndsWith(".bias", StringComparison.Ordinal);
@@ -63,15 +67,12 @@ public sealed class RandomWeights(long seed = 0) : IWeightSource
     public Tensor Load(string name, long[] shape, Device device, ScalarType dtype)
     {
         if (name.Contains("norm", StringComparison.Ordinal)) return ones(shape, dtype, device);
-        using var gen = new TorchSharp.torch.Generator((ulong)(seed ^ StableHash(name)), device);
-        return normal(0.0, 0.02, shape, dtype, device, generator: gen);
-    }
-
-    static long StableHash(string s)
-    {
-        long h = 1469598103934665603;
-        foreach (char ch in s) h = (h ^ ch) * 1099511628211;
-        return h & long.MaxValue;
+        if (!seeded)
+        {
+            manual_seed(seed); // seeds the CPU and every CUDA generator
+            seeded = true;
+        }
+        return normal(0.0, 0.02, shape, dtype, device);
     }
 
     public void Dispose() { }
@@ -121,7 +122,7 @@ internal sealed class ParamSet
         foreach (var p in all)
         {
             var old = p.Value;
-            p.Value = source.Load(p.Name, p.Shape, device, dtype);
+            p.Value = source.Load(p.Name, p.Shape, device, dtype).DetachFromDisposeScope();
             old.Dispose();
         }
     }

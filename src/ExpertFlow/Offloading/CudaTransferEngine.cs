@@ -59,7 +59,7 @@ public sealed class CudaTransferEngine : ITransferEngine
         if (priority == TransferPriority.Demand) { start = Timer(); end = Timer(); start.Record(stream); }
         if (arena != null && store.TryGetHostPointer(key, out IntPtr source))
         {
-            stream.CopyHostToDevice(source, (ulong)slots.Pointer(slot), bytes);
+            stream.CopyToTensor(arena, source - arena.Pointer, slots.Storage(slot));
         }
         else
         {
@@ -67,7 +67,7 @@ public sealed class CudaTransferEngine : ITransferEngine
             int b = nextStaging++ % staging.Length;
             stagingFree[b].Synchronize();
             store.ReadInto(key, staging[b].AsSpan(0, checked((int)bytes)));
-            stream.CopyHostToDevice(staging[b].Pointer, (ulong)slots.Pointer(slot), bytes);
+            stream.CopyToTensor(staging[b], 0, slots.Storage(slot));
             stagingFree[b].Record(stream);
         }
         if (start != null && end != null) { end.Record(stream); copyTimers.Add((start, end)); }

@@ -40,6 +40,10 @@ public sealed record MemoryPlan(long BudgetBytes, DeviceFootprint Footprint, lon
             string what = requiredSlots is int r && r >= layout.TotalExperts
                 ? $"policy '{policyName}' keeps all {layout.TotalExperts} experts on the device ({MemorySize.Format(layout.TotalExpertBytes)})"
                 : $"{needed} expert slots of {MemorySize.Format(perExpert)}";
+            if (footprint.Total == 0)
+                throw new ArgumentException(
+                    $"--memory {MemorySize.Format(budgetBytes)} is too small: it bounds the memory of cached experts, which must hold {what}; " +
+                    $"the minimum is {MemorySize.Format(minimum)} ({minimum} bytes). Raise --memory or pick another policy.");
             throw new ArgumentException(
                 $"--memory {MemorySize.Format(budgetBytes)} is too small: it must hold the non-expert weights ({MemorySize.Format(footprint.ResidentWeightBytes)}), " +
                 $"the KV cache ({MemorySize.Format(footprint.KvCacheBytes)}), activations ({MemorySize.Format(footprint.ActivationBytes)}) and {what}; " +

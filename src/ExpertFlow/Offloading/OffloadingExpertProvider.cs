@@ -77,16 +77,37 @@ public sealed class OffloadingExpertProvider : IExpertProvider, IRoutingObserver
         return new ExpertLayout(catalog.MoeLayers, catalog.NumExperts, parts, catalog.DType);
     }
 
-    /// <summary>Reads expert parts from the model's memory-mapped checkpoint, converting to the compute dtype.</summary>
+    /// <summary>
+    /// Reads expert parts from the model's memory-mapped checkpoint, converting to the compute dtype. A model with
+    /// random weights (no checkpoint) gets deterministic random experts (<see cref="RandomExpertSource"/>).
+    /// </summary>
     public static IExpertSource SourceOf(ExpertCatalog catalog)
     {
         var layout = LayoutOf(catalog);
-        var checkpoint = catalog.Checkpoint ?? throw new ArgumentException("the model's experts do not come from a checkpoint (random weights); give the offloading engine an expert source");
+        if (catalog.Checkpoint is not { } checkpoint) return new RandomExpertSource(layout);
         return new CheckpointExpertSource(checkpoint, layout, (key, role) =>
         {
             var id = catalog.Identity(key.Layer, key.Expert);
             return id.InputParts.Append(id.Output).First(t => t.Role == role).Name;
         });
+    }
+
+    /// <summary>
+    /// Bytes of the non-expert weights in the compute dtype, counted from the checkpoint's tensors (every tensor
+    /// that is not a routed expert's), or null for a model without a checkpoint.
+    /// </summary>
+    public static long? ResidentWeightBytes(ExpertCatalog catalog)
+    {
+        if (catalog.Checkpoint is not { } checkpoint) return null;
+        var experts = new HashSet<string>();
+        foreach (int layer in catalog.MoeLayers)
+            for (int e = 0; e < catalog.NumExperts; e++)
+            {
+                var id = catalog.Identity(layer, e);
+                foreach (var t in id.InputParts.Append(id.Output)) experts.Add(t.Name);
+            }
+        int size = ExpertLayout.ElementSizeOf(catalog.DType);
+        return checkpoint.Tensors.Values.Where(t => !experts.Contains(t.Name)).Sum(t => t.ElementCount * size);
     }
 
     /// <summary>Builds the engine now (host tier, slots, initial loads). Called lazily otherwise.</summary>

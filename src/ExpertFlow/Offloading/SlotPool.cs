@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -36,7 +37,8 @@ public sealed class SlotPool : IDisposable
                 view.DetachFromDisposeScope();
                 parts[s][p] = view;
             }
-            pointers[s] = TensorAddress.Of(block);
+            // CPU slots are written through their address (TorchSharp's storage never moves); CUDA slots through the driver.
+            if (device.type == DeviceType.CPU) pointers[s] = AddressOf(block);
         }
     }
 
@@ -59,8 +61,10 @@ public sealed class SlotPool : IDisposable
         return view;
     }
 
-    /// <summary>Address of the slot's first byte (device memory on CUDA, host memory on CPU).</summary>
-    public IntPtr Pointer(int slot) => pointers[slot];
+    /// <summary>The slot's whole storage: one contiguous 1-D tensor (the target of device copies).</summary>
+    public Tensor Storage(int slot) => storage[slot];
+
+    static unsafe IntPtr AddressOf(Tensor cpuTensor) => (IntPtr)Unsafe.AsPointer(ref MemoryMarshal.GetReference(cpuTensor.bytes));
     /// <summary>The slot's bytes as a span; CPU slots only.</summary>
     public unsafe Span<byte> HostSpan(int slot)
     {
@@ -73,19 +77,4 @@ public sealed class SlotPool : IDisposable
         foreach (var ps in parts) foreach (var p in ps) p.Dispose();
         foreach (var s in storage) s.Dispose();
     }
-}
-
-/// <summary>Addresses of tensor storage (TorchSharp exposes none publicly).</summary>
-internal static partial class TensorAddress
-{
-    /// <summary>Address of the tensor's first element, on its own device.</summary>
-    public static IntPtr Of(Tensor tensor)
-    {
-        var p = THSTensor_data(tensor.Handle);
-        if (p == IntPtr.Zero && tensor.numel() > 0) throw new InvalidOperationException("libtorch returned no data pointer for a tensor");
-        return p;
-    }
-
-    [LibraryImport("LibTorchSharp")]
-    private static partial IntPtr THSTensor_data(IntPtr handle);
 }

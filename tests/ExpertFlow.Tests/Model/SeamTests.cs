@@ -115,10 +115,73 @@ public class SeamTests
         var id = model.Experts.Identity(2, 5);
         Assert.Equal(["model.layers.2.mlp.experts.5.gate_proj.weight", "model.layers.2.mlp.experts.5.up_proj.weight"], id.InputParts.Select(p => p.Name));
         Assert.Equal("model.layers.2.mlp.experts.5.down_proj.weight", id.Output.Name);
+        Assert.Equal(Toolkit.Runtime.Safetensors.SafetensorsDType.F32, id.Output.Stored);
         Assert.Equal([32L, 32L], id.InputShape); // 2 x moe_intermediate_size 16, hidden 32
         Assert.Equal([0, 2], model.Experts.MoeLayers); // layer 1 is in mlp_only_layers
         Assert.NotNull(model.Experts.Checkpoint);
         var w = model.Experts.Load(2, 5, torch.CPU);
         using (w.Input) using (w.Output) Assert.Equal([32L, 32L], w.Input.shape);
+    }
+}
+
+public class CacheTests
+{
+    [Theory]
+    [InlineData("qwen3_moe")]
+    [InlineData("olmoe")]
+    public void Sequences_moved_between_caches_continue_exactly(string family)
+    {
+        Fixtures.Cpu();
+        var cases = Fixtures.Cases(family);
+        using var model = MoeModels.Load(Fixtures.Folder(family));
+        // two batches of one sequence each, prefilled separately
+        var caches = new KvCache[2];
+        var next = new int[2];
+        for (int i = 0; i < 2; i++)
+        {
+            model.Cache = null;
+            model.ResetCache(1, 40);
+            using var logits = model.Step([cases[i].InputIds]);
+            next[i] = (int)logits.argmax(-1).item<long>();
+            caches[i] = model.Cache!;
+        }
+        // merge them into one batch in swapped order, then decode greedily together
+        using var merged = KvCache.Gather([(caches[1], 0), (caches[0], 0)]);
+        foreach (var c in caches) c.Dispose();
+        model.Cache = merged;
+        Assert.Equal([cases[1].InputIds.Length, cases[0].InputIds.Length], merged.Lengths);
+        var outputs = new[] { new List<int> { next[1] }, new List<int> { next[0] } };
+        for (int s = 0; s < 7; s++)
+        {
+            using var logits = model.Step([[outputs[0][^1]], [outputs[1][^1]]]);
+            var ids = Generation.Pick(logits, new SamplingOptions(), null);
+            outputs[0].Add(ids[0]);
+            outputs[1].Add(ids[1]);
+        }
+        model.Cache = null; // merged is disposed by its using
+        Assert.Equal(cases[1].Greedy[..8], outputs[0]);
+        Assert.Equal(cases[0].Greedy[..8], outputs[1]);
+    }
+}
+
+public class LifetimeTests
+{
+    [Fact]
+    public void A_model_and_its_cache_outlive_the_callers_dispose_scope()
+    {
+        Fixtures.Cpu();
+        var c = Fixtures.Cases("switch_transformers")[0];
+        IMoeModel model;
+        using (TorchSharp.torch.NewDisposeScope())
+        {
+            model = MoeModels.Load(Fixtures.Folder("switch_transformers"));
+            ((SwitchModel)model).Encode([c.InputIds]);
+            model.ResetCache(1, 32);
+        }
+        using (model)
+        {
+            var result = Generation.Generate(model, [c.InputIds], new GenerationOptions { MaxNewTokens = 16, StopTokens = [] }, TestContext.Current.CancellationToken);
+            Assert.Equal(c.Greedy, result.OutputIds[0]);
+        }
     }
 }

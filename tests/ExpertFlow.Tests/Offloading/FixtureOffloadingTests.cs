@@ -68,8 +68,14 @@ public class FixtureOffloadingTests
         });
         var stats = provider.Stats!;
         Assert.Equal(expectedIds, ids);
+        // CPU: bit-identical. CUDA: the runtime's scatter-add (index_add_) uses atomics, so even two resident runs
+        // differ in the last bits (seen on the H200: 1.4e-6); there the logits must agree to 1e-5 and the ids exactly.
+        double tolerance = device.type == DeviceType.CUDA ? 1e-5 : 0;
         for (int i = 0; i < expectedLogits.Count; i++)
-            Assert.True((expectedLogits[i] == logits[i]).all().item<bool>(), $"{family} {policy}: step {i} logits differ by {(expectedLogits[i] - logits[i]).abs().max().item<float>():g3}");
+        {
+            double diff = (expectedLogits[i] - logits[i]).abs().max().item<float>();
+            Assert.True(diff <= tolerance, $"{family} {policy}: step {i} logits differ by {diff:g3}");
+        }
         Assert.True(stats.Requests > 0);
         Assert.Equal(wantedSlots, stats.Plan.Slots);
         Assert.True(stats.Plan.PlannedBytes <= stats.Plan.BudgetBytes);

@@ -11,14 +11,15 @@ namespace ExpertFlow.Offloading.Bench;
 /// <param name="Policy">Offloading policy, or "resident" for the runtime's all-resident provider (no budget).</param>
 /// <param name="MemoryBytes">--memory, or null (resident).</param>
 /// <param name="Batch">Sequences decoded together.</param>
-public sealed record BenchCase(string Policy, long? MemoryBytes, int Batch)
+/// <param name="Note">Shown in the report (e.g. a repeat run).</param>
+public sealed record BenchCase(string Policy, long? MemoryBytes, int Batch, string Note = "")
 {
     public string Label => MemoryBytes is long m ? $"{Policy} @ {MemorySize.Format(m)}, batch {Batch}" : $"{Policy}, batch {Batch}";
 }
 
 /// <summary>What one configuration measured.</summary>
 public sealed record BenchResult(BenchCase Case, double DecodeTokensPerSecond, double PrefillSeconds, double DecodeSeconds, int GeneratedTokens,
-    long PlannedDeviceBytes, long MeasuredPeakDeviceBytes, bool SameIdsAsReference, OffloadStats? Stats, string? Error);
+    long PlannedDeviceBytes, long MeasuredPeakDeviceBytes, bool SameIdsAsReference, OffloadStats? Stats, string? Error, double IdsMatch = 1);
 
 /// <summary>
 /// Runs a policy sweep on one model: for every (batch, budget, policy) it loads the model with that expert
@@ -36,17 +37,31 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
     public int NewTokens { get; init; } = 32;
     public int Seed { get; init; } = 1;
     public ScalarType DType { get; init; } = ScalarType.BFloat16;
+    /// <summary>Runs the first case once, briefly and unrecorded, before the sweep.</summary>
+    public bool WarmUp { get; init; } = true;
     /// <summary>The expert bytes (default: the model's checkpoint).</summary>
     public IExpertSource? ExpertSource { get; init; }
 
-    public List<BenchResult> Run(IReadOnlyList<BenchCase> cases, IProgress<string>? progress = null)
+    /// <summary>Runs the cases in order; <paramref name="afterEach"/> sees the results so far (e.g. to write a partial report).</summary>
+    public List<BenchResult> Run(IReadOnlyList<BenchCase> cases, IProgress<string>? progress = null, Action<IReadOnlyList<BenchResult>>? afterEach = null)
     {
         var results = new List<BenchResult>();
         HostExperts? host = null;
         var referenceIds = new Dictionary<int, int[][]>();
+        // Baseline: the device after libtorch has created its context (not the model's memory).
+        if (device.type == TorchSharp.DeviceType.CUDA) using (var init = ones(1, device: device)) init.add_(1).cpu().Dispose();
         long baseline = DeviceUsed(null);
         try
         {
+            // Warm-up (not recorded), once per batch size: the first run of a process, and the first run of each
+            // batch shape, pay for kernel loading, library handles and allocator growth.
+            foreach (var first in WarmUp ? cases.Where(c => c.Policy != "resident").GroupBy(c => c.Batch).Select(g => g.First()) : [])
+            {
+                progress?.Report($"warm-up, batch {first.Batch}");
+                host ??= BuildHost();
+                try { RunOne(first, host, baseline, [], newTokens: 3); }
+                catch (Exception e) when (e is ArgumentException or InvalidOperationException) { log.LogWarning("warm-up: {Message}", e.Message); }
+            }
             foreach (var c in cases)
             {
                 progress?.Report(c.Label);
@@ -63,6 +78,7 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
                     log.LogWarning("{Case}: {Message}", c.Label, e.Message);
                     results.Add(new BenchResult(c, 0, 0, 0, 0, 0, 0, false, null, e.Message.Split('\n')[0]));
                 }
+                afterEach?.Invoke(results);
             }
         }
         finally
@@ -107,33 +123,41 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
         }
     }
 
-    BenchResult RunOne(BenchCase c, HostExperts? host, long baseline, Dictionary<int, int[][]> referenceIds)
+    BenchResult RunOne(BenchCase c, HostExperts? host, long baseline, Dictionary<int, int[][]> referenceIds, int? newTokens = null)
     {
         var config = MoeConfig.Load(modelFolder);
-        int capacity = PromptTokens + NewTokens;
+        int tokens = newTokens ?? NewTokens;
+        int capacity = PromptTokens + tokens;
         MoeCausalLM? model = null;
         long peak = 0;
         long Measure() { long used = DeviceUsed(host) - baseline; peak = Math.Max(peak, used); return used; }
         IExpertProvider provider = c.Policy == "resident"
             ? new ResidentExpertProvider()
             : new OffloadingExpertProvider(new OffloadOptions(c.Policy, c.MemoryBytes, host?.Store.Tier == "disk" ? HostTier.Disk : HostTier.Arena),
-                () => new DeviceFootprint(model!.DenseBytes, model.CacheBytes, ActivationEstimate.Bytes(config, c.Batch, PromptTokens, capacity, DType)),
+                () => new DeviceFootprint(OffloadingExpertProvider.ResidentWeightBytes(model!.Experts) ?? model.DenseBytes, model.CacheBytes,
+                    ActivationEstimate.Bytes(config, c.Batch, PromptTokens, capacity, DType)),
                 log, sharedHost: host, measureDeviceBytes: device.type == TorchSharp.DeviceType.CUDA ? Measure : null);
         using (model = (MoeCausalLM)MoeModels.Load(modelFolder, new ModelLoadOptions { Device = device, DType = DType, Experts = provider, Log = log }))
         {
             if (provider is OffloadingExpertProvider op) model.Observers.Add(op);
             var random = new Random(Seed);
             var prompts = Enumerable.Range(0, c.Batch).Select(_ => Enumerable.Range(0, PromptTokens).Select(_ => random.Next(config.VocabSize)).ToArray()).ToArray();
-            var result = ExpertFlow.Model.Generation.Generate(model, prompts, new GenerationOptions { MaxNewTokens = NewTokens, StopTokens = [] });
+            var result = ExpertFlow.Model.Generation.Generate(model, prompts, new GenerationOptions { MaxNewTokens = tokens, StopTokens = [] });
             (provider as OffloadingExpertProvider)?.Finish();
             Measure();
             var stats = (provider as OffloadingExpertProvider)?.Stats;
             bool same = true;
-            if (referenceIds.TryGetValue(c.Batch, out var reference)) same = reference.Zip(result.OutputIds).All(p => p.First.SequenceEqual(p.Second));
+            double match = 1;
+            if (referenceIds.TryGetValue(c.Batch, out var reference))
+            {
+                same = reference.Zip(result.OutputIds).All(p => p.First.SequenceEqual(p.Second));
+                var pairs = reference.Zip(result.OutputIds).SelectMany(p => p.First.Zip(p.Second)).ToArray();
+                match = pairs.Length == 0 ? 1 : pairs.Count(p => p.First == p.Second) / (double)pairs.Length;
+            }
             else referenceIds[c.Batch] = result.OutputIds;
             long planned = stats?.Plan.PlannedBytes ?? model.DenseBytes + model.CacheBytes + model.Experts.MoeLayers.Count * (long)model.Experts.NumExperts * model.Experts.ExpertBytes(model.Experts.MoeLayers[0]);
             return new BenchResult(c, result.DecodeTokensPerSecond, result.PrefillSeconds, result.DecodeSeconds, result.GeneratedTokens,
-                planned, device.type == TorchSharp.DeviceType.CUDA ? peak : -1, same, stats, null);
+                planned, device.type == TorchSharp.DeviceType.CUDA ? peak : -1, same, stats, null, match);
         }
     }
 
@@ -147,7 +171,7 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
     }
 
     /// <summary>Markdown report with the results table and links to the plots; writes the plots beside it.</summary>
-    public static string WriteReport(string folder, IReadOnlyList<BenchResult> results, string title, string command, string machine)
+    public static string WriteReport(string folder, IReadOnlyList<BenchResult> results, string title, string command, string machine, bool plots = true)
     {
         Directory.CreateDirectory(folder);
         var table = new MarkdownTable("policy", "budget", "batch", "decode tok/s", "hit ratio", "transfers", "GB moved", "stall s", "demand GB/s", "planned device", "measured peak", "ids = reference", "note");
@@ -163,14 +187,14 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
                 s is { DemandCopySeconds: > 0 } ? s.DemandBandwidthGBps.ToString("0.0") : "-",
                 r.Error == null ? MemorySize.Format(r.PlannedDeviceBytes) : "-",
                 r.MeasuredPeakDeviceBytes > 0 ? MemorySize.Format(r.MeasuredPeakDeviceBytes) : "-",
-                r.Error == null ? (r.SameIdsAsReference ? "yes" : "NO") : "-",
-                r.Error ?? "");
+                r.Error == null ? (r.SameIdsAsReference ? "yes" : $"NO ({r.IdsMatch:P0} equal)") : "-",
+                r.Error ?? r.Case.Note);
         }
         var withStats = results.Where(r => r.Stats != null).ToList();
         var md = new System.Text.StringBuilder();
         md.AppendLine($"# {title}").AppendLine().AppendLine($"Machine: {machine}").AppendLine().AppendLine("Command:").AppendLine().AppendLine("```").AppendLine(command).AppendLine("```").AppendLine();
         md.AppendLine(table.ToString());
-        if (withStats.Count > 0)
+        if (plots && withStats.Count > 0)
         {
             foreach (var batch in withStats.Select(r => r.Case.Batch).Distinct())
             {
@@ -184,7 +208,7 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
         Files.WriteAllTextAtomically(Path.Combine(folder, "results.json"), OffloadReport.Serialize(results.Select(r => new
         {
             r.Case.Policy, r.Case.MemoryBytes, r.Case.Batch, r.DecodeTokensPerSecond, r.PrefillSeconds, r.DecodeSeconds, r.GeneratedTokens,
-            r.PlannedDeviceBytes, r.MeasuredPeakDeviceBytes, r.SameIdsAsReference, r.Error,
+            r.PlannedDeviceBytes, r.MeasuredPeakDeviceBytes, r.SameIdsAsReference, r.IdsMatch, r.Case.Note, r.Error,
             Offload = r.Stats == null ? null : OffloadReport.Document(r.Stats),
         })));
         return md.ToString();
