@@ -2,6 +2,7 @@ using System.CommandLine;
 using ExpertFlow.Cli;
 using Toolkit.Cli;
 
+ExpertFlowPolicy.Register(args); // before the commands list the policy names
 var root = new RootCommand("expertflow: Mixture-of-Experts LLM inference with experts offloaded to host memory and cached on the GPU.");
 root.Subcommands.Add(DoctorCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create());
