@@ -33,6 +33,8 @@ public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? pr
     /// <summary>Dual-batch runs per case (each over 2B fresh prompts; stats summed).</summary>
     public int Runs { get; init; } = 2;
     public ScalarType DType { get; init; } = ScalarType.Float32;
+    /// <summary>PLEC: layers ahead whose predicted experts are prefetched.</summary>
+    public int Lookahead { get; init; } = 2;
 
     public List<CacheResult> Run(IReadOnlyList<CacheCase> cases, IReadOnlyList<int[]> promptPool, IProgress<string>? progress = null, Action<IReadOnlyList<CacheResult>>? afterEachCase = null)
     {
@@ -75,7 +77,7 @@ public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? pr
         {
             if (predictor == null) throw new ArgumentException("policy 'expertflow' needs a trained predictor (--predictor)");
             forecast = new PredictorForecast(predictor);
-            policy = () => new PredictivePolicy(forecast);
+            policy = () => new PredictivePolicy(forecast, lookahead: Lookahead);
         }
         MoeCausalLM? model = null;
         var provider = c.Policy == "all-resident" ? null
