@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Microsoft.ML.Tokenizers;
+using Toolkit.Data.Text;
 
 namespace ExpertFlow.Model;
 
@@ -8,17 +9,23 @@ namespace ExpertFlow.Model;
 /// Text ↔ token ids for a model folder, through Microsoft.ML.Tokenizers. Supported: a Hugging Face tokenizer.json
 /// (or vocab.json + merges.txt) holding a byte-level BPE model (GPT-2, Qwen, Mixtral-style byte-level, OLMoE, DeepSeek),
 /// encoded with the GPT-2 pre-tokenisation rule. Special tokens listed in added_tokens are recognised in text.
+/// Also the GPT-2 subset vocabulary (gpt2_subset_vocab.json) that this project's demo models are trained with.
 /// Other tokenizers (SentencePiece/Unigram, e.g. Switch's T5 tokenizer) are reported as unsupported: pass token ids.
 /// </summary>
 public sealed class ModelTokenizer
 {
-    readonly Tokenizer tokenizer;
+    readonly Func<string, IEnumerable<int>> encodeText;
+    readonly Func<IEnumerable<int>, string> decodeIds;
     readonly Dictionary<string, int> special;
     readonly Dictionary<int, string> specialById;
 
     ModelTokenizer(Tokenizer tokenizer, string source, Dictionary<string, int>? special = null)
+        : this(text => tokenizer.EncodeToIds(text), ids => tokenizer.Decode(ids) ?? "", source, special) { }
+
+    ModelTokenizer(Func<string, IEnumerable<int>> encodeText, Func<IEnumerable<int>, string> decodeIds, string source, Dictionary<string, int>? special = null)
     {
-        this.tokenizer = tokenizer;
+        this.encodeText = encodeText;
+        this.decodeIds = decodeIds;
         Source = source;
         this.special = special ?? [];
         specialById = this.special.ToDictionary(kv => kv.Value, kv => kv.Key);
@@ -42,7 +49,7 @@ public sealed class ModelTokenizer
                 if (i >= 0 && (at < 0 || i < at || i == at && s.Length > found!.Length)) { at = i; found = s; }
             }
             int end = at < 0 ? text.Length : at;
-            if (end > start) ids.AddRange(tokenizer.EncodeToIds(text[start..end]));
+            if (end > start) ids.AddRange(encodeText(text[start..end]));
             if (found == null) break;
             ids.Add(special[found]);
             start = at + found.Length;
@@ -57,7 +64,7 @@ public sealed class ModelTokenizer
         var run = new List<int>();
         void Flush()
         {
-            if (run.Count > 0) text.Append(tokenizer.Decode(run));
+            if (run.Count > 0) text.Append(decodeIds(run));
             run.Clear();
         }
         foreach (int id in ids)
@@ -81,7 +88,13 @@ public sealed class ModelTokenizer
             using var m = File.OpenRead(merges);
             return new ModelTokenizer(CodeGenTokenizer.Create(v, m, addPrefixSpace: false, addBeginOfSentence: false, addEndOfSentence: false), vocab);
         }
-        throw new FileNotFoundException($"'{folder}' has no tokenizer.json (nor vocab.json + merges.txt); pass token ids with --input-ids instead of --prompt.");
+        string subset = Path.Combine(folder, Gpt2SubsetTokenizer.FileName);
+        if (File.Exists(subset))
+        {
+            var gpt2 = Gpt2SubsetTokenizer.Load(subset);
+            return new ModelTokenizer(gpt2.Encode, gpt2.Decode, subset, new Dictionary<string, int> { ["<|endoftext|>"] = Gpt2SubsetTokenizer.EndOfText });
+        }
+        throw new FileNotFoundException($"'{folder}' has no tokenizer.json (nor vocab.json + merges.txt, nor {Gpt2SubsetTokenizer.FileName}); pass token ids with --input-ids instead of --prompt.");
     }
 
     static ModelTokenizer FromTokenizerJson(string path)
