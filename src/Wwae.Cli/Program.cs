@@ -9,4 +9,5 @@ root.Subcommands.Add(SampleCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
 root.Subcommands.Add(ClassifierCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(InceptionCheckCommand.Create());
 return CliApp.Run(root, args);

@@ -57,8 +57,8 @@ static class TrainCommand
             var kinds = p.GetValue(models)!.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(TrainArguments.ParseModel).ToList();
             var seedList = p.GetValue(seeds)!.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => int.Parse(s.Trim())).ToList();
             var table = new Table().AddColumns("run", "epochs", "test L2 / image", "test MSE / pixel", "train images/s");
-            foreach (var kind in kinds)
-                foreach (int s in seedList)
+            foreach (int s in seedList)
+                foreach (var kind in kinds)
                 {
                     string dir = Path.Combine(p.GetValue(output)!, $"{TrainArguments.ModelName(kind)}-s{s}");
                     var m = RunOne(args.Build(p, kind, s, train.Height), train, test, p.GetValue(args.Dataset)!, dir, p.GetValue(resume), dev, logging.CreateLogger("wwae"));
