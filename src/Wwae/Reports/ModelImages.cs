@@ -16,12 +16,13 @@ public static class ModelImages
         var result = new float[(long)count * per];
         using var _ = no_grad();
         model.eval();
-        var generator = new Generator((ulong)seed, device);
+        // Codes are drawn on the CPU, so a seed gives the same images on every device.
+        var generator = new Generator((ulong)seed, CPU);
         for (int start = 0; start < count; start += batchSize)
         {
             using var scope = NewDisposeScope();
             int n = Math.Min(batchSize, count - start);
-            var z = randn([n, c.Latent], device: device, generator: generator);
+            var z = randn([n, c.Latent], generator: generator).to(device);
             model.Decode(z).cpu().data<float>().CopyTo(result.AsSpan(start * per, n * per));
         }
         return result;

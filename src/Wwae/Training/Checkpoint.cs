@@ -56,13 +56,13 @@ public static class Checkpoint
     }
 
     /// <summary>Saves weights, optimizer state and the run state for epoch <paramref name="state"/>.EpochsDone.</summary>
-    public static void Save(string runDirectory, CheckpointState state, GaussianAutoEncoder model, TorchSharp.Modules.OptimizerHelper? optimizer)
+    public static void Save(string runDirectory, CheckpointState state, GaussianAutoEncoder model, FlatAdam? optimizer)
     {
         Directory.CreateDirectory(runDirectory);
         string modelFile = $"model-e{state.EpochsDone}.bin";
         string? optimizerFile = optimizer == null ? null : $"optimizer-e{state.EpochsDone}.bin";
         Files.WriteAtomically(Path.Combine(runDirectory, modelFile), temp => model.save(temp));
-        if (optimizer != null) Files.WriteAtomically(Path.Combine(runDirectory, optimizerFile!), temp => optimizer.save_state_dict(temp));
+        if (optimizer != null) Files.WriteAtomically(Path.Combine(runDirectory, optimizerFile!), temp => optimizer.Save(temp));
         var saved = state with { ModelFile = modelFile, OptimizerFile = optimizerFile };
         Files.WriteAllTextAtomically(Path.Combine(runDirectory, StateFile), JsonSerializer.Serialize(saved, Json));
         foreach (var old in Directory.EnumerateFiles(runDirectory, "*-e*.bin"))

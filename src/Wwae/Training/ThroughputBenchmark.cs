@@ -23,7 +23,7 @@ public static class ThroughputBenchmark
         var config = new AutoEncoderConfig(channels, imageSize, options.Latent, options.Width, options.EffectiveDeterministic);
         using var model = new GaussianAutoEncoder(config);
         model.to(device).train();
-        var optimizer = optim.Adam(model.parameters(), lr: options.LearningRate, beta1: options.Beta1, beta2: 0.999);
+        using var optimizer = new FlatAdam(model.parameters(), options.LearningRate, options.Beta1, 0.999);
         using var prior = GaussianPrior.Standard(options.Latent, device);
         var objective = new Objective(options, prior);
         const int pool = 16;
@@ -33,9 +33,9 @@ public static class ThroughputBenchmark
         {
             using var scope = NewDisposeScope();
             var parts = objective.Compute(model, data[i % pool]);
-            optimizer.zero_grad();
+            optimizer.ZeroGrad();
             parts.Total.backward();
-            optimizer.step();
+            optimizer.Step();
             if (i == steps - 1) lastLoss = parts.Total.item<float>();
         }
         for (int i = 0; i < warmup; i++) Step(i);

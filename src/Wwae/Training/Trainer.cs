@@ -65,8 +65,8 @@ public sealed class Trainer
             logger.LogInformation("Resuming {Dir} after epoch {Epoch}", runDirectory, saved.EpochsDone);
         }
         model.to(device);
-        var optimizer = optim.Adam(model.parameters(), lr: options.LearningRate, beta1: options.Beta1, beta2: 0.999);
-        if (optimizerToLoad != null) optimizer.load_state_dict(optimizerToLoad);
+        using var optimizer = new FlatAdam(model.parameters(), options.LearningRate, options.Beta1, 0.999);
+        if (optimizerToLoad != null) optimizer.Load(optimizerToLoad);
         using var prior = GaussianPrior.Standard(options.Latent, device);
         var objective = new Objective(options, prior);
         using var batches = BatchReader.Create(data, device);
@@ -87,9 +87,9 @@ public sealed class Trainer
                 using var scope = NewDisposeScope();
                 var x = batches.Read(order.AsSpan(step * options.BatchSize, options.BatchSize));
                 var parts = objective.Compute(model, x);
-                optimizer.zero_grad();
+                optimizer.ZeroGrad();
                 parts.Total.backward();
-                optimizer.step();
+                optimizer.Step();
                 sums.add_(stack([parts.Total.detach(), parts.Reconstruction.detach(), parts.Penalty.detach().to(float32)]).to(float64));
                 if ((step + 1) % logEvery == 0 || step == steps - 1)
                 {
