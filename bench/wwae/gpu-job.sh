@@ -23,6 +23,6 @@ EPOCHS=$(python3 -c "
 import json; r=json.load(open('/tmp/wwae-runs/bench-torchsharp.json')); per_epoch=sum(3 * 60000 / x['ImagesPerSecond'] for x in r)
 print(max(1, min(30, int($TRAIN_BUDGET_S / (1.15 * per_epoch)))))" 2>/dev/null || echo 3)
 echo "training epochs per run: $EPOCHS"
-timeout $((TRAIN_BUDGET_S + 60)) bash "$G/run.sh" Wwae.Cli compare --data "$G/data" --epochs "$EPOCHS" --seeds 1,2,3 --device cuda --out /tmp/wwae-runs/fashion
+timeout $((TRAIN_BUDGET_S + 25)) bash "$G/run.sh" Wwae.Cli compare --data "$G/data" --epochs "$EPOCHS" --seeds 1,2,3 --device cuda --out /tmp/wwae-runs/fashion
 cd /tmp && tar czf "$OUT/runs.tgz" --exclude='optimizer-*' wwae-runs
 ls -la "$OUT"

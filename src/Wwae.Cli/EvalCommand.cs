@@ -56,6 +56,8 @@ static class EvalCommand
                     var progress = new Progress<int>(n => bar.Value = Math.Max(bar.Value, n + (scores.Count == 0 && bar.Value >= evaluator.Samples ? evaluator.Samples : 0)));
                     scores.Add(subject == "real" ? evaluator.RealBaseline(progress) : evaluator.ScoreRun(subject, progress));
                     bar.Value = bar.MaxValue;
+                    // Written after every subject, so a long evaluation that is stopped keeps what it measured.
+                    Files.WriteAllTextAtomically(p.GetValue(output)!, JsonSerializer.Serialize(scores, new JsonSerializerOptions { WriteIndented = true }));
                 }
             });
             string outPath = p.GetValue(output)!;
