@@ -30,10 +30,10 @@ for path in score_files:
     s0 = scores[0]
     print(f"Features: {s0['Features']} ({s0['FeatureDimension']}-d); {s0['Samples']} generated vs {s0['ReferenceSamples']} test images; "
           f"KID subsets of {s0['KidSubsetSize']}. Mean ± standard deviation over seeds.\n")
-    print("| model | seeds | FD | KID x 1000 |")
+    print("| model | seeds | FD | KID |")
     print("| --- | --- | --- | --- |")
     for m in ["real"] + order:
         rows = [s for s in scores if s["Model"] == m]
         if rows:
-            print(f"| {names[m]} | {len(rows) if m != 'real' else '-'} | {ms([r['FrechetDistance'] for r in rows], 2)} | {ms([1000 * r['KidMean'] for r in rows], 2)} |")
+            print(f"| {names[m]} | {len(rows) if m != 'real' else '-'} | {ms([r['FrechetDistance'] for r in rows], 2)} | {ms([r['KidMean'] for r in rows], 3)} |")
     print()

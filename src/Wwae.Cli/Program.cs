@@ -10,4 +10,5 @@ root.Subcommands.Add(EvalCommand.Create());
 root.Subcommands.Add(ClassifierCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(InceptionCheckCommand.Create());
+root.Subcommands.Add(ReportCommand.Create());
 return CliApp.Run(root, args);

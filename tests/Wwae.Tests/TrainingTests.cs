@@ -35,6 +35,8 @@ public sealed class TrainingTests : IDisposable
         Assert.Equal(4, history.Count);
         Assert.True(history[^1].Loss < 0.8 * history[0].Loss, $"{model}: loss went from {history[0].Loss} to {history[^1].Loss}");
         Assert.True(history[^1].Reconstruction < history[0].Reconstruction);
+        Assert.Equal(4 * 12, state.Curve.Count);  // every step is sampled when an epoch has fewer than 20
+        Assert.Equal(Enumerable.Range(1, 48).Select(i => (long)i), state.Curve.Select(c => c.Step));
     }
 
     [Fact]

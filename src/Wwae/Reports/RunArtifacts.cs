@@ -14,19 +14,41 @@ public sealed record RunMetrics(string Model, int Seed, int Epochs, int TestImag
 /// <summary>Writes what a person looks at after training: loss curves, samples, reconstructions, interpolations, metrics.</summary>
 public static class RunArtifacts
 {
+    /// <summary>
+    /// Loss curve: the sampled per-batch losses when the run recorded them (about 20 per epoch), else the
+    /// per-epoch means. Parts are shown weighted, as they enter the loss.
+    /// </summary>
+    public static void WriteLossChart(string pngPath, CheckpointState state)
+    {
+        var o = state.Options;
+        string title = $"{o.Model} on {state.Dataset} (seed {o.Seed})";
+        double w = o.ReconstructionWeight, lambda = o.EffectiveLambda;
+        if (state.Curve.Count >= 2)
+        {
+            var x = state.Curve.Select(c => (double)c.Step).ToList();
+            Charts.Line(pngPath, title, "training step", "batch value",
+            [
+                new Series("total loss", x, state.Curve.Select(c => c.Loss).ToList()),
+                new Series($"{w} x reconstruction", x, state.Curve.Select(c => c.Reconstruction * w).ToList()),
+                new Series($"{lambda} x penalty", x, state.Curve.Select(c => c.Penalty * lambda).ToList()),
+            ], logY: true);
+            return;
+        }
+        var epochs = state.History.Select(r => (double)r.Epoch).ToList();
+        Charts.Line(pngPath, title, "epoch", "mean over the epoch's batches",
+        [
+            new Series("total loss", epochs, state.History.Select(r => r.Loss).ToList()),
+            new Series($"{w} x reconstruction", epochs, state.History.Select(r => r.Reconstruction * w).ToList()),
+            new Series($"{lambda} x penalty", epochs, state.History.Select(r => r.Penalty * lambda).ToList()),
+        ], logY: true);
+    }
+
     /// <summary>Writes loss.png, samples.png, reconstructions.png, interpolation.png and metrics.json into <paramref name="runDirectory"/>.</summary>
     public static RunMetrics Write(string runDirectory, GaussianAutoEncoder model, CheckpointState state, IImageSource test, Device device)
     {
         var c = model.Config;
         var h = state.History;
-        var epochs = h.Select(r => (double)r.Epoch).ToList();
-        string name = state.Options.Model.ToString();
-        Charts.Line(Path.Combine(runDirectory, "loss.png"), $"{name} on {state.Dataset} (seed {state.Options.Seed})", "epoch", "value per batch",
-        [
-            new Series("total loss", epochs, h.Select(r => r.Loss).ToList()),
-            new Series($"{state.Options.ReconstructionWeight} x reconstruction", epochs, h.Select(r => r.Reconstruction * state.Options.ReconstructionWeight).ToList()),
-            new Series($"{state.Options.EffectiveLambda} x penalty", epochs, h.Select(r => r.Penalty * state.Options.EffectiveLambda).ToList()),
-        ], logY: true);
+        WriteLossChart(Path.Combine(runDirectory, "loss.png"), state);
 
         ImageGrid.Save(Path.Combine(runDirectory, "samples.png"), ModelImages.Sample(model, 100, device, state.Options.Seed), 100, c.Channels, c.ImageSize, c.ImageSize, 10);
 
@@ -44,7 +66,7 @@ public static class RunArtifacts
         }
 
         var (l2, l1, n) = ModelImages.ReconstructionError(model, test, device);
-        var metrics = new RunMetrics(name, state.Options.Seed, state.EpochsDone, n, l2, l1, l2 / (c.Channels * c.ImageSize * c.ImageSize),
+        var metrics = new RunMetrics(state.Options.Model.ToString(), state.Options.Seed, state.EpochsDone, n, l2, l1, l2 / (c.Channels * c.ImageSize * c.ImageSize),
             h.Count == 0 ? 0 : h.Average(r => r.ImagesPerSecond));
         Files.WriteAllTextAtomically(Path.Combine(runDirectory, "metrics.json"), JsonSerializer.Serialize(metrics, new JsonSerializerOptions { WriteIndented = true }));
         return metrics;

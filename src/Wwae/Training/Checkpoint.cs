@@ -8,6 +8,9 @@ namespace Wwae.Training;
 /// <summary>Per-epoch averages of a training run.</summary>
 public sealed record EpochRecord(int Epoch, int Steps, double Loss, double Reconstruction, double Penalty, double Seconds, double ImagesPerSecond);
 
+/// <summary>One batch's loss parts, sampled during training for the loss curve (Step counts from 1 over all epochs).</summary>
+public sealed record CurvePoint(long Step, double Loss, double Reconstruction, double Penalty);
+
 /// <summary>What state.json of a run folder holds: the options, the image shape, progress and the files of the latest checkpoint.</summary>
 public sealed record CheckpointState
 {
@@ -19,6 +22,8 @@ public sealed record CheckpointState
     public required string ModelFile { get; init; }
     public string? OptimizerFile { get; init; }
     public List<EpochRecord> History { get; init; } = [];
+    /// <summary>Sampled per-batch losses (about 20 per epoch).</summary>
+    public List<CurvePoint> Curve { get; init; } = [];
 
     /// <summary>The model shape this state describes.</summary>
     public AutoEncoderConfig ModelConfig => new(Channels, ImageSize, Options.Latent, Options.Width, Options.EffectiveDeterministic);

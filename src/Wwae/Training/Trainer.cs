@@ -80,6 +80,7 @@ public sealed class Trainer
             manual_seed(options.Seed * 100_003L + epoch);
             var order = Permutation(data.Count, new Random(HashCode.Combine(options.Seed, epoch)));
             var sums = zeros(3, dtype: float64, device: device);
+            var curve = new List<CurvePoint>();
             var watch = Stopwatch.StartNew();
             double lastLoss = double.NaN;
             for (int step = 0; step < steps; step++)
@@ -93,7 +94,9 @@ public sealed class Trainer
                 sums.add_(stack([parts.Total.detach(), parts.Reconstruction.detach(), parts.Penalty.detach().to(float32)]).to(float64));
                 if ((step + 1) % logEvery == 0 || step == steps - 1)
                 {
-                    lastLoss = parts.Total.item<float>();
+                    var values = stack([parts.Total.detach(), parts.Reconstruction.detach(), parts.Penalty.detach().to(float32)]).cpu().data<float>().ToArray();
+                    lastLoss = values[0];
+                    curve.Add(new CurvePoint((long)(epoch - 1) * steps + step + 1, values[0], values[1], values[2]));
                     if (!double.IsFinite(lastLoss))
                         throw new InvalidOperationException($"the loss became {lastLoss} at epoch {epoch}, step {step + 1}; lower --lr or --lambda.");
                     progress?.Report(new TrainingProgress(epoch, options.Epochs, step + 1, steps, lastLoss));
@@ -103,7 +106,7 @@ public sealed class Trainer
             sums.Dispose();
             double seconds = watch.Elapsed.TotalSeconds;
             var record = new EpochRecord(epoch, steps, mean[0], mean[1], mean[2], seconds, steps * options.BatchSize / seconds);
-            state = state with { EpochsDone = epoch, History = [.. state.History, record] };
+            state = state with { EpochsDone = epoch, History = [.. state.History, record], Curve = [.. state.Curve, .. curve] };
             logger.LogInformation("epoch {Epoch}/{Epochs}: loss {Loss:F4} (reconstruction {Rec:F3}, penalty {Pen:F4}), {Ips:F0} images/s",
                 epoch, options.Epochs, record.Loss, record.Reconstruction, record.Penalty, record.ImagesPerSecond);
             if (runDirectory != null) Checkpoint.Save(runDirectory, state, model, optimizer);
