@@ -16,7 +16,8 @@ public static class CliApp
     {
         try
         {
-            return root.Parse(args).Invoke();
+            // The default handler would print a stack trace for every failure; expected ones are reported below.
+            return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
         catch (Exception e) when (IsUserError(e))
         {
@@ -26,7 +27,7 @@ public static class CliApp
     }
 
     /// <summary>Errors whose message already tells the user what to do.</summary>
-    public static bool IsUserError(Exception e) => e is LibTorchException or ArgumentException or InvalidDataException
+    public static bool IsUserError(Exception e) => e is LibTorchException or Toolkit.Runtime.Cuda.CudaNotAvailableException or ArgumentException or InvalidDataException
         or FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException or FormatException or OutOfMemoryException;
 
     /// <summary>A console logger factory; debug level when <paramref name="verbose"/>.</summary>

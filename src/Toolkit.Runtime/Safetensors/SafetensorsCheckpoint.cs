@@ -185,6 +185,9 @@ public sealed unsafe class SafetensorsCheckpoint : IDisposable
     public torch.Tensor Load(string name, torch.Device? device = null, torch.ScalarType? dtype = null) =>
         FileOf(name).Load(name, device, dtype);
 
+    /// <summary>Copies a tensor into an existing tensor of the same shape (see <see cref="SafetensorsFile.LoadInto"/>).</summary>
+    public void LoadInto(string name, torch.Tensor destination) => FileOf(name).LoadInto(name, destination);
+
     public void Dispose()
     {
         foreach (var shard in Shards) shard.Dispose();

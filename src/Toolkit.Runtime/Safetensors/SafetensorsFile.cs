@@ -121,6 +121,16 @@ public sealed unsafe class SafetensorsFile : IDisposable
         return TensorCopy.FromMemory(info, BasePointer + info.FileOffset, device, dtype);
     }
 
+    /// <summary>
+    /// Copies the tensor into an existing tensor of the same shape (any device and dtype; a plain memcpy for a
+    /// contiguous CPU tensor of the stored dtype). Under no_grad, so module parameters can be filled in place.
+    /// </summary>
+    public void LoadInto(string name, torch.Tensor destination)
+    {
+        var info = Info(name);
+        TensorCopy.Into(info, BasePointer + info.FileOffset, destination);
+    }
+
     public void Dispose()
     {
         if (basePointer == null) return;

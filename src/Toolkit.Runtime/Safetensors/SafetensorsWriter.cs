@@ -38,6 +38,9 @@ public static class SafetensorsWriter
     /// metadata.total_size and the weight_map. When everything fits in one shard, writes {stem}.safetensors
     /// alone (as transformers does) and removes a stale index. The index is written last. Every shard's
     /// metadata gets "format": "pt" unless given, since transformers refuses safetensors files without it.
+    /// Shards of an earlier save in the folder that this one did not overwrite are deleted afterwards. Each
+    /// file is replaced atomically, but the set is not: a crash midway can leave new shards beside the old
+    /// index (the reader then reports the mismatch).
     /// </summary>
     public static ShardedWriteResult WriteSharded(string folder, IEnumerable<KeyValuePair<string, torch.Tensor>> tensors, long maxShardBytes,
         IReadOnlyDictionary<string, string>? metadata = null, string stem = "model") =>
@@ -176,6 +179,7 @@ public static class SafetensorsWriter
             string single = Path.Combine(full, $"{stem}.safetensors");
             WriteEntries(single, shards[0], metadata);
             if (File.Exists(indexPath)) File.Delete(indexPath);
+            RemoveStaleShards(full, stem, [single]);
             return new ShardedWriteResult([single], null, total);
         }
 
@@ -204,7 +208,16 @@ public static class SafetensorsWriter
             json.WriteEndObject();
             json.WriteEndObject();
         });
+        RemoveStaleShards(full, stem, files);
         return new ShardedWriteResult(files, indexPath, total);
+    }
+
+    /// <summary>Deletes shards of an earlier save ({stem}-NNNNN-of-NNNNN.safetensors) that the new one did not write.</summary>
+    static void RemoveStaleShards(string folder, string stem, IReadOnlyList<string> keep)
+    {
+        var pattern = new System.Text.RegularExpressions.Regex($"^{System.Text.RegularExpressions.Regex.Escape(stem)}-\\d{{5}}-of-\\d{{5}}\\.safetensors$");
+        foreach (string file in Directory.EnumerateFiles(folder))
+            if (pattern.IsMatch(Path.GetFileName(file)) && !keep.Contains(file)) File.Delete(file);
     }
 
     /// <summary>Writes into a temporary file beside the target, flushes it to disk, then renames it over the target.</summary>

@@ -1,22 +1,13 @@
-using System.Runtime.InteropServices;
+using Toolkit.Runtime.Cuda;
 using TorchSharp;
 
 namespace Toolkit.Runtime.Safetensors;
 
 /// <summary>Copies between raw memory and the storage of CPU TorchSharp tensors.</summary>
-internal static unsafe partial class TensorCopy
+internal static unsafe class TensorCopy
 {
-    /// <summary>Pointer to the first element of a CPU tensor (its storage offset included).</summary>
-    [LibraryImport("LibTorchSharp")]
-    private static partial IntPtr THSTensor_data(IntPtr handle);
-
-    public static byte* DataPointer(torch.Tensor tensor)
-    {
-        IntPtr p = THSTensor_data(tensor.Handle);
-        if (p == IntPtr.Zero && tensor.NumberOfElements > 0)
-            throw new InvalidOperationException("TorchSharp returned no data pointer for a non-empty tensor.");
-        return (byte*)p;
-    }
+    /// <summary>Pointer to the first element of a CPU tensor (through TensorMemory, the one place that reads it).</summary>
+    static byte* DataPointer(torch.Tensor tensor) => (byte*)TensorMemory.DataPointer(tensor);
 
     public static torch.Tensor FromMemory(TensorInfo info, byte* source, torch.Device? device, torch.ScalarType? dtype)
     {
@@ -41,6 +32,26 @@ internal static unsafe partial class TensorCopy
         }
     }
 
+    /// <summary>
+    /// Copies a stored tensor into an existing tensor of the same shape (a module parameter, a pinned buffer).
+    /// Same dtype, contiguous, on the CPU: one memcpy. Otherwise: through a CPU tensor and copy_ (which
+    /// converts dtype and moves across devices). Runs under no_grad, so parameters can be filled.
+    /// </summary>
+    public static void Into(TensorInfo info, byte* source, torch.Tensor destination)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        if (!destination.shape.SequenceEqual(info.Shape))
+            throw new ArgumentException($"Tensor '{info.Name}' in '{info.FilePath}' has shape {info.ShapeText}, but the destination has shape [{string.Join(", ", destination.shape)}].", nameof(destination));
+        using var noGrad = torch.no_grad();
+        if (destination.device_type == DeviceType.CPU && destination.is_contiguous() && info.DType.ToScalarType() == destination.dtype)
+        {
+            if (info.ByteLength > 0) Buffer.MemoryCopy(source, DataPointer(destination), info.ByteLength, info.ByteLength);
+            return;
+        }
+        using var cpu = FromMemory(info, source, null, null);
+        destination.copy_(cpu);
+    }
+
     /// <summary>Writes a tensor's bytes (row-major, little-endian) to a stream; moves it to the CPU first if needed.</summary>
     public static void WriteTo(torch.Tensor tensor, Stream stream)
     {
@@ -55,8 +66,4 @@ internal static unsafe partial class TensorCopy
         for (long done = 0; done < length; done += chunk)
             stream.Write(new ReadOnlySpan<byte>(p + done, (int)Math.Min(chunk, length - done)));
     }
-
-    /// <summary>Writes memory to a stream in chunks (ReadOnlySpan is limited to 2 GiB).</summary>
-    public static void WriteTo(ReadOnlyMemory<byte> data, Stream stream) => stream.Write(data.Span);
-
 }

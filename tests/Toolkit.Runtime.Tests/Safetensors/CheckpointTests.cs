@@ -62,8 +62,11 @@ public class CheckpointTests
         var model = Model();
         SafetensorsWriter.WriteSharded(temp.Path, model, maxShardBytes: 100);
         Assert.True(File.Exists(temp.File(SafetensorsCheckpoint.IndexFileName)));
+        Assert.True(File.Exists(temp.File("model-00005-of-00005.safetensors"))); // 128 | 128 | 16 | 128 | 24 bytes
+        File.WriteAllText(temp.File("other.safetensors"), "not ours");
         var result = SafetensorsWriter.WriteSharded(temp.Path, model, maxShardBytes: 1 << 20);
         Assert.Null(result.IndexPath);
+        Assert.Equal(["model.safetensors", "other.safetensors"], Directory.GetFiles(temp.Path).Select(Path.GetFileName).Order());
         Assert.Equal([temp.File("model.safetensors")], result.Files);
         Assert.False(File.Exists(temp.File(SafetensorsCheckpoint.IndexFileName)));
         using var checkpoint = SafetensorsCheckpoint.Open(temp.Path);

@@ -205,6 +205,33 @@ public class MalformedFileTests
     }
 
     [Fact]
+    public unsafe void Tensors_over_2_GiB_are_reached_through_pointers()
+    {
+        // A sparse file: the 3 GB of data cost no disk space and are read as zeros.
+        using var temp = new TempFolder();
+        const long size = 3_000_000_000;
+        string header = "{\"big\":{\"dtype\":\"U8\",\"shape\":[3,1000000000],\"data_offsets\":[0,3000000000]},\"tail\":{\"dtype\":\"I16\",\"shape\":[1],\"data_offsets\":[3000000000,3000000002]}}";
+        string path = Crafted.Write(temp, "big.safetensors", Crafted.Bytes(header));
+        using (var stream = new FileStream(path, FileMode.Open, FileAccess.ReadWrite))
+        {
+            stream.SetLength(stream.Length + size + 2);
+            stream.Position = stream.Length - 2;
+            stream.Write([0x34, 0x12]);
+        }
+        using var file = SafetensorsFile.Open(path);
+        var big = file.Info("big");
+        Assert.Equal(size, big.ByteLength);
+        Assert.Equal(3_000_000_000L, big.ElementCount);
+        Assert.Throws<NotSupportedException>(() => file.GetBytes("big").Length);
+        Assert.Equal(0, file.GetPointer("big")[size - 1]);
+        Assert.True(file.GetPointer("big") + size == file.GetPointer("tail"));
+        Assert.Equal(8 + header.Length + size, file.Info("tail").FileOffset);
+        Assert.Equal([0x34, 0x12], file.GetBytes("tail").ToArray());
+        using var tail = file.Load("tail");
+        Assert.Equal((short)0x1234, tail.item<short>());
+    }
+
+    [Fact]
     public void Missing_file_is_a_file_not_found_error()
     {
         var e = Assert.Throws<FileNotFoundException>(() => SafetensorsFile.Open("/no/such/file.safetensors"));

@@ -130,6 +130,34 @@ public class RoundTripTests
     }
 
     [Fact]
+    public void LoadInto_fills_existing_tensors_and_parameters()
+    {
+        using var scope = torch.NewDisposeScope();
+        using var temp = new TempFolder();
+        var w = torch.randn(3, 4);
+        string path = temp.File("w.safetensors");
+        SafetensorsWriter.Write(path, [new("w", w)]);
+        using var file = SafetensorsFile.Open(path);
+
+        var same = torch.zeros(3, 4);
+        file.LoadInto("w", same);
+        Assert.True(Same(same, w));
+
+        var parameter = new TorchSharp.Modules.Parameter(torch.zeros(3, 4, ScalarType.BFloat16));
+        file.LoadInto("w", parameter);
+        Assert.True(Same(parameter.detach(), w.to(ScalarType.BFloat16)));
+        Assert.True(parameter.requires_grad);
+
+        var strided = torch.zeros(4, 3).t();
+        file.LoadInto("w", strided);
+        Assert.True(Same(strided.contiguous(), w));
+
+        var e = Assert.Throws<ArgumentException>(() => file.LoadInto("w", torch.zeros(4, 3)));
+        Assert.Contains("'w'", e.Message);
+        Assert.Contains("[3, 4]", e.Message);
+    }
+
+    [Fact]
     public void Non_contiguous_tensors_are_written_in_logical_order()
     {
         using var scope = torch.NewDisposeScope();

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# ef-runtime's GPU run (one call): all ExpertFlow tests (GPU parity included), a CLI generate, bench-runtime, the
+# transformers peer. Expects the bundle folder layout made for this run: dotnet.tar.xz and app/ExpertFlow.Tests/
+# holding both the published tests and the published CLI (see docs/expertflow-runtime.md).
+cd "$(dirname "$0")"
+OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
+if [ ! -x /tmp/gpu-dotnet/dotnet ]; then mkdir -p /tmp/gpu-dotnet && tar -xJf dotnet.tar.xz -C /tmp/gpu-dotnet; fi
+export DOTNET_ROOT=/tmp/gpu-dotnet PATH=/tmp/gpu-dotnet:$PATH DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+export LIBTORCH=$(python3 -c 'import torch, os; print(os.path.dirname(torch.__file__))')
+export LD_LIBRARY_PATH="$LIBTORCH/lib:${LD_LIBRARY_PATH:-}"
+A=app/ExpertFlow.Tests
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$OUT/env.txt" 2>&1
+s=$(date +%s); timeout 70 dotnet $A/ExpertFlow.Tests.dll > "$OUT/tests.txt" 2>&1; echo "rc=$? s=$(( $(date +%s) - s ))" >> "$OUT/tests.txt"
+s=$(date +%s); timeout 100 dotnet $A/ExpertFlow.Cli.dll bench-runtime --device cuda --json "$OUT/bench.json" > "$OUT/bench.txt" 2>&1; echo "rc=$? s=$(( $(date +%s) - s ))" >> "$OUT/bench.txt"
+s=$(date +%s); timeout 100 python3 transformers_peer.py "$OUT/peer.json" > "$OUT/peer.txt" 2>&1; echo "rc=$? s=$(( $(date +%s) - s ))" >> "$OUT/peer.txt"
+timeout 25 dotnet $A/ExpertFlow.Cli.dll generate --model $A/fixtures/moe/qwen2_moe --prompt "The experts" --max-new-tokens 8 --device cuda --dtype fp32 --json > "$OUT/generate.txt" 2>&1; echo "rc=$?" >> "$OUT/generate.txt"
+tail -n 3 "$OUT/tests.txt" "$OUT/generate.txt"; tail -n 16 "$OUT/bench.txt"; tail -n 5 "$OUT/peer.txt"

@@ -1,0 +1,145 @@
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace ExpertFlow.Model;
+
+/// <summary>
+/// Causal self-attention with RoPE, grouped-query heads, optional q/k norms (Qwen3-MoE per head, OLMoE over the
+/// projection), optional clip_qkv, and the preallocated KV cache. q, k and v are one fused matmul.
+/// </summary>
+internal sealed class DecoderAttention
+{
+    readonly MoeConfig c;
+    readonly int layer;
+    readonly Param q, k, v, o;
+    readonly Param? qb, kb, vb, ob, qNorm, kNorm;
+    Tensor? qkv, qkvBias, oT;
+
+    public DecoderAttention(ParamSet ps, IWeightSource ck, MoeConfig c, int layer, string prefix)
+    {
+        this.c = c;
+        this.layer = layer;
+        long h = c.HiddenSize, qd = c.NumHeads * c.HeadDim, kvd = c.NumKvHeads * c.HeadDim;
+        q = ps.Declare($"{prefix}.q_proj.weight", qd, h);
+        k = ps.Declare($"{prefix}.k_proj.weight", kvd, h);
+        v = ps.Declare($"{prefix}.v_proj.weight", kvd, h);
+        o = ps.Declare($"{prefix}.o_proj.weight", h, qd);
+        if (c.AttentionBias || ck.Contains($"{prefix}.q_proj.bias"))
+        {
+            qb = ps.Declare($"{prefix}.q_proj.bias", qd);
+            kb = ps.Declare($"{prefix}.k_proj.bias", kvd);
+            vb = ps.Declare($"{prefix}.v_proj.bias", kvd);
+            ob = ps.Optional(ck, $"{prefix}.o_proj.bias", h);
+        }
+        if (c.QkNorm == QkNormKind.PerHead)
+        {
+            qNorm = ps.Declare($"{prefix}.q_norm.weight", c.HeadDim);
+            kNorm = ps.Declare($"{prefix}.k_norm.weight", c.HeadDim);
+        }
+        else if (c.QkNorm == QkNormKind.Full)
+        {
+            qNorm = ps.Declare($"{prefix}.q_norm.weight", qd);
+            kNorm = ps.Declare($"{prefix}.k_norm.weight", kvd);
+        }
+    }
+
+    public void Prepare()
+    {
+        oT = o.Value.t().DetachFromDisposeScope(); // a view, made once
+        qkv = cat([q.Value, k.Value, v.Value], 0).DetachFromDisposeScope();
+        foreach (var p in new[] { q, k, v }) { p.Value.Dispose(); p.Value = qkv; }
+        if (qb != null)
+        {
+            qkvBias = cat([qb.Value, kb!.Value, vb!.Value], 0).DetachFromDisposeScope();
+            foreach (var p in new[] { qb, kb, vb! }) { p.Value.Dispose(); p.Value = qkvBias; }
+        }
+    }
+
+    /// <summary>x: [B, T, H] normed hidden states; returns residual + attention output [B, T, H] (o_proj fused with the sum).</summary>
+    public Tensor Forward(Tensor x, Tensor residual, DecoderStep s, KvCache cache)
+    {
+        long b = x.shape[0], t = x.shape[1];
+        int nh = c.NumHeads, nkv = c.NumKvHeads, hd = c.HeadDim;
+        var proj = F.linear(x, qkv!, qkvBias);
+        Tensor qs, ks, vs;
+        if (c.QkNorm == QkNormKind.None && c.ClipQkv == null)
+        {
+            var heads = proj.view(b, t, nh + 2 * nkv, hd);
+            var qk = Ops.RopeSigned(heads.narrow(2, 0, nh + nkv), s.Cos, s.SignedSin);
+            qs = qk.narrow(2, 0, nh);
+            ks = qk.narrow(2, nh, nkv);
+            vs = heads.narrow(2, nh + nkv, nkv);
+        }
+        else
+        {
+            qs = proj.narrow(-1, 0, nh * hd);
+            ks = proj.narrow(-1, nh * hd, nkv * hd);
+            vs = proj.narrow(-1, (nh + nkv) * hd, nkv * hd);
+            if (c.QkNorm == QkNormKind.Full)
+            {
+                qs = Ops.RmsNorm(qs, qNorm!.Value, c.NormEps);
+                ks = Ops.RmsNorm(ks, kNorm!.Value, c.NormEps);
+            }
+            if (c.ClipQkv is double clip)
+            {
+                qs = qs.clamp(-clip, clip);
+                ks = ks.clamp(-clip, clip);
+                vs = vs.clamp(-clip, clip);
+            }
+            qs = qs.view(b, t, nh, hd);
+            ks = ks.view(b, t, nkv, hd);
+            vs = vs.view(b, t, nkv, hd);
+            if (c.QkNorm == QkNormKind.PerHead)
+            {
+                qs = Ops.RmsNorm(qs, qNorm!.Value, c.NormEps);
+                ks = Ops.RmsNorm(ks, kNorm!.Value, c.NormEps);
+            }
+            qs = Ops.RopeSigned(qs, s.Cos, s.SignedSin);
+            ks = Ops.RopeSigned(ks, s.Cos, s.SignedSin);
+        }
+        // write this step's keys/values at each row's own positions, then attend over the used extent
+        cache.Write(layer, ks, vs, s.Slots, s.ValidIndex);
+        var keys = cache.KeysView(layer, s.KeyLength);
+        var values = cache.ValuesView(layer, s.KeyLength);
+        var query = qs.transpose(1, 2); // [B, nh, T, hd]
+        Tensor attn;
+        int g = nh / nkv;
+        if (g == 1) attn = F.scaled_dot_product_attention(query, keys, values, s.Mask);
+        else
+        {
+            // grouped-query attention without copying the cache: the g query heads of a kv head become g*T query rows
+            var grouped = query.reshape(b, nkv, g * t, hd);
+            // reshape, not view: CUDA attention kernels may return a strided output
+            attn = F.scaled_dot_product_attention(grouped, keys, values, s.GroupedMask(g)).reshape(b, nh, t, hd);
+        }
+        var baseline = residual.view(b * t, c.HiddenSize);
+        if (ob != null) baseline = baseline + ob.Value;
+        return addmm(baseline, attn.transpose(1, 2).reshape(b * t, nh * hd), oT!, 1, 1).view(b, t, c.HiddenSize);
+    }
+}
+
+/// <summary>Per-step attention inputs of the decoder: RoPE rows, write positions, mask.</summary>
+internal sealed class DecoderStep
+{
+    public required Tensor Cos { get; init; }   // [B, T, 1, hd]
+    /// <summary>[-sin of the first half, sin of the second half] (see <see cref="Ops.RopeSigned"/>).</summary>
+    public required Tensor SignedSin { get; init; }
+    /// <summary>Flat cache slots (row*capacity+position) of the valid tokens.</summary>
+    public required Tensor Slots { get; init; }
+    /// <summary>Flat indices (row*T+t) of the valid tokens; null when all are valid.</summary>
+    public Tensor? ValidIndex { get; init; }
+    /// <summary>[B, 1, T, S] additive; null when nothing needs masking (one new token per row, all rows equally long).</summary>
+    public required Tensor? Mask { get; init; }
+    public required long KeyLength { get; init; }
+    readonly Dictionary<int, Tensor> grouped = [];
+
+    public Tensor GroupedMask(int g)
+    {
+        if (Mask is null) return null!;
+        if (grouped.TryGetValue(g, out var m)) return m;
+        long b = Mask.shape[0], t = Mask.shape[2], s = Mask.shape[3];
+        m = Mask.unsqueeze(2).expand(b, 1, g, t, s).reshape(b, 1, g * t, s);
+        grouped[g] = m;
+        return m;
+    }
+}

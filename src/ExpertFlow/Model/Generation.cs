@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using static TorchSharp.torch;
+
+namespace ExpertFlow.Model;
+
+/// <summary>How to pick next tokens.</summary>
+public sealed record SamplingOptions
+{
+    /// <summary>Greedy (argmax) when true; otherwise sample with the options below.</summary>
+    public bool Greedy { get; init; } = true;
+    public double Temperature { get; init; } = 1.0;
+    /// <summary>Keep the k most likely tokens (0: all).</summary>
+    public int TopK { get; init; }
+    /// <summary>Keep the smallest set of tokens whose probability reaches p (1: all).</summary>
+    public double TopP { get; init; } = 1.0;
+    public long Seed { get; init; }
+
+    public void Validate()
+    {
+        if (Greedy) return;
+        if (!(Temperature > 0)) throw new ArgumentException($"--temperature must be positive (got {Temperature}); use --greedy for argmax.");
+        if (TopK < 0) throw new ArgumentException($"--top-k must be 0 (off) or positive (got {TopK}).");
+        if (!(TopP > 0 && TopP <= 1)) throw new ArgumentException($"--top-p must be in (0, 1] (got {TopP}).");
+    }
+}
+
+/// <summary>Options of one generation call.</summary>
+public sealed record GenerationOptions
+{
+    public int MaxNewTokens { get; init; } = 32;
+    public SamplingOptions Sampling { get; init; } = new();
+    /// <summary>Tokens that end a sequence (included in its output); default: the config's eos_token_id.</summary>
+    public IReadOnlyCollection<int>? StopTokens { get; init; }
+    /// <summary>Called for every new token: (sequence index, token id).</summary>
+    public Action<int, int>? OnToken { get; init; }
+}
+
+/// <summary>The outcome of a generation call with its timings.</summary>
+public sealed record GenerationResult(int[][] OutputIds, double PrefillSeconds, double DecodeSeconds, int DecodeSteps, int GeneratedTokens)
+{
+    /// <summary>New tokens after the first, per second of decoding (the first comes from the prefill).</summary>
+    public double DecodeTokensPerSecond => DecodeSeconds > 0 ? (GeneratedTokens - OutputIds.Length) / DecodeSeconds : 0;
+    /// <summary>All new tokens per second of prefill plus decoding.</summary>
+    public double TokensPerSecond => PrefillSeconds + DecodeSeconds > 0 ? GeneratedTokens / (PrefillSeconds + DecodeSeconds) : 0;
+}
+
+/// <summary>Greedy or sampled generation for a batch of prompts with one KV cache.</summary>
+public static class Generation
+{
+    public static GenerationResult Generate(IMoeModel model, IReadOnlyList<int[]> prompts, GenerationOptions options, CancellationToken cancel = default)
+    {
+        if (prompts.Count == 0) throw new ArgumentException("No prompt given.");
+        if (prompts.Any(p => p.Length == 0)) throw new ArgumentException("A prompt is empty; give at least one token.");
+        if (options.MaxNewTokens < 1) throw new ArgumentException($"--max-new-tokens must be at least 1 (got {options.MaxNewTokens}).");
+        options.Sampling.Validate();
+        var stops = (options.StopTokens ?? model.Config.EosTokenIds).ToHashSet();
+        int rows = prompts.Count;
+        int capacity = model.Config.IsEncoderDecoder ? options.MaxNewTokens + 1 : prompts.Max(p => p.Length) + options.MaxNewTokens;
+        if (!model.Config.IsEncoderDecoder && capacity > model.Config.MaxPositionEmbeddings)
+            throw new ArgumentException($"The longest prompt ({prompts.Max(p => p.Length)} tokens) plus --max-new-tokens ({options.MaxNewTokens}) needs {capacity} positions, " +
+                $"more than the model's max_position_embeddings ({model.Config.MaxPositionEmbeddings}).");
+        if (model is SwitchModel sw) sw.Encode(prompts);
+        model.ResetCache(rows, capacity);
+        var outputs = Enumerable.Range(0, rows).Select(_ => new List<int>()).ToArray();
+        var done = new bool[rows];
+        // a TorchSharp Generator is a CPU generator: sampling draws from the (small) probabilities on the CPU
+        using var generator = options.Sampling.Greedy ? null : new TorchSharp.torch.Generator((ulong)options.Sampling.Seed, CPU);
+        var watch = Stopwatch.StartNew();
+        var first = model is SwitchModel ? prompts.Select(_ => new[] { model.Config.DecoderStartTokenId }).ToArray() : prompts.Select(p => p.ToArray()).ToArray();
+        int[] next;
+        using (var logits = model.Step(first)) next = Pick(logits, options.Sampling, generator);
+        if (model.Device.type == TorchSharp.DeviceType.CUDA) cuda.synchronize();
+        double prefill = watch.Elapsed.TotalSeconds;
+        watch.Restart();
+        int steps = 0;
+        while (true)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                if (done[r]) continue;
+                outputs[r].Add(next[r]);
+                options.OnToken?.Invoke(r, next[r]);
+                if (stops.Contains(next[r]) || outputs[r].Count >= options.MaxNewTokens) done[r] = true;
+            }
+            if (done.All(d => d)) break;
+            cancel.ThrowIfCancellationRequested();
+            // finished rows feed no token: their cache stays as it is and their logits are ignored
+            var feed = Enumerable.Range(0, rows).Select(r => done[r] ? Array.Empty<int>() : [next[r]]).ToArray();
+            using var logits = model.Step(feed);
+            next = Pick(logits, options.Sampling, generator);
+            steps++;
+        }
+        double decode = watch.Elapsed.TotalSeconds;
+        return new GenerationResult(outputs.Select(o => o.ToArray()).ToArray(), prefill, decode, steps, outputs.Sum(o => o.Count));
+    }
+
+    /// <summary>Next token per row from fp32 logits [rows, V].</summary>
+    public static int[] Pick(Tensor logits, SamplingOptions s, TorchSharp.torch.Generator? generator)
+    {
+        using var scope = NewDisposeScope();
+        Tensor chosen;
+        if (s.Greedy) chosen = logits.argmax(-1);
+        else
+        {
+            var scaled = logits / s.Temperature;
+            if (s.TopK > 0 && s.TopK < scaled.shape[1])
+            {
+                var kth = scaled.topk(s.TopK, -1).values.narrow(1, s.TopK - 1, 1);
+                scaled = scaled.masked_fill(scaled < kth, double.NegativeInfinity);
+            }
+            if (s.TopP < 1)
+            {
+                var (sorted, order) = scaled.sort(-1, descending: true);
+                var cumulative = sorted.softmax(-1).cumsum(-1);
+                // drop a token when the tokens before it already reach top_p (the most likely token always stays)
+                var drop = (cumulative - sorted.softmax(-1)) >= s.TopP;
+                var dropOriginal = zeros_like(drop).scatter(1, order, drop);
+                scaled = scaled.masked_fill(dropOriginal, double.NegativeInfinity);
+            }
+            chosen = multinomial(scaled.softmax(-1).cpu(), 1, generator: generator).squeeze(1);
+        }
+        return chosen.cpu().data<long>().ToArray().Select(v => (int)v).ToArray();
+    }
+}

@@ -1,0 +1,104 @@
+using static TorchSharp.torch;
+using TorchSharp;
+
+namespace ExpertFlow.Model;
+
+/// <summary>
+/// Preallocated key/value cache: per layer [rows, capacity, kv_heads, head_dim] keys and values, and the number of
+/// positions each row (sequence) holds. Sequences are stored right-padded: row b's tokens occupy positions
+/// 0..Lengths[b]-1, so every sequence keeps its own positions (no left-padding offsets); a step writes each row's
+/// new tokens at its own length and attention masks everything beyond it.
+/// </summary>
+public sealed class KvCache : IDisposable
+{
+    readonly Tensor[] keys, values;
+    // views made once: flat [rows*capacity, kv, hd] for writes, [rows, kv, capacity, hd] for attention
+    readonly Tensor[] flatKeys, flatValues, headKeys, headValues;
+
+    public KvCache(int layers, int rows, int kvHeads, int capacity, int headDim, ScalarType dtype, Device device)
+    {
+        Rows = rows;
+        Capacity = capacity;
+        keys = new Tensor[layers];
+        values = new Tensor[layers];
+        for (int i = 0; i < layers; i++)
+        {
+            // owned by this cache, never by a caller's dispose scope
+            keys[i] = zeros([rows, capacity, kvHeads, headDim], dtype, device).DetachFromDisposeScope();
+            values[i] = zeros([rows, capacity, kvHeads, headDim], dtype, device).DetachFromDisposeScope();
+        }
+        Lengths = new int[rows];
+        flatKeys = keys.Select(k => k.view(rows * (long)capacity, kvHeads, headDim).DetachFromDisposeScope()).ToArray();
+        flatValues = values.Select(v => v.view(rows * (long)capacity, kvHeads, headDim).DetachFromDisposeScope()).ToArray();
+        headKeys = keys.Select(k => k.transpose(1, 2).DetachFromDisposeScope()).ToArray();
+        headValues = values.Select(v => v.transpose(1, 2).DetachFromDisposeScope()).ToArray();
+    }
+
+    public int Rows { get; }
+    public int Capacity { get; }
+    /// <summary>Positions held per row.</summary>
+    public int[] Lengths { get; }
+
+    public Tensor Keys(int layer) => keys[layer];
+    public Tensor Values(int layer) => values[layer];
+
+    /// <summary>
+    /// Writes new keys/values [B, T, kv, hd] of a layer: only the valid tokens (flat index <paramref name="validIndex"/>
+    /// into B*T, or all when null) go to their flat cache slots <paramref name="slots"/> (row*capacity+position).
+    /// </summary>
+    public void Write(int layer, Tensor k, Tensor v, Tensor slots, Tensor? validIndex)
+    {
+        long b = k.shape[0], t = k.shape[1], heads = k.shape[2], hd = k.shape[3];
+        var kf = k.reshape(b * t, heads, hd); // a view for the strided slices of the fused projection
+        var vf = v.reshape(b * t, heads, hd);
+        if (validIndex is not null) { kf = kf.index_select(0, validIndex); vf = vf.index_select(0, validIndex); }
+        flatKeys[layer].index_copy_(0, slots, kf);
+        flatValues[layer].index_copy_(0, slots, vf);
+    }
+
+    /// <summary>Keys or values of the first <paramref name="length"/> positions as [B, kv, length, hd] (a view).</summary>
+    public Tensor KeysView(int layer, long length) => headKeys[layer].narrow(2, 0, length);
+    public Tensor ValuesView(int layer, long length) => headValues[layer].narrow(2, 0, length);
+    public long Bytes => keys.Sum(k => k.NumberOfElements * k.ElementSize) * 2;
+
+    /// <summary>
+    /// A new cache whose row i is a copy of row <c>rows[i].Row</c> of cache <c>rows[i].Source</c> (with its length):
+    /// the "merge" and "reindex" a token scheduler needs when sequences move between batches. All sources must have
+    /// the same layer count, head layout, dtype and device; <paramref name="capacity"/> defaults to the largest source's.
+    /// </summary>
+    public static KvCache Gather(IReadOnlyList<(KvCache Source, int Row)> rows, int? capacity = null)
+    {
+        if (rows.Count == 0) throw new ArgumentException("Gather needs at least one row.");
+        var first = rows[0].Source;
+        int cap = capacity ?? rows.Max(r => r.Source.Capacity);
+        var k0 = first.keys[0];
+        var result = new KvCache(first.keys.Length, rows.Count, (int)k0.shape[2], cap, (int)k0.shape[3], k0.dtype, k0.device);
+        using var scope = NewDisposeScope();
+        for (int i = 0; i < rows.Count; i++)
+        {
+            var (source, row) = rows[i];
+            if (row < 0 || row >= source.Rows) throw new ArgumentOutOfRangeException(nameof(rows), $"row {row} of a cache with {source.Rows} rows");
+            int length = source.Lengths[row];
+            if (length > cap) throw new ArgumentException($"row {row} holds {length} positions, more than the new capacity {cap}");
+            if (source.keys.Length != first.keys.Length || source.keys[0].shape[2] != k0.shape[2] || source.keys[0].shape[3] != k0.shape[3])
+                throw new ArgumentException("Gather: all source caches must belong to the same model.");
+            for (int l = 0; l < first.keys.Length; l++)
+            {
+                result.keys[l][i].narrow(0, 0, length).copy_(source.keys[l][row].narrow(0, 0, length));
+                result.values[l][i].narrow(0, 0, length).copy_(source.values[l][row].narrow(0, 0, length));
+            }
+            result.Lengths[i] = length;
+        }
+        return result;
+    }
+
+    /// <summary>Forgets every row's contents (the memory stays allocated).</summary>
+    public void Clear() => Array.Clear(Lengths);
+
+    public void Dispose()
+    {
+        foreach (var t in flatKeys.Concat(flatValues).Concat(headKeys).Concat(headValues)) t.Dispose();
+        foreach (var t in keys) t.Dispose();
+        foreach (var t in values) t.Dispose();
+    }
+}

@@ -1,0 +1,235 @@
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace ExpertFlow.Model;
+
+/// <summary>How a family turns router logits into experts and weights (all as transformers does in eval).</summary>
+internal enum RouterKind
+{
+    /// <summary>softmax (fp32) → top-k → optional renormalisation (Qwen2/3-MoE, OLMoE: weights cast to the compute dtype).</summary>
+    SoftmaxTopK,
+    /// <summary>Mixtral: softmax (fp32) → top-k → always renormalised; weights stay fp32 when applied.</summary>
+    Mixtral,
+    /// <summary>DeepSeek-MoE v1: softmax (fp32) → top-k → optional renormalisation with +1e-20; weights stay fp32.</summary>
+    Deepseek,
+    /// <summary>Switch: classifier in fp32 → softmax → argmax; weight = max probability (cast to compute dtype).</summary>
+    SwitchTop1,
+}
+
+/// <summary>
+/// A MoE feed-forward block: router, routed experts (reached only through <see cref="IExpertProvider"/>) and the
+/// optional shared expert. Input and output are [N, H] (valid tokens only).
+/// </summary>
+internal sealed class MoeBlock
+{
+    readonly int layer, numExperts, topK;
+    readonly RouterKind router;
+    readonly bool normTopK;
+    readonly string act;
+    readonly bool gated;
+    readonly Param gate;
+    readonly Param? sharedGate, sharedUp, sharedDown, sharedExpertGate;
+
+    /// <summary>At most this many tokens use the dense all-experts kernel of a stacked provider (above: grouped).</summary>
+    public static int DenseTokenLimit { get; set; } = 64;
+
+    public MoeBlock(ParamSet ps, MoeConfig c, int layer, string prefix, string routerName, bool shared, string sharedPrefix, string? sharedGateName)
+    {
+        this.layer = layer;
+        numExperts = c.NumExperts;
+        topK = c.TopK;
+        normTopK = c.NormTopKProb;
+        act = c.HiddenAct;
+        gated = c.GatedExperts;
+        router = c.Family switch
+        {
+            ModelFamily.Mixtral => RouterKind.Mixtral,
+            ModelFamily.Deepseek => RouterKind.Deepseek,
+            ModelFamily.SwitchTransformers => RouterKind.SwitchTop1,
+            _ => RouterKind.SoftmaxTopK,
+        };
+        gate = ps.Declare($"{prefix}.{routerName}", c.NumExperts, c.HiddenSize);
+        if (shared)
+        {
+            int si = c.SharedExpertIntermediateSize;
+            sharedGate = ps.Declare($"{sharedPrefix}.gate_proj.weight", si, c.HiddenSize);
+            sharedUp = ps.Declare($"{sharedPrefix}.up_proj.weight", si, c.HiddenSize);
+            sharedDown = ps.Declare($"{sharedPrefix}.down_proj.weight", c.HiddenSize, si);
+            if (sharedGateName != null) sharedExpertGate = ps.Declare(sharedGateName, 1, c.HiddenSize);
+        }
+    }
+
+    public int Layer => layer;
+
+    /// <summary>
+    /// Fuses the router, the shared expert's gate and up projections and the shared-expert gate into one [E+2I+1, H]
+    /// weight: one matmul per token batch instead of four. Each output is still its own dot product.
+    /// </summary>
+    public void Prepare()
+    {
+        if (router == RouterKind.SwitchTop1) return; // the Switch router runs in fp32 on its own
+        var parts = new List<Param> { gate };
+        if (sharedGate != null) { parts.Add(sharedGate); parts.Add(sharedUp!); }
+        if (sharedExpertGate != null) parts.Add(sharedExpertGate);
+        if (parts.Count == 1) return;
+        fusedIn = cat(parts.Select(p => p.Value).ToArray(), 0).DetachFromDisposeScope();
+        foreach (var p in parts) { p.Value.Dispose(); p.Value = fusedIn; }
+        sharedInter = sharedGate == null ? 0 : sharedGate.Shape[0];
+        if (sharedDown != null) sharedDownT = sharedDown.Value.t().DetachFromDisposeScope(); // a view, made once
+    }
+
+    Tensor? fusedIn, sharedDownT;
+    long sharedInter;
+
+    /// <summary>
+    /// Returns <paramref name="residual"/> + MoE(<paramref name="x"/>), both [N, H]. The shared expert's down projection
+    /// is fused with the sums (addmm), and its sigmoid gate scales the (smaller) activation before it.
+    /// </summary>
+    public Tensor Forward(Tensor x, Tensor residual, IExpertProvider provider, StepContext ctx)
+    {
+        Tensor logits, sharedAct = null!;
+        if (fusedIn is null) logits = RouterLogits(x);
+        else
+        {
+            var all = F.linear(x, fusedIn);
+            logits = all.narrow(-1, 0, numExperts);
+            if (sharedInter > 0)
+            {
+                sharedAct = Ops.Activation(all.narrow(-1, numExperts, sharedInter), act) * all.narrow(-1, numExperts + sharedInter, sharedInter);
+                if (sharedExpertGate != null) sharedAct = sharedAct * F.sigmoid(all.narrow(-1, numExperts + 2 * sharedInter, 1));
+            }
+        }
+        var (experts, weights) = Route(logits, x.dtype);
+        if (ctx.Observed) ctx.Routing.Add((layer, experts, weights));
+        var y = RunExperts(x, experts, weights, provider);
+        return sharedAct is null ? residual + y : addmm(residual + y, sharedAct, sharedDownT!, 1, 1);
+    }
+
+    Tensor RouterLogits(Tensor x) => router == RouterKind.SwitchTop1
+        ? F.linear(x.to(ScalarType.Float32), gate.Value.to(ScalarType.Float32))
+        : F.linear(x, gate.Value);
+
+    /// <summary>Returns (experts [N,k] int64, weights [N,k]) exactly as the family's transformers router.</summary>
+    internal (Tensor Experts, Tensor Weights) Route(Tensor logits, ScalarType dtype)
+    {
+        if (router == RouterKind.SwitchTop1)
+        {
+            // transformers 5.x flattens tokens to [N, H] before the router: the cumulative-sum capacity mask runs over a
+            // length-1 axis and so never drops a token (expert_capacity has no effect in eval); jitter is training-only.
+            var probs = logits.softmax(-1);
+            var (maxProb, index) = probs.max(-1, keepdim: true);
+            return (index, maxProb.to(dtype));
+        }
+        var p = logits.softmax(-1, ScalarType.Float32);
+        var (w, idx) = p.topk(topK, -1);
+        if (router == RouterKind.Mixtral) w = w / w.sum(-1, keepdim: true);
+        else if (normTopK && router == RouterKind.Deepseek) { if (topK > 1) w = w / (w.sum(-1, keepdim: true) + 1e-20); }
+        else if (normTopK) w = w / w.sum(-1, keepdim: true);
+        if (router == RouterKind.SoftmaxTopK && dtype != ScalarType.Float32) w = w.to(dtype);
+        return (idx, w);
+    }
+
+    Tensor Ffn(Tensor x, Tensor input, Tensor output) =>
+        gated ? Ops.GatedFfn(x, input, output, act) : Ops.PlainFfn(x, input, output, act);
+
+    Tensor RunExperts(Tensor x, Tensor idx, Tensor w, IExpertProvider provider)
+    {
+        long n = x.shape[0], k = idx.shape[1];
+        var stacked = (provider as IStackedExperts)?.Stacked(layer);
+        if (stacked is { } s)
+        {
+            if (n * k * 3 <= numExperts) return GatherPath(x, idx, w, s.Inputs, s.Outputs);
+            if (n <= DenseTokenLimit) return DensePath(x, idx, w, s.Inputs, s.Outputs);
+        }
+        return GroupedPath(x, idx, w, provider);
+    }
+
+    /// <summary>Few tokens: gather the chosen experts' weights and run them as one batched matmul (no host sync).</summary>
+    Tensor GatherPath(Tensor x, Tensor idx, Tensor w, Tensor inputs, Tensor outputs)
+    {
+        long n = x.shape[0], k = idx.shape[1], h = x.shape[1];
+        var flat = idx.reshape(-1);
+        var win = inputs.index_select(0, flat);   // [n*k, R, H]: each token's k experts, stacked
+        var wout = outputs.index_select(0, flat); // [n*k, H, I]
+        long r = win.shape[1];
+        // one matrix-vector product per token over its k experts' rows: no copy of x
+        var hid = bmm(win.view(n, k * r, h), x.view(n, h, 1)).view(n * k, r);
+        Tensor a;
+        if (gated)
+        {
+            long inter = r / 2;
+            a = Ops.Activation(hid.narrow(1, 0, inter), act) * hid.narrow(1, inter, inter);
+        }
+        else a = Ops.Activation(hid, act);
+        var o = bmm(wout, a.unsqueeze(2)).view(n, k, h);
+        // weighted sum over the k experts as one batched product
+        return bmm((w.dtype == o.dtype ? w : w.to(o.dtype)).view(n, 1, k), o).view(n, h);
+    }
+
+    /// <summary>Moderate token counts: every expert on every token, combined with a dense weight matrix (no host sync).</summary>
+    Tensor DensePath(Tensor x, Tensor idx, Tensor w, Tensor inputs, Tensor outputs)
+    {
+        long n = x.shape[0];
+        var hid = matmul(x.unsqueeze(0), inputs.transpose(1, 2)); // [E, N, 2I]
+        Tensor a;
+        if (gated)
+        {
+            long inter = inputs.shape[1] / 2;
+            a = Ops.Activation(hid.narrow(2, 0, inter), act) * hid.narrow(2, inter, inter);
+        }
+        else a = Ops.Activation(hid, act);
+        var o = bmm(a, outputs.transpose(1, 2)); // [E, N, H]
+        var dense = zeros([n, numExperts], w.dtype, x.device).scatter(1, idx, w); // [N, E]
+        var ow = o.permute(1, 2, 0); // [N, H, E]
+        if (ow.dtype != dense.dtype) ow = ow.to(dense.dtype);
+        return bmm(ow, dense.unsqueeze(2)).squeeze(2).to(x.dtype);
+    }
+
+    /// <summary>
+    /// The general path, through the provider: the routing comes to the host once, tokens are grouped by expert
+    /// (ascending expert, then top-k slot, then token, as transformers), each expert runs once on its tokens, the
+    /// outputs go back to (token, slot) order with one index_copy (unique targets: deterministic, unlike an atomic
+    /// index_add on CUDA) and are summed with their weights in one batched product.
+    /// </summary>
+    Tensor GroupedPath(Tensor x, Tensor idx, Tensor w, IExpertProvider provider)
+    {
+        long n = x.shape[0], k = idx.shape[1], h = x.shape[1];
+        var chosen = idx.cpu().data<long>().ToArray();
+        var rowsOf = new List<long>[numExperts];
+        var flatOf = new List<long>[numExperts];
+        for (int slot = 0; slot < k; slot++)
+            for (long t = 0; t < n; t++)
+            {
+                int e = (int)chosen[t * k + slot];
+                (rowsOf[e] ??= []).Add(t);
+                (flatOf[e] ??= []).Add(t * k + slot);
+            }
+        var experts = new List<int>();
+        var order = new List<long>((int)(n * k));
+        var flat = new List<long>((int)(n * k));
+        for (int e = 0; e < numExperts; e++)
+        {
+            if (rowsOf[e] == null) continue;
+            experts.Add(e);
+            order.AddRange(rowsOf[e]);
+            flat.AddRange(flatOf[e]);
+        }
+        provider.OnRouted(layer, experts);
+        var device = x.device;
+        var xs = x.index_select(0, tensor(order.ToArray(), ScalarType.Int64, device));
+        var outputs = new Tensor[experts.Count];
+        long start = 0;
+        for (int i = 0; i < experts.Count; i++)
+        {
+            int e = experts[i];
+            long count = rowsOf[e].Count;
+            var weights = provider.Get(layer, e);
+            outputs[i] = Ffn(xs.narrow(0, start, count), weights.Input, weights.Output);
+            start += count;
+        }
+        provider.OnLayerDone(layer);
+        var grouped = outputs.Length == 1 ? outputs[0] : cat(outputs, 0);
+        var bySlot = empty([n * k, h], x.dtype, device).index_copy_(0, tensor(flat.ToArray(), ScalarType.Int64, device), grouped);
+        return bmm((w.dtype == x.dtype ? w : w.to(x.dtype)).view(n, 1, k), bySlot.view(n, k, h)).view(n, h);
+    }
+}

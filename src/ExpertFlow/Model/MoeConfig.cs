@@ -1,0 +1,336 @@
+using System.Text.Json;
+
+namespace ExpertFlow.Model;
+
+/// <summary>The model families the runtime implements (Hugging Face <c>model_type</c> in brackets).</summary>
+public enum ModelFamily
+{
+    /// <summary>Mixtral (<c>mixtral</c>): softmax, top-k, renormalise; experts w1/w3/w2.</summary>
+    Mixtral,
+    /// <summary>Qwen1.5-MoE (<c>qwen2_moe</c>): shared expert with a sigmoid gate, optional top-k renormalisation, q/k/v biases.</summary>
+    Qwen2Moe,
+    /// <summary>Qwen3-MoE (<c>qwen3_moe</c>): per-head q/k RMSNorm, no shared expert.</summary>
+    Qwen3Moe,
+    /// <summary>OLMoE (<c>olmoe</c>): q/k RMSNorm over the whole projection, optional clip_qkv.</summary>
+    Olmoe,
+    /// <summary>DeepSeek-MoE v1 (<c>deepseek</c>): shared experts without gate, first_k_dense_replace dense layers.</summary>
+    Deepseek,
+    /// <summary>Switch Transformers (<c>switch_transformers</c>): T5 encoder-decoder with top-1 experts.</summary>
+    SwitchTransformers,
+}
+
+/// <summary>Where q/k normalisation is applied (Qwen3-MoE: per head; OLMoE: over the whole projection).</summary>
+public enum QkNormKind { None, PerHead, Full }
+
+/// <summary>
+/// A MoE model's configuration, read from a Hugging Face <c>config.json</c> and normalised across families.
+/// Decoder-only fields describe the Switch decoder too (with its own fields below).
+/// </summary>
+public sealed record MoeConfig
+{
+    public required ModelFamily Family { get; init; }
+    public required string ModelType { get; init; }
+    public required int VocabSize { get; init; }
+    public required int HiddenSize { get; init; }
+    /// <summary>Decoder-only: layers. Switch: encoder blocks.</summary>
+    public required int NumLayers { get; init; }
+    public required int NumHeads { get; init; }
+    public required int NumKvHeads { get; init; }
+    public required int HeadDim { get; init; }
+    /// <summary>Hidden size of the dense MLP of non-MoE layers (Switch: d_ff, also the size of each expert).</summary>
+    public required int IntermediateSize { get; init; }
+    /// <summary>Hidden size of one routed expert.</summary>
+    public required int ExpertIntermediateSize { get; init; }
+    public required int NumExperts { get; init; }
+    public required int TopK { get; init; }
+    /// <summary>Renormalise the top-k probabilities to sum to one (Mixtral: always).</summary>
+    public required bool NormTopKProb { get; init; }
+    /// <summary>Hidden size of the shared expert(s) (0: none). DeepSeek: moe_intermediate_size * n_shared_experts.</summary>
+    public int SharedExpertIntermediateSize { get; init; }
+    /// <summary>Qwen2-MoE: the shared expert's output is scaled by sigmoid(shared_expert_gate(x)).</summary>
+    public bool SharedExpertGate { get; init; }
+    /// <summary>Per layer: true when the layer's feed-forward is a MoE block.</summary>
+    public required bool[] MoeLayers { get; init; }
+    public double RopeTheta { get; init; } = 10000;
+    public double NormEps { get; init; } = 1e-6;
+    public int MaxPositionEmbeddings { get; init; } = 4096;
+    public QkNormKind QkNorm { get; init; }
+    public double? ClipQkv { get; init; }
+    public bool AttentionBias { get; init; }
+    public bool TieWordEmbeddings { get; init; }
+    public string HiddenAct { get; init; } = "silu";
+    public int[] EosTokenIds { get; init; } = [];
+    public int? BosTokenId { get; init; }
+    public int? PadTokenId { get; init; }
+
+    // Switch Transformers only
+    public int NumDecoderLayers { get; init; }
+    public bool[] DecoderMoeLayers { get; init; } = [];
+    public int RelativeAttentionNumBuckets { get; init; } = 32;
+    public int RelativeAttentionMaxDistance { get; init; } = 128;
+    public int ExpertCapacity { get; init; }
+    public int DecoderStartTokenId { get; init; }
+
+    public bool IsEncoderDecoder => Family == ModelFamily.SwitchTransformers;
+
+    /// <summary>Experts are gated (act(gate x) * up x, then down) for every family but Switch (act(wi x), then wo).</summary>
+    public bool GatedExperts => Family != ModelFamily.SwitchTransformers;
+
+    /// <summary>Number of MoE layers (Switch: encoder and decoder together).</summary>
+    public int MoeLayerCount => MoeLayers.Count(m => m) + DecoderMoeLayers.Count(m => m);
+
+    /// <summary>
+    /// The shape of Qwen1.5-MoE-A2.7B (qwen2_moe: 24 layers, hidden 2048, 60 experts of 1408 top-4, shared expert 5632,
+    /// vocab 151936, 14.3B parameters), for benchmarks with random weights. <paramref name="layers"/> shrinks the depth.
+    /// </summary>
+    public static MoeConfig Qwen15MoeA27B(int layers = 24) => new()
+    {
+        Family = ModelFamily.Qwen2Moe, ModelType = "qwen2_moe", VocabSize = 151936, HiddenSize = 2048, NumLayers = layers,
+        NumHeads = 16, NumKvHeads = 16, HeadDim = 128, IntermediateSize = 5632, ExpertIntermediateSize = 1408, NumExperts = 60,
+        TopK = 4, NormTopKProb = false, SharedExpertIntermediateSize = 5632, SharedExpertGate = true,
+        MoeLayers = Enumerable.Repeat(true, layers).ToArray(), RopeTheta = 1000000, NormEps = 1e-6, MaxPositionEmbeddings = 8192,
+        AttentionBias = true, EosTokenIds = [151643],
+    };
+
+    /// <summary>Reads <c>config.json</c> from a model folder (or the file itself).</summary>
+    public static MoeConfig Load(string folderOrFile)
+    {
+        string path = Directory.Exists(folderOrFile) ? Path.Combine(folderOrFile, "config.json") : folderOrFile;
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"No config.json at '{path}'. --model must name a Hugging Face model folder (config.json + *.safetensors).", path);
+        using var doc = JsonDocument.Parse(File.ReadAllText(path), new JsonDocumentOptions { AllowTrailingCommas = true });
+        return Parse(doc.RootElement, path);
+    }
+
+    /// <summary>Parses a config.json document; <paramref name="source"/> names it in errors.</summary>
+    public static MoeConfig Parse(JsonElement json, string source = "config.json")
+    {
+        var r = new ConfigReader(json, source);
+        string type = r.String("model_type") ?? throw r.Error("has no 'model_type'");
+        var config = type switch
+        {
+            "mixtral" => ReadMixtral(r, type),
+            "qwen2_moe" => ReadQwen(r, type, ModelFamily.Qwen2Moe),
+            "qwen3_moe" => ReadQwen(r, type, ModelFamily.Qwen3Moe),
+            "olmoe" => ReadOlmoe(r, type),
+            "deepseek" => ReadDeepseek(r, type),
+            "switch_transformers" => ReadSwitch(r, type),
+            _ => throw r.Error($"has model_type '{type}', which this runtime does not implement. Supported: mixtral, qwen2_moe, qwen3_moe, olmoe, deepseek (DeepSeek-MoE v1), switch_transformers."),
+        };
+        config.Validate(source);
+        return config;
+    }
+
+    static (int vocab, int hidden, int layers, int heads, int kv, int headDim) Common(ConfigReader r)
+    {
+        int hidden = r.Int("hidden_size");
+        int heads = r.Int("num_attention_heads");
+        int kv = r.IntOr("num_key_value_heads", heads);
+        int headDim = r.IntOrNull("head_dim") ?? (heads > 0 ? hidden / heads : 0);
+        return (r.Int("vocab_size"), hidden, r.Int("num_hidden_layers"), heads, kv, headDim);
+    }
+
+    static MoeConfig ReadMixtral(ConfigReader r, string type)
+    {
+        var (vocab, hidden, layers, heads, kv, headDim) = Common(r);
+        return new MoeConfig
+        {
+            Family = ModelFamily.Mixtral, ModelType = type, VocabSize = vocab, HiddenSize = hidden, NumLayers = layers,
+            NumHeads = heads, NumKvHeads = kv, HeadDim = headDim,
+            IntermediateSize = r.Int("intermediate_size"), ExpertIntermediateSize = r.Int("intermediate_size"),
+            NumExperts = r.Int("num_local_experts"), TopK = r.Int("num_experts_per_tok"), NormTopKProb = true,
+            MoeLayers = Enumerable.Repeat(true, layers).ToArray(),
+            RopeTheta = r.RopeTheta(1e6), NormEps = r.DoubleOr("rms_norm_eps", 1e-5),
+            MaxPositionEmbeddings = r.IntOr("max_position_embeddings", 32768), TieWordEmbeddings = r.BoolOr("tie_word_embeddings", false),
+            HiddenAct = r.String("hidden_act") ?? "silu", EosTokenIds = r.IntList("eos_token_id"), BosTokenId = r.IntOrNull("bos_token_id"),
+            PadTokenId = r.IntOrNull("pad_token_id"),
+        };
+    }
+
+    static MoeConfig ReadQwen(ConfigReader r, string type, ModelFamily family)
+    {
+        var (vocab, hidden, layers, heads, kv, headDim) = Common(r);
+        int step = r.IntOr("decoder_sparse_step", 1);
+        int experts = r.IntOrNull("num_experts") ?? r.Int("num_local_experts"); // transformers 5 may save the alias
+        var mlpOnly = r.IntList("mlp_only_layers").ToHashSet();
+        if (step <= 0) throw r.Error($"has decoder_sparse_step {step}; it must be at least 1.");
+        var moe = Enumerable.Range(0, layers).Select(i => !mlpOnly.Contains(i) && experts > 0 && (i + 1) % step == 0).ToArray();
+        bool qwen2 = family == ModelFamily.Qwen2Moe;
+        return new MoeConfig
+        {
+            Family = family, ModelType = type, VocabSize = vocab, HiddenSize = hidden, NumLayers = layers,
+            NumHeads = heads, NumKvHeads = kv, HeadDim = headDim,
+            IntermediateSize = r.Int("intermediate_size"), ExpertIntermediateSize = r.Int("moe_intermediate_size"),
+            NumExperts = experts, TopK = r.Int("num_experts_per_tok"), NormTopKProb = r.BoolOr("norm_topk_prob", false),
+            SharedExpertIntermediateSize = qwen2 ? r.IntOr("shared_expert_intermediate_size", 0) : 0,
+            SharedExpertGate = qwen2 && r.IntOr("shared_expert_intermediate_size", 0) > 0,
+            MoeLayers = moe, RopeTheta = r.RopeTheta(10000), NormEps = r.DoubleOr("rms_norm_eps", 1e-6),
+            MaxPositionEmbeddings = r.IntOr("max_position_embeddings", 32768),
+            QkNorm = qwen2 ? QkNormKind.None : QkNormKind.PerHead,
+            AttentionBias = qwen2 ? r.BoolOr("qkv_bias", true) : r.BoolOr("attention_bias", false),
+            TieWordEmbeddings = r.BoolOr("tie_word_embeddings", false), HiddenAct = r.String("hidden_act") ?? "silu",
+            EosTokenIds = r.IntList("eos_token_id"), BosTokenId = r.IntOrNull("bos_token_id"), PadTokenId = r.IntOrNull("pad_token_id"),
+        };
+    }
+
+    static MoeConfig ReadOlmoe(ConfigReader r, string type)
+    {
+        var (vocab, hidden, layers, heads, kv, headDim) = Common(r);
+        return new MoeConfig
+        {
+            Family = ModelFamily.Olmoe, ModelType = type, VocabSize = vocab, HiddenSize = hidden, NumLayers = layers,
+            NumHeads = heads, NumKvHeads = kv, HeadDim = hidden / heads,
+            IntermediateSize = r.Int("intermediate_size"), ExpertIntermediateSize = r.Int("intermediate_size"),
+            NumExperts = r.IntOrNull("num_experts") ?? r.Int("num_local_experts"), TopK = r.Int("num_experts_per_tok"), NormTopKProb = r.BoolOr("norm_topk_prob", false),
+            MoeLayers = Enumerable.Repeat(true, layers).ToArray(), RopeTheta = r.RopeTheta(10000),
+            NormEps = r.DoubleOr("rms_norm_eps", 1e-5), MaxPositionEmbeddings = r.IntOr("max_position_embeddings", 4096),
+            QkNorm = QkNormKind.Full, ClipQkv = r.DoubleOrNull("clip_qkv"), AttentionBias = r.BoolOr("attention_bias", false),
+            TieWordEmbeddings = r.BoolOr("tie_word_embeddings", false), HiddenAct = r.String("hidden_act") ?? "silu",
+            EosTokenIds = r.IntList("eos_token_id"), BosTokenId = r.IntOrNull("bos_token_id"), PadTokenId = r.IntOrNull("pad_token_id"),
+        };
+    }
+
+    static MoeConfig ReadDeepseek(ConfigReader r, string type)
+    {
+        var (vocab, hidden, layers, heads, kv, headDim) = Common(r);
+        int? routed = r.IntOrNull("n_routed_experts");
+        int firstDense = r.IntOr("first_k_dense_replace", 0);
+        int freq = r.IntOr("moe_layer_freq", 1);
+        if (freq <= 0) throw r.Error($"has moe_layer_freq {freq}; it must be at least 1.");
+        string scoring = r.String("scoring_func") ?? "softmax";
+        if (scoring != "softmax") throw r.Error($"has scoring_func '{scoring}'; DeepSeek-MoE v1 uses 'softmax', the only one implemented.");
+        int moeInter = r.Int("moe_intermediate_size");
+        return new MoeConfig
+        {
+            Family = ModelFamily.Deepseek, ModelType = type, VocabSize = vocab, HiddenSize = hidden, NumLayers = layers,
+            NumHeads = heads, NumKvHeads = kv, HeadDim = hidden / heads,
+            IntermediateSize = r.Int("intermediate_size"), ExpertIntermediateSize = moeInter,
+            NumExperts = routed ?? 0, TopK = r.Int("num_experts_per_tok"), NormTopKProb = r.BoolOr("norm_topk_prob", false),
+            SharedExpertIntermediateSize = moeInter * r.IntOr("n_shared_experts", 0),
+            MoeLayers = Enumerable.Range(0, layers).Select(i => routed != null && i >= firstDense && i % freq == 0).ToArray(),
+            RopeTheta = r.RopeTheta(10000), NormEps = r.DoubleOr("rms_norm_eps", 1e-6),
+            MaxPositionEmbeddings = r.IntOr("max_position_embeddings", 4096), AttentionBias = r.BoolOr("attention_bias", false),
+            TieWordEmbeddings = r.BoolOr("tie_word_embeddings", false), HiddenAct = r.String("hidden_act") ?? "silu",
+            EosTokenIds = r.IntList("eos_token_id"), BosTokenId = r.IntOrNull("bos_token_id"), PadTokenId = r.IntOrNull("pad_token_id"),
+        };
+    }
+
+    static MoeConfig ReadSwitch(ConfigReader r, string type)
+    {
+        int layers = r.Int("num_layers");
+        int decoderLayers = r.IntOr("num_decoder_layers", layers);
+        int encStep = r.IntOr("encoder_sparse_step", 1), decStep = r.IntOr("decoder_sparse_step", 1);
+        // transformers: block i is sparse when i % step == 1 or step == 1 (step <= 0: no sparse block)
+        static bool[] Sparse(int n, int step) => Enumerable.Range(0, n).Select(i => step > 0 && (i % step == 1 || step == 1)).ToArray();
+        int heads = r.Int("num_heads");
+        string act = r.String("dense_act_fn") ?? "relu";
+        string routerDtype = r.String("router_dtype") ?? "float32";
+        if (routerDtype != "float32") throw r.Error($"has router_dtype '{routerDtype}'; only float32 is implemented.");
+        if (r.BoolOr("router_bias", false)) throw r.Error("has router_bias true; the router classifier is implemented without bias.");
+        int dff = r.Int("d_ff");
+        return new MoeConfig
+        {
+            Family = ModelFamily.SwitchTransformers, ModelType = type, VocabSize = r.Int("vocab_size"), HiddenSize = r.Int("d_model"),
+            NumLayers = layers, NumDecoderLayers = decoderLayers, NumHeads = heads, NumKvHeads = heads, HeadDim = r.Int("d_kv"),
+            IntermediateSize = dff, ExpertIntermediateSize = dff, NumExperts = r.Int("num_experts"), TopK = 1, NormTopKProb = false,
+            MoeLayers = Sparse(layers, encStep), DecoderMoeLayers = Sparse(decoderLayers, decStep),
+            RelativeAttentionNumBuckets = r.IntOr("relative_attention_num_buckets", 32),
+            RelativeAttentionMaxDistance = r.IntOr("relative_attention_max_distance", 128),
+            ExpertCapacity = r.IntOr("expert_capacity", 64), NormEps = r.DoubleOr("layer_norm_epsilon", 1e-6),
+            TieWordEmbeddings = r.BoolOr("tie_word_embeddings", true), HiddenAct = act, MaxPositionEmbeddings = int.MaxValue,
+            EosTokenIds = r.IntList("eos_token_id"), PadTokenId = r.IntOrNull("pad_token_id"),
+            DecoderStartTokenId = r.IntOr("decoder_start_token_id", r.IntOr("pad_token_id", 0)),
+        };
+    }
+
+    /// <summary>Rejects configurations that cannot describe a working model.</summary>
+    void Validate(string source)
+    {
+        void Require(bool ok, string what)
+        {
+            if (!ok) throw new InvalidDataException($"{source} is inconsistent: {what}");
+        }
+        Require(VocabSize > 0 && HiddenSize > 0 && NumLayers > 0 && NumHeads > 0, "vocab_size, hidden_size, the number of layers and num_attention_heads must be positive.");
+        Require(NumKvHeads > 0 && NumHeads % NumKvHeads == 0, $"num_attention_heads ({NumHeads}) must be a multiple of num_key_value_heads ({NumKvHeads}).");
+        Require(HeadDim > 0 && HeadDim % 2 == 0 || IsEncoderDecoder && HeadDim > 0, $"the head dimension ({HeadDim}) must be positive and even (RoPE rotates pairs).");
+        if (Family is ModelFamily.Olmoe or ModelFamily.Deepseek)
+            Require(HiddenSize % NumHeads == 0, $"hidden_size ({HiddenSize}) must be a multiple of num_attention_heads ({NumHeads}).");
+        Require(MoeLayers.Any(m => m) || DecoderMoeLayers.Any(m => m) || NumExperts == 0, "no layer is a MoE layer (check decoder_sparse_step, mlp_only_layers, first_k_dense_replace, moe_layer_freq).");
+        if (MoeLayerCount > 0)
+        {
+            Require(NumExperts > 0, "a MoE layer needs num_experts > 0.");
+            Require(TopK >= 1 && TopK <= NumExperts, $"num_experts_per_tok ({TopK}) must be between 1 and the number of experts ({NumExperts}).");
+            Require(ExpertIntermediateSize > 0, "the expert intermediate size must be positive.");
+        }
+        Require(HiddenAct is "silu" or "relu" or "gelu" or "gelu_new" or "gelu_pytorch_tanh", $"hidden_act '{HiddenAct}' is not implemented (silu, relu, gelu, gelu_new).");
+    }
+}
+
+/// <summary>Typed access to config.json with errors that name the file and the key.</summary>
+internal sealed class ConfigReader(JsonElement root, string source)
+{
+    public InvalidDataException Error(string what) => new($"{source} {what}");
+
+    bool TryGet(string key, out JsonElement value)
+    {
+        if (root.TryGetProperty(key, out value) && value.ValueKind != JsonValueKind.Null) return true;
+        value = default;
+        return false;
+    }
+
+    public string? String(string key) => TryGet(key, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+
+    public int Int(string key) => IntOrNull(key) ?? throw Error($"has no '{key}' (an integer), which this model type needs.");
+    public int IntOr(string key, int fallback) => IntOrNull(key) ?? fallback;
+    public int? IntOrNull(string key)
+    {
+        if (!TryGet(key, out var v)) return null;
+        if (v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i)) return i;
+        throw Error($"has '{key}': {v.GetRawText()}, which is not an integer.");
+    }
+
+    public double DoubleOr(string key, double fallback) => DoubleOrNull(key) ?? fallback;
+    public double? DoubleOrNull(string key)
+    {
+        if (!TryGet(key, out var v)) return null;
+        if (v.ValueKind == JsonValueKind.Number) return v.GetDouble();
+        throw Error($"has '{key}': {v.GetRawText()}, which is not a number.");
+    }
+
+    public bool BoolOr(string key, bool fallback)
+    {
+        if (!TryGet(key, out var v)) return fallback;
+        return v.ValueKind switch
+        {
+            JsonValueKind.True => true,
+            JsonValueKind.False => false,
+            _ => throw Error($"has '{key}': {v.GetRawText()}, which is not true or false."),
+        };
+    }
+
+    /// <summary>An integer or a list of integers (eos_token_id may be either); empty when absent.</summary>
+    public int[] IntList(string key)
+    {
+        if (!TryGet(key, out var v)) return [];
+        if (v.ValueKind == JsonValueKind.Number) return [v.GetInt32()];
+        if (v.ValueKind == JsonValueKind.Array) return v.EnumerateArray().Select(e => e.GetInt32()).ToArray();
+        throw Error($"has '{key}': {v.GetRawText()}, which is neither an integer nor a list of integers.");
+    }
+
+    /// <summary>rope_theta (transformers 4) or rope_parameters.rope_theta (transformers 5); only the default RoPE is implemented.</summary>
+    public double RopeTheta(double fallback)
+    {
+        if (TryGet("rope_scaling", out var scaling) && scaling.ValueKind == JsonValueKind.Object)
+        {
+            string? kind = scaling.TryGetProperty("rope_type", out var t) ? t.GetString() : scaling.TryGetProperty("type", out var t2) ? t2.GetString() : null;
+            if (kind is not (null or "default")) throw Error($"has rope_scaling of type '{kind}'; only the default RoPE is implemented.");
+        }
+        if (TryGet("rope_parameters", out var p) && p.ValueKind == JsonValueKind.Object)
+        {
+            string? kind = p.TryGetProperty("rope_type", out var t) ? t.GetString() : null;
+            if (kind is not (null or "default")) throw Error($"has rope_parameters.rope_type '{kind}'; only the default RoPE is implemented.");
+            if (p.TryGetProperty("rope_theta", out var th) && th.ValueKind == JsonValueKind.Number) return th.GetDouble();
+        }
+        return DoubleOr("rope_theta", fallback);
+    }
+}

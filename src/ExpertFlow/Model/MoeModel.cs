@@ -1,0 +1,339 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Toolkit.Runtime.Safetensors;
+using static TorchSharp.torch;
+
+namespace ExpertFlow.Model;
+
+/// <summary>Options for loading a model.</summary>
+public sealed record ModelLoadOptions
+{
+    public Device? Device { get; init; }
+    /// <summary>Compute dtype: Float32, Float16 or BFloat16.</summary>
+    public ScalarType DType { get; init; } = ScalarType.Float32;
+    /// <summary>Who owns expert weights; default: <see cref="ResidentExpertProvider"/>.</summary>
+    public IExpertProvider? Experts { get; init; }
+    public ILogger? Log { get; init; }
+}
+
+/// <summary>
+/// What generation needs from a model: a KV cache for a batch of rows, prefill of prompts, one decode step.
+/// Implemented by the decoder-only families (<see cref="MoeCausalLM"/>) and Switch (<see cref="SwitchModel"/>).
+/// </summary>
+public interface IMoeModel : IDisposable
+{
+    MoeConfig Config { get; }
+    Device Device { get; }
+    ScalarType DType { get; }
+    ExpertCatalog Experts { get; }
+    IExpertProvider ExpertProvider { get; }
+    List<IRoutingObserver> Observers { get; }
+
+    /// <summary>Allocates (or reuses) the cache for <paramref name="rows"/> sequences of up to <paramref name="capacity"/> positions.</summary>
+    void ResetCache(int rows, int capacity);
+
+    /// <summary>
+    /// Runs one step: row r appends <paramref name="tokens"/>[r] (may be empty) to its cached sequence. Returns fp32
+    /// logits [rows, V] at each row's last new token (rows without tokens: zeros), or, with <paramref name="allPositions"/>,
+    /// [rows, maxNew, V].
+    /// </summary>
+    Tensor Step(int[][] tokens, bool allPositions = false, int[]? sequenceIds = null);
+
+    /// <summary>Positions held per row.</summary>
+    int[] CacheLengths { get; }
+
+    /// <summary>
+    /// The KV cache in use (decoder self-attention for Switch). Swap it to run several batches on one model
+    /// (e.g. two batches in flight); build merged/reindexed caches with <see cref="KvCache.Gather"/>. Setting does not
+    /// dispose the previous cache (whoever swaps caches owns the ones swapped out); <see cref="ResetCache"/> reuses or
+    /// replaces (and disposes) the cache held at that moment, and the model disposes the one it holds at the end.
+    /// </summary>
+    KvCache? Cache { get; set; }
+
+    /// <summary>Bytes of the non-expert weights on the compute device.</summary>
+    long DenseBytes { get; }
+}
+
+/// <summary>Loads any supported model folder.</summary>
+public static class MoeModels
+{
+    public static IMoeModel Load(string folder, ModelLoadOptions? options = null)
+    {
+        var config = MoeConfig.Load(folder);
+        return config.IsEncoderDecoder ? SwitchModel.Load(folder, config, options) : MoeCausalLM.Load(folder, config, options);
+    }
+
+    internal static void CheckDType(ScalarType dtype)
+    {
+        if (dtype is not (ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16))
+            throw new ArgumentException($"--dtype {dtype} is not supported; use fp32, fp16 or bf16.");
+    }
+
+    public static ScalarType ParseDType(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "fp32" or "float32" or "f32" => ScalarType.Float32,
+        "fp16" or "float16" or "f16" or "half" => ScalarType.Float16,
+        "bf16" or "bfloat16" => ScalarType.BFloat16,
+        _ => throw new ArgumentException($"'--dtype {text}' is not a dtype; use fp32, fp16 or bf16."),
+    };
+}
+
+/// <summary>
+/// Decoder-only MoE language model (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, DeepSeek-MoE v1) with a preallocated KV cache.
+/// Built on the meta device from config.json, then materialised from the safetensors checkpoint.
+/// </summary>
+public sealed class MoeCausalLM : IMoeModel
+{
+    readonly ParamSet ps = new();
+    readonly IWeightSource checkpoint;
+    readonly Param embed, finalNorm, lmHead;
+    readonly Layer[] layers;
+    readonly RopeTables rope;
+    KvCache? cache;
+    long step;
+
+    sealed record Layer(Param InputNorm, Param PostNorm, DecoderAttention Attention, MoeBlock? Moe, Param? Gate, Param? Up, Param? Down);
+
+    public MoeConfig Config { get; }
+    public Device Device { get; }
+    public ScalarType DType { get; }
+    public ExpertCatalog Experts { get; }
+    public IExpertProvider ExpertProvider { get; }
+    public List<IRoutingObserver> Observers { get; } = [];
+    public int[] CacheLengths => cache?.Lengths ?? [];
+    public KvCache? Cache
+    {
+        get => cache;
+        set => cache = value;
+    }
+    /// <summary>Bytes of the non-expert weights on the device.</summary>
+    public long DenseBytes => ps.Bytes;
+    public long CacheBytes => cache?.Bytes ?? 0;
+
+    MoeCausalLM(IWeightSource checkpoint, MoeConfig c, ModelLoadOptions o)
+    {
+        this.checkpoint = checkpoint;
+        Config = c;
+        Device = o.Device ?? CPU;
+        DType = o.DType;
+        var (expertsPrefix, gateName, upName, downName) = ExpertNames(c.Family);
+        long h = c.HiddenSize;
+        embed = ps.Declare("model.embed_tokens.weight", c.VocabSize, h);
+        layers = new Layer[c.NumLayers];
+        for (int i = 0; i < c.NumLayers; i++)
+        {
+            string p = $"model.layers.{i}";
+            var attn = new DecoderAttention(ps, checkpoint, c, i, $"{p}.self_attn");
+            var inNorm = ps.Declare($"{p}.input_layernorm.weight", h);
+            var postNorm = ps.Declare($"{p}.post_attention_layernorm.weight", h);
+            if (c.MoeLayers[i])
+            {
+                var moe = c.Family switch
+                {
+                    ModelFamily.Mixtral => new MoeBlock(ps, c, i, $"{p}.block_sparse_moe", "gate.weight", false, "", null),
+                    ModelFamily.Qwen2Moe => new MoeBlock(ps, c, i, $"{p}.mlp", "gate.weight", c.SharedExpertIntermediateSize > 0,
+                        $"{p}.mlp.shared_expert", $"{p}.mlp.shared_expert_gate.weight"),
+                    ModelFamily.Deepseek => new MoeBlock(ps, c, i, $"{p}.mlp", "gate.weight", c.SharedExpertIntermediateSize > 0,
+                        $"{p}.mlp.shared_experts", null),
+                    _ => new MoeBlock(ps, c, i, $"{p}.mlp", "gate.weight", false, "", null),
+                };
+                layers[i] = new Layer(inNorm, postNorm, attn, moe, null, null, null);
+            }
+            else
+            {
+                var g = ps.Declare($"{p}.mlp.gate_proj.weight", c.IntermediateSize, h);
+                var u = ps.Declare($"{p}.mlp.up_proj.weight", c.IntermediateSize, h);
+                var d = ps.Declare($"{p}.mlp.down_proj.weight", h, c.IntermediateSize);
+                layers[i] = new Layer(inNorm, postNorm, attn, null, g, u, d);
+            }
+        }
+        finalNorm = ps.Declare("model.norm.weight", h);
+        lmHead = c.TieWordEmbeddings && !checkpoint.Contains("lm_head.weight") ? embed : ps.Declare("lm_head.weight", c.VocabSize, h);
+
+        var moeLayers = Enumerable.Range(0, c.NumLayers).Where(i => c.MoeLayers[i]).ToArray();
+        Experts = new ExpertCatalog(moeLayers, c.NumExperts, gated: true, DType, (layer, e) =>
+        {
+            string b = $"model.layers.{layer}.{expertsPrefix}.experts.{e}";
+            return new ExpertIdentity(layer, e,
+                [new ExpertTensor("gate", $"{b}.{gateName}.weight", [c.ExpertIntermediateSize, h]),
+                 new ExpertTensor("up", $"{b}.{upName}.weight", [c.ExpertIntermediateSize, h])],
+                new ExpertTensor("down", $"{b}.{downName}.weight", [h, c.ExpertIntermediateSize]));
+        }, checkpoint);
+        // check every expert's tensors before anything is allocated
+        foreach (int layer in moeLayers)
+            for (int e = 0; e < c.NumExperts; e++)
+            {
+                var id = Experts.Identity(layer, e);
+                foreach (var t in id.InputParts.Append(id.Output)) checkpoint.Check(t.Name, t.Shape);
+            }
+
+        ps.Materialise(checkpoint, Device, DType);
+        foreach (var l in layers)
+        {
+            l.Attention.Prepare();
+            l.Moe?.Prepare();
+            if (l.Gate != null)
+            {
+                var fused = cat([l.Gate.Value, l.Up!.Value], 0).DetachFromDisposeScope();
+                l.Gate.Value.Dispose(); l.Up.Value.Dispose();
+                l.Gate.Value = fused; l.Up.Value = fused;
+            }
+        }
+        rope = new RopeTables(c.HeadDim, c.RopeTheta, c.MaxPositionEmbeddings, Device);
+        ExpertProvider = o.Experts ?? new ResidentExpertProvider();
+        ExpertProvider.Attach(Experts, Device);
+    }
+
+    static (string Prefix, string Gate, string Up, string Down) ExpertNames(ModelFamily f) =>
+        f == ModelFamily.Mixtral ? ("block_sparse_moe", "w1", "w3", "w2") : ("mlp", "gate_proj", "up_proj", "down_proj");
+
+    public static MoeCausalLM Load(string folder, MoeConfig? config = null, ModelLoadOptions? options = null)
+    {
+        config ??= MoeConfig.Load(folder);
+        if (config.IsEncoderDecoder) throw new ArgumentException($"{folder} holds an encoder-decoder model ({config.ModelType}); load it with SwitchModel.");
+        return Create(config, new CheckpointWeights(SafetensorsCheckpoint.Open(folder)), options);
+    }
+
+    /// <summary>Builds the model from any weight source (the model owns and disposes it).</summary>
+    public static MoeCausalLM Create(MoeConfig config, IWeightSource weights, ModelLoadOptions? options = null)
+    {
+        options ??= new ModelLoadOptions();
+        try
+        {
+            MoeModels.CheckDType(options.DType);
+            using var _ = no_grad();
+            var model = new MoeCausalLM(weights, config, options);
+            (options.Log ?? NullLogger.Instance).LogInformation("Loaded {Type} from {Source}: {Layers} layers, {Experts} experts top-{K}, {DType} on {Device}",
+                config.ModelType, weights.Description, config.NumLayers, config.NumExperts, config.TopK, options.DType, model.Device);
+            return model;
+        }
+        catch
+        {
+            weights.Dispose();
+            throw;
+        }
+    }
+
+    public void ResetCache(int rows, int capacity)
+    {
+        if (capacity > Config.MaxPositionEmbeddings)
+            throw new ArgumentException($"A cache of {capacity} positions exceeds the model's max_position_embeddings ({Config.MaxPositionEmbeddings}); use a shorter prompt or fewer new tokens.");
+        if (cache != null && cache.Rows == rows && cache.Capacity >= capacity) { cache.Clear(); return; }
+        cache?.Dispose();
+        cache = new KvCache(Config.NumLayers, rows, Config.NumKvHeads, capacity, Config.HeadDim, DType, Device);
+    }
+
+    public Tensor Step(int[][] tokens, bool allPositions = false, int[]? sequenceIds = null)
+    {
+        if (cache == null) throw new InvalidOperationException("Call ResetCache before Step.");
+        if (tokens.Length != cache.Rows) throw new ArgumentException($"Step got {tokens.Length} rows; the cache holds {cache.Rows}.");
+        int rows = tokens.Length;
+        int width = Math.Max(1, tokens.Max(t => t.Length));
+        var starts = (int[])cache.Lengths.Clone();
+        for (int r = 0; r < rows; r++)
+            if (starts[r] + tokens[r].Length > cache.Capacity)
+                throw new ArgumentException(
+                    $"Sequence {sequenceIds?[r] ?? r} needs {starts[r] + tokens[r].Length} positions, but the KV cache holds {cache.Capacity} " +
+                    $"(max_position_embeddings {Config.MaxPositionEmbeddings}). Shorten the prompt or lower --max-new-tokens.");
+        foreach (var row in tokens)
+            foreach (int id in row)
+                if (id < 0 || id >= Config.VocabSize) throw new ArgumentException($"Token id {id} is outside the vocabulary (0..{Config.VocabSize - 1}).");
+
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var counts = tokens.Select(t => t.Length).ToArray();
+        var flatIds = new long[rows * width];
+        var positions = new long[rows * width];
+        var valid = new List<long>();
+        for (int r = 0; r < rows; r++)
+            for (int t = 0; t < width; t++)
+            {
+                flatIds[r * width + t] = t < counts[r] ? tokens[r][t] : 0;
+                positions[r * width + t] = Math.Min(starts[r] + t, cache.Capacity - 1);
+                if (t < counts[r]) valid.Add(r * width + t);
+            }
+        bool allValid = valid.Count == rows * width;
+        var ctx = new StepContext
+        {
+            Step = step++, Rows = rows, Width = width, Counts = counts, Starts = starts, Tokens = tokens,
+            SequenceIds = sequenceIds ?? Enumerable.Range(0, rows).ToArray(),
+            ValidIndex = allValid ? null : tensor(valid.ToArray(), ScalarType.Int64, Device),
+            Observed = Observers.Count > 0,
+        };
+        if (ctx.Observed)
+        {
+            var info = new StepInfo(ctx.Step, starts.All(s => s == 0), ctx.SequenceIds, starts, tokens);
+            foreach (var o in Observers) o.OnStep(info);
+        }
+        var ids = tensor(flatIds, ScalarType.Int64, Device);
+        var pos = tensor(positions, ScalarType.Int64, Device).view(rows, width);
+        long keyLength = Enumerable.Range(0, rows).Max(r => starts[r] + Math.Max(counts[r], 1));
+        keyLength = Math.Min(Math.Max(keyLength, width), cache.Capacity);
+        var slots = new List<long>(valid.Count);
+        for (int r = 0; r < rows; r++)
+            for (int t = 0; t < counts[r]; t++) slots.Add((long)r * cache.Capacity + starts[r] + t);
+        // one new token per row and all rows equally long: every cached key is visible, no mask needed
+        bool unmasked = width == 1 && counts.All(n => n == 1) && starts.All(s0 => s0 == starts[0]) && keyLength == starts[0] + 1;
+        var attnStep = MakeStep(pos, rows, width, keyLength, tensor(slots.ToArray(), ScalarType.Int64, Device), ctx.ValidIndex, unmasked);
+
+        var hidden = embed.Value.index_select(0, ids).view(rows, width, Config.HiddenSize);
+        foreach (var layer in layers)
+        {
+            hidden = layer.Attention.Forward(Ops.RmsNorm(hidden, layer.InputNorm.Value, Config.NormEps), hidden, attnStep, cache);
+            var normed = Ops.RmsNorm(hidden, layer.PostNorm.Value, Config.NormEps);
+            if (layer.Moe != null)
+            {
+                var flat = normed.view(rows * width, Config.HiddenSize);
+                var residual = hidden.view(rows * width, Config.HiddenSize);
+                if (ctx.ValidIndex is null) hidden = layer.Moe.Forward(flat, residual, ExpertProvider, ctx).view(rows, width, Config.HiddenSize);
+                else
+                {
+                    // padding rows keep their hidden state; only valid tokens reach the router and the experts
+                    var y = layer.Moe.Forward(flat.index_select(0, ctx.ValidIndex), residual.index_select(0, ctx.ValidIndex), ExpertProvider, ctx);
+                    hidden = residual.index_copy(0, ctx.ValidIndex, y).view(rows, width, Config.HiddenSize);
+                }
+            }
+            else hidden = hidden + Ops.GatedFfn(normed, layer.Gate!.Value, layer.Down!.Value, Config.HiddenAct);
+        }
+        for (int r = 0; r < rows; r++) cache.Lengths[r] += counts[r];
+
+        Tensor selected;
+        if (allPositions || width == 1 && counts.All(n => n == 1)) selected = allPositions ? hidden : hidden.view(rows, Config.HiddenSize);
+        else
+        {
+            var last = Enumerable.Range(0, rows).Select(r => (long)(r * width + Math.Max(counts[r] - 1, 0))).ToArray();
+            selected = hidden.view(rows * width, Config.HiddenSize).index_select(0, tensor(last, ScalarType.Int64, Device));
+        }
+        var logits = nn.functional.linear(Ops.RmsNorm(selected, finalNorm.Value, Config.NormEps), lmHead.Value).to(ScalarType.Float32);
+        if (!allPositions && counts.Any(n => n == 0))
+            logits = logits * tensor(counts.Select(n => n > 0 ? 1f : 0f).ToArray(), ScalarType.Float32, Device).unsqueeze(1);
+        ctx.Publish(Observers);
+        return logits.MoveToOuterDisposeScope();
+    }
+
+    DecoderStep MakeStep(Tensor pos, int rows, int width, long keyLength, Tensor slots, Tensor? validIndex, bool unmasked)
+    {
+        var flatPos = pos.reshape(-1);
+        var cos = rope.Cos.index_select(0, flatPos).view(rows, width, 1, Config.HeadDim).to(DType);
+        var sin = rope.Sin.index_select(0, flatPos).view(rows, width, 1, Config.HeadDim);
+        long half = Config.HeadDim / 2;
+        var signedSin = cat([-sin.narrow(-1, 0, half), sin.narrow(-1, half, half)], -1).to(DType);
+        Tensor? mask = null;
+        if (!unmasked)
+        {
+            var keys = arange(0, keyLength, 1, ScalarType.Int64, Device).view(1, 1, keyLength);
+            var allowed = keys <= pos.unsqueeze(-1); // [B, T, S]
+            mask = zeros([rows, width, keyLength], DType, Device).masked_fill(allowed.logical_not(), double.NegativeInfinity).unsqueeze(1);
+        }
+        return new DecoderStep { Cos = cos, SignedSin = signedSin, Slots = slots, ValidIndex = validIndex, Mask = mask, KeyLength = keyLength };
+    }
+
+    public void Dispose()
+    {
+        foreach (var p in ps.All) p.Value.Dispose();
+        rope.Dispose();
+        cache?.Dispose();
+        ExpertProvider.Dispose();
+        checkpoint.Dispose();
+    }
+}

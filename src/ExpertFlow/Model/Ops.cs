@@ -1,0 +1,95 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace ExpertFlow.Model;
+
+/// <summary>Small numeric building blocks, each written to match transformers' arithmetic.</summary>
+internal static class Ops
+{
+    /// <summary>RMSNorm/T5LayerNorm as transformers: statistics in fp32, then weight * x.to(input dtype).</summary>
+    public static Tensor RmsNorm(Tensor x, Tensor weight, double eps)
+    {
+        var dtype = x.dtype;
+        var x32 = dtype == ScalarType.Float32 ? x : x.to(ScalarType.Float32);
+        var variance = x32.pow(2).mean([-1], keepdim: true);
+        var normed = x32 * rsqrt(variance + eps);
+        return weight * (dtype == ScalarType.Float32 ? normed : normed.to(dtype));
+    }
+
+    public static Tensor Activation(Tensor x, string act) => act switch
+    {
+        "silu" => F.silu(x),
+        "relu" => F.relu(x),
+        "gelu" => F.gelu(x),
+        "gelu_new" or "gelu_pytorch_tanh" => 0.5 * x * (1.0 + tanh(Math.Sqrt(2.0 / Math.PI) * (x + 0.044715 * x.pow(3)))),
+        _ => throw new InvalidOperationException($"activation {act}"),
+    };
+
+    /// <summary>Gated FFN on a fused [2I, H] input weight: out = down · (act(gate·x) ⊙ up·x).</summary>
+    public static Tensor GatedFfn(Tensor x, Tensor gateUp, Tensor down, string act)
+    {
+        var h = F.linear(x, gateUp);
+        long inter = gateUp.shape[0] / 2;
+        var a = Activation(h.narrow(-1, 0, inter), act) * h.narrow(-1, inter, inter);
+        return F.linear(a, down);
+    }
+
+    /// <summary>Ungated FFN (Switch/T5 DenseActDense): out = wo · act(wi·x).</summary>
+    public static Tensor PlainFfn(Tensor x, Tensor wi, Tensor wo, string act) => F.linear(Activation(F.linear(x, wi), act), wo);
+
+    /// <summary>Embedding lookup: rows of <paramref name="table"/> for ids of any shape.</summary>
+    public static Tensor Embed(Tensor ids, Tensor table)
+    {
+        long[] shape = [.. ids.shape, table.shape[1]];
+        return table.index_select(0, ids.reshape(-1)).view(shape);
+    }
+
+    /// <summary>rotate_half: [-x2, x1] over the last dimension.</summary>
+    public static Tensor RotateHalf(Tensor x)
+    {
+        long half = x.shape[^1] / 2;
+        return cat([-x.narrow(-1, half, half), x.narrow(-1, 0, half)], -1);
+    }
+
+    /// <summary>x * cos + rotate_half(x) * sin.</summary>
+    public static Tensor Rope(Tensor x, Tensor cos, Tensor sin) => x * cos + RotateHalf(x) * sin;
+
+    /// <summary>
+    /// The same with <paramref name="signedSin"/> = [-sin₁, sin₂] (precomputed once per step): rotate_half(x) * sin equals
+    /// roll(x, d/2) * signedSin, so RoPE is three kernels (mul, roll, addcmul).
+    /// </summary>
+    public static Tensor RopeSigned(Tensor x, Tensor cos, Tensor signedSin)
+    {
+        long half = x.shape[^1] / 2;
+        return addcmul(x * cos, x.roll(half, -1), signedSin, 1.0);
+    }
+}
+
+/// <summary>
+/// Default RoPE tables, computed as transformers does: inv_freq = 1 / theta^(2i/d) in fp32, angle = position * inv_freq,
+/// cos/sin in fp32 of [angle, angle], cast to the compute dtype where used.
+/// </summary>
+internal sealed class RopeTables : IDisposable
+{
+    public Tensor Cos { get; }
+    public Tensor Sin { get; }
+
+    public RopeTables(int headDim, double theta, int positions, Device device)
+    {
+        using var scope = NewDisposeScope();
+        var exponents = arange(0, headDim, 2, ScalarType.Int64, device).to(ScalarType.Float32) / headDim;
+        var invFreq = 1.0f / tensor((float)theta, ScalarType.Float32, device).pow(exponents);
+        var pos = arange(0, positions, 1, ScalarType.Int64, device).to(ScalarType.Float32);
+        var freqs = pos.unsqueeze(1) * invFreq.unsqueeze(0);
+        var emb = cat([freqs, freqs], -1);
+        Cos = emb.cos().DetachFromDisposeScope();
+        Sin = emb.sin().DetachFromDisposeScope();
+    }
+
+    public void Dispose()
+    {
+        Cos.Dispose();
+        Sin.Dispose();
+    }
+}

@@ -1,0 +1,131 @@
+using Toolkit.Runtime.Safetensors;
+using static TorchSharp.torch;
+
+namespace ExpertFlow.Model;
+
+/// <summary>
+/// Where a model's weights come from: a safetensors checkpoint (<see cref="CheckpointWeights"/>) or random values made
+/// in-process (<see cref="RandomWeights"/>, for benchmarks of real model shapes without the files).
+/// </summary>
+public interface IWeightSource : IDisposable
+{
+    /// <summary>For messages: the file or folder, or "random weights".</summary>
+    string Description { get; }
+    bool Contains(string name);
+    /// <summary>Throws a clear error when the tensor is missing or has another shape.</summary>
+    void Check(string name, long[] shape);
+    /// <summary>The tensor on <paramref name="device"/> in <paramref name="dtype"/> (after <see cref="Check"/>).</summary>
+    Tensor Load(string name, long[] shape, Device device, ScalarType dtype);
+    /// <summary>The memory-mapped checkpoint behind this source, when there is one (zero-copy host reads).</summary>
+    SafetensorsCheckpoint? Checkpoint { get; }
+}
+
+/// <summary>Weights read from a safetensors checkpoint (single file or sharded folder).</summary>
+public sealed class CheckpointWeights(SafetensorsCheckpoint checkpoint) : IWeightSource
+{
+    public SafetensorsCheckpoint? Checkpoint => checkpoint;
+    public string Description => checkpoint.IndexPath ?? (checkpoint.Shards.Count == 1 ? checkpoint.Shards[0].FilePath : checkpoint.Source);
+    public bool Contains(string name) => checkpoint.Contains(name);
+
+    public void Check(string name, long[] shape)
+    {
+        if (!checkpoint.Contains(name))
+            throw new InvalidDataException(
+                $"The checkpoint '{Description}' has no tensor '{name}', which the model described by config.json needs " +
+                $"(it holds {checkpoint.Names.Count} tensors, e.g. '{checkpoint.Names.FirstOrDefault()}'). Check that config.json and the safetensors files belong together.");
+        var info = checkpoint.Info(name);
+        if (!info.Shape.SequenceEqual(shape))
+            throw new InvalidDataException(
+                $"Tensor '{name}' in '{info.FilePath}' has shape {info.ShapeText}, but config.json implies [{string.Join(", ", shape)}]. " +
+                "Check that config.json and the safetensors files belong together.");
+    }
+
+    public Tensor Load(string name, long[] shape, Device device, ScalarType dtype)
+    {
+        Check(name, shape);
+        return checkpoint.Load(name, device, dtype);
+    }
+
+    public void Dispose() => checkpoint.Dispose();
+}
+
+/// <summary>
+/// Random weights of any requested shape, made on the target device (normal, std 0.02 as transformers' init; norm
+/// weights 1). Deterministic for a seed and load order (the global generators are seeded at the first load: a
+/// TorchSharp Generator object is a CPU generator, which CUDA sampling rejects). Biases are absent
+/// (<see cref="Contains"/> is false for them).
+/// </summary>
+public sealed class RandomWeights(long seed = 0) : IWeightSource
+{
+    bool seeded;
+
+    public SafetensorsCheckpoint? Checkpoint => null;
+    public string Description => "random weights";
+    public bool Contains(string name) => !name.EndsWith(".bias", StringComparison.Ordinal);
+    public void Check(string name, long[] shape) { }
+
+    public Tensor Load(string name, long[] shape, Device device, ScalarType dtype)
+    {
+        if (name.Contains("norm", StringComparison.Ordinal)) return ones(shape, dtype, device);
+        if (!seeded)
+        {
+            manual_seed(seed); // seeds the CPU and every CUDA generator
+            seeded = true;
+        }
+        return normal(0.0, 0.02, shape, dtype, device);
+    }
+
+    public void Dispose() { }
+}
+
+/// <summary>
+/// A named model weight: declared on the meta device with the shape config.json implies, then materialised from
+/// the weight source on the compute device in the compute dtype.
+/// </summary>
+internal sealed class Param
+{
+    public string Name { get; }
+    public long[] Shape { get; }
+    public Tensor Value { get; set; }
+
+    public Param(string name, long[] shape)
+    {
+        Name = name;
+        Shape = shape;
+        Value = empty(shape, ScalarType.Float32, META);
+    }
+
+    public static readonly Device META = new(TorchSharp.DeviceType.META);
+}
+
+/// <summary>The weights a model declared, in declaration order; materialises them all at once.</summary>
+internal sealed class ParamSet
+{
+    readonly List<Param> all = [];
+    public IReadOnlyList<Param> All => all;
+
+    public Param Declare(string name, params long[] shape)
+    {
+        var p = new Param(name, shape);
+        all.Add(p);
+        return p;
+    }
+
+    /// <summary>Declares a weight only if the source has it (optional biases).</summary>
+    public Param? Optional(IWeightSource source, string name, params long[] shape) =>
+        source.Contains(name) ? Declare(name, shape) : null;
+
+    /// <summary>Checks every shape first (so that a bad file fails before any allocation), then loads.</summary>
+    public void Materialise(IWeightSource source, Device device, ScalarType dtype)
+    {
+        foreach (var p in all) source.Check(p.Name, p.Shape);
+        foreach (var p in all)
+        {
+            var old = p.Value;
+            p.Value = source.Load(p.Name, p.Shape, device, dtype).DetachFromDisposeScope();
+            old.Dispose();
+        }
+    }
+
+    public long Bytes => all.Select(p => p.Value).Distinct().Sum(v => v.NumberOfElements * v.ElementSize);
+}

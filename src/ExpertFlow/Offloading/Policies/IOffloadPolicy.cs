@@ -1,0 +1,81 @@
+using ExpertFlow.Model;
+
+namespace ExpertFlow.Offloading.Policies;
+
+/// <summary>What a policy may see about a cached expert when ranking eviction candidates.</summary>
+/// <param name="Key">The expert in the slot.</param>
+/// <param name="LastUse">Logical time of its last use (higher is more recent; 0 = never used).</param>
+/// <param name="LoadedAt">Logical time it was loaded.</param>
+/// <param name="Uses">Times it was used since it was loaded.</param>
+/// <param name="Prefetched">True when it was loaded speculatively and has not been used yet.</param>
+public readonly record struct CachedExpert(ExpertKey Key, long LastUse, long LoadedAt, int Uses, bool Prefetched);
+
+/// <summary>
+/// The cache operations a policy drives. Everything runs on the compute thread; calls are cheap.
+/// </summary>
+public interface ICacheControl
+{
+    ExpertLayout Layout { get; }
+    /// <summary>Slots on the compute device (fixed for the run).</summary>
+    int SlotCount { get; }
+    /// <summary>Logical clock: advances on every expert use.</summary>
+    long Now { get; }
+    /// <summary>Decode/prefill steps started so far.</summary>
+    int Step { get; }
+
+    /// <summary>True when the expert is in a slot or on its way there.</summary>
+    bool IsCachedOrLoading(ExpertKey key);
+
+    /// <summary>
+    /// Loads the expert ahead of need on the given stream. Evicts only what the eviction rules allow
+    /// (never experts in use, being loaded, routed for the current layer, or prefetched-and-still-awaited);
+    /// returns false when nothing could be evicted (stop prefetching then). True when already cached.
+    /// </summary>
+    bool Prefetch(ExpertKey key, TransferPriority priority = TransferPriority.Prefetch);
+
+    /// <summary>
+    /// Slots each MoE layer may hold (index = position in <see cref="ExpertLayout.MoeLayers"/>). A layer at its
+    /// quota evicts its own experts first; a layer under quota takes slots from layers above theirs. Null:
+    /// one shared pool. The quotas should sum to <see cref="SlotCount"/>.
+    /// </summary>
+    void SetLayerQuotas(IReadOnlyList<int>? slotsPerLayer);
+
+    /// <summary>Puts the expert at the front of the eviction queue (e.g. predicted but not routed).</summary>
+    void MarkEvictFirst(ExpertKey key);
+}
+
+/// <summary>
+/// A caching policy. The engine calls the hooks in this order for each step:
+/// OnStepStart, then per MoE layer OnRouted (after the engine has issued high-priority loads for the
+/// misses) and OnLayerDone, then OnStepDone. Misses are always loaded by the engine on the demand
+/// stream; policies decide what to prefetch, how slots are shared among layers and what to evict.
+/// </summary>
+public interface IOffloadPolicy
+{
+    /// <summary>The --policy name.</summary>
+    string Name { get; }
+
+    /// <summary>Slots this policy needs to work at all (all-resident: every expert); null: any number ≥ 1.</summary>
+    int? RequiredSlots(ExpertLayout layout) => null;
+
+    /// <summary>False: an expert's slot is emptied as soon as compute has used it (no caching).</summary>
+    bool KeepAfterUse => true;
+
+    /// <summary>Called once before the first step.</summary>
+    void Attach(ICacheControl cache);
+
+    /// <summary>A step begins; <paramref name="step"/> carries the token ids of every row (the runtime's step info).</summary>
+    void OnStepStart(StepInfo step) { }
+
+    /// <summary>The router of <paramref name="layer"/> picked <paramref name="experts"/> (distinct, over the whole batch).
+    /// <paramref name="missed"/> are those that were neither cached nor loading.</summary>
+    void OnRouted(int layer, IReadOnlyList<int> experts, IReadOnlyList<int> missed) { }
+
+    /// <summary>The layer's experts have all been computed (enqueued, on CUDA).</summary>
+    void OnLayerDone(int layer) { }
+
+    void OnStepDone() { }
+
+    /// <summary>Eviction rank: the candidate with the lowest score is evicted first.</summary>
+    double KeepScore(in CachedExpert expert) => expert.LastUse;
+}

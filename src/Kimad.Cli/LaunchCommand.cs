@@ -1,0 +1,63 @@
+using System.CommandLine;
+using Kimad.Experiments;
+using Microsoft.Extensions.Logging;
+using Spectre.Console;
+using Toolkit.Cli;
+
+namespace Kimad.Cli;
+
+/// <summary><c>kimad launch</c>: server and workers as local processes, metrics and plots.</summary>
+internal static class LaunchCommand
+{
+    internal sealed class Options
+    {
+        public readonly Option<int> Workers = new("--workers") { Description = "Number of worker processes.", DefaultValueFactory = _ => 4 };
+        public readonly Option<string> Task = new("--task") { Description = "quadratic, logreg or cnn.", DefaultValueFactory = _ => "logreg" };
+        public readonly Option<string[]> Trace = new("--trace") { Description = "Bandwidth trace CSV (seconds,mbps); repeat for per-worker traces (round-robin).", AllowMultipleArgumentsPerToken = true };
+        public readonly Option<double> Stagger = new("--trace-stagger-s") { Description = "Worker i replays its trace shifted by i x this many seconds.", DefaultValueFactory = _ => 0 };
+        public readonly Option<string> Out = new("--out") { Description = "Output folder.", Required = true };
+        public readonly Option<long> Rounds = new("--rounds") { Description = "Rounds to train.", DefaultValueFactory = _ => 200 };
+        public readonly Option<double?> MaxWall = new("--max-wall-s") { Description = "Stop each run once its training wall time reaches this many seconds (rounds is then an upper bound)." };
+        public readonly Option<double> Budget = new("--time-budget-ms") { Description = "Communication time budget per round and direction (ms).", DefaultValueFactory = _ => 100 };
+        public readonly Option<float?> Lr = new("--lr") { Description = "Learning rate (default: the task's)." };
+        public readonly Option<int> Batch = new("--batch-size") { Description = "Minibatch per worker.", DefaultValueFactory = _ => 64 };
+        public readonly Option<int> EvalEvery = new("--eval-every") { Description = "Evaluate every N rounds.", DefaultValueFactory = _ => 10 };
+        public readonly Option<ShapingMode> Shaping = new("--shaping") { Description = "auto (tc in namespaces when possible), tc, throttle (in-process token buckets) or none.", DefaultValueFactory = _ => ShapingMode.Auto };
+        public readonly Option<double> Timeout = new("--timeout-s") { Description = "Stop the run after this many seconds.", DefaultValueFactory = _ => 600 };
+        public readonly Option<int> Seed = CommonOptions.Seed();
+        public readonly Option<bool> Verbose = CommonOptions.Verbose();
+
+        public void AddTo(Command c)
+        {
+            foreach (var o in new Option[] { Workers, Task, Trace, Stagger, Out, Rounds, MaxWall, Budget, Lr, Batch, EvalEvery, Shaping, Timeout, Seed, Verbose }) c.Options.Add(o);
+        }
+
+        public LaunchOptions Read(ParseResult p, string method, string outDir) => new()
+        {
+            Workers = p.GetValue(Workers), Task = p.GetValue(Task)!, Method = method, Traces = p.GetValue(Trace) ?? [],
+            TraceStaggerSeconds = p.GetValue(Stagger), OutputDirectory = outDir, Rounds = p.GetValue(Rounds), MaxWallSeconds = p.GetValue(MaxWall), TimeBudgetMs = p.GetValue(Budget),
+            LearningRate = p.GetValue(Lr), BatchSize = p.GetValue(Batch), EvalEvery = p.GetValue(EvalEvery), Shaping = p.GetValue(Shaping),
+            RunTimeout = TimeSpan.FromSeconds(p.GetValue(Timeout)), Seed = p.GetValue(Seed),
+        };
+    }
+
+    public static Command Create()
+    {
+        var o = new Options();
+        var method = new Option<string>("--method") { Description = "uncompressed, ef21-fixed:RATIO, kimad or kimad+.", DefaultValueFactory = _ => "kimad+" };
+        var command = new Command("launch", "Start a server and N workers on this machine (namespaces + tc when possible), replay a bandwidth trace, write metrics and plots.") { method };
+        o.AddTo(command);
+        command.SetAction(async (parse, ct) =>
+        {
+            using var logging = CliApp.CreateLogging(parse.GetValue(o.Verbose));
+            string m = parse.GetValue(method)!;
+            Kimad.Compression.CompressionMethod.Parse(m);
+            var result = await Launcher.RunAsync(o.Read(parse, m, parse.GetValue(o.Out)!), ToolCommand.Current(typeof(LaunchCommand).Assembly.Location),
+                logging.CreateLogger("Kimad.Launch"), ct);
+            var last = result.Rounds.LastOrDefault();
+            AnsiConsole.MarkupLineInterpolated($"[green]{result.Rounds.Count}[/] rounds, shaping {result.Shaping}, final train loss {last?.TrainLoss:G4}, accuracy {last?.EvalAccuracy:P1}, {last?.WallSeconds:F1} s; results in {result.OutputDirectory}");
+            return result.ServerExitCode == 0 && result.Rounds.Count > 0 ? 0 : 1;
+        });
+        return command;
+    }
+}

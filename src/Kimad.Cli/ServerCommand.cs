@@ -1,0 +1,65 @@
+using System.CommandLine;
+using Kimad.Training;
+using Kimad.Transport;
+using Toolkit.Cli;
+
+namespace Kimad.Cli;
+
+/// <summary><c>kimad server</c>: the parameter server process.</summary>
+internal static class ServerCommand
+{
+    public static Command Create()
+    {
+        var shared = new SharedOptions();
+        var method = new Option<string>("--method") { Description = "uncompressed, ef21-fixed:RATIO, kimad or kimad+.", DefaultValueFactory = _ => "kimad+" };
+        var rounds = new Option<long>("--rounds") { Description = "Rounds to train.", DefaultValueFactory = _ => 200 };
+        var downlink = new Option<string?>("--downlink") { Description = "Downlink method (server to workers); default: the same as --method; 'uncompressed' turns downlink compression off." };
+        var maxWall = new Option<double?>("--max-wall-s") { Description = "Stop once training wall time (evaluation excluded) reaches this many seconds." };
+        var budget = new Option<double>("--time-budget-ms") { Description = "Communication time budget per round and direction (ms).", DefaultValueFactory = _ => 100 };
+        var lr = new Option<float?>("--lr") { Description = "Learning rate (default: the task's)." };
+        var port = new Option<int>("--port") { Description = "TCP port.", DefaultValueFactory = _ => 50051 };
+        var bind = new Option<string>("--bind") { Description = "Address to listen on.", DefaultValueFactory = _ => "0.0.0.0" };
+        var output = new Option<string?>("--out") { Description = "Folder for metrics.json/metrics.csv." };
+        var checkpoint = new Option<string?>("--checkpoint") { Description = "Checkpoint file, written atomically after every round." };
+        var resume = new Option<bool>("--resume") { Description = "Continue from --checkpoint if it exists." };
+        var evalEvery = new Option<int>("--eval-every") { Description = "Evaluate every N rounds (0 = never).", DefaultValueFactory = _ => 10 };
+        var roundTimeout = new Option<double>("--round-timeout-s") { Description = "A round completes with the workers that pushed after this many seconds; the others are marked dead.", DefaultValueFactory = _ => 20 };
+        var startTimeout = new Option<double>("--start-timeout-s") { Description = "Start with fewer workers than --workers after this many seconds.", DefaultValueFactory = _ => 120 };
+        var cert = new Option<string?>("--cert") { Description = "TLS: server certificate PFX (create with 'kimad cert')." };
+        var certPassword = new Option<string?>("--cert-password") { Description = "Password of the PFX." };
+        var maxMessage = new Option<long>("--max-message-bytes") { Description = "Largest uplink message accepted.", DefaultValueFactory = _ => 64L << 20 };
+        var command = new Command("server", "Run the parameter server: synchronous EF21 rounds over gRPC.")
+            { method, downlink, rounds, maxWall, budget, lr, port, bind, output, checkpoint, resume, evalEvery, roundTimeout, startTimeout, cert, certPassword, maxMessage };
+        shared.AddTo(command);
+        command.SetAction(async (parse, ct) =>
+        {
+            using var logging = CliApp.CreateLogging(parse.GetValue(shared.Verbose));
+            using var task = shared.CreateTask(parse);
+            var options = new ServerOptions
+            {
+                Method = parse.GetValue(method)!,
+                DownlinkMethod = parse.GetValue(downlink),
+                Rounds = parse.GetValue(rounds),
+                MaxWallSeconds = parse.GetValue(maxWall),
+                TimeBudgetMs = parse.GetValue(budget),
+                LearningRate = parse.GetValue(lr),
+                ExpectedWorkers = parse.GetValue(shared.Workers),
+                RoundTimeout = TimeSpan.FromSeconds(parse.GetValue(roundTimeout)),
+                StartTimeout = TimeSpan.FromSeconds(parse.GetValue(startTimeout)),
+                CheckpointPath = parse.GetValue(checkpoint),
+                Resume = parse.GetValue(resume),
+                MetricsDirectory = parse.GetValue(output),
+                EvalEvery = parse.GetValue(evalEvery),
+                MaxMessageBytes = parse.GetValue(maxMessage),
+                Seed = parse.GetValue(shared.Seed),
+            };
+            Kimad.Compression.CompressionMethod.Parse(options.Method);   // fail early on a bad method
+            if (options.DownlinkMethod is { } d) Kimad.Compression.CompressionMethod.Parse(d);
+            var certificate = parse.GetValue(cert) is { } c ? Certificates.LoadPfx(c, parse.GetValue(certPassword)) : null;
+            var network = new ServerNetwork(parse.GetValue(bind)!, parse.GetValue(port), shared.GetToken(parse), certificate, shared.Throttles(parse));
+            var metrics = await ParameterServerHost.RunAsync(task, options, network, logging, ct);
+            return metrics.Count > 0 ? 0 : 1;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,108 @@
+namespace Kimad.Allocation;
+
+/// <summary>
+/// Exact dynamic programme for the multiple-choice knapsack over a budget discretised into D units.
+/// A size s costs ceil(s * D / B) units (integer arithmetic), so any answer within D units is within the
+/// byte budget; the answer is optimal whenever all sizes are multiples of B / D. O(layers * options * D) time.
+/// </summary>
+public sealed class MultipleChoiceKnapsack
+{
+    double[] current = [], next = [];
+    byte[] choice = [];
+
+    /// <summary>Solves <paramref name="problem"/>; the instance's buffers are reused between calls (not thread-safe).</summary>
+    public KnapsackSolution Solve(KnapsackProblem problem)
+    {
+        Validate(problem);
+        int layers = problem.Layers.Count, d = problem.Discretization;
+        long budget = problem.BudgetBytes;
+        if (current.Length < d + 1) { current = new double[d + 1]; next = new double[d + 1]; }
+        if (choice.Length < layers * (d + 1)) choice = new byte[layers * (d + 1)];
+        Span<double> dp = current.AsSpan(0, d + 1), nx = next.AsSpan(0, d + 1);
+        dp.Clear();
+        Span<int> units = stackalloc int[256];
+        Span<double> errors = stackalloc double[256];
+        for (int l = 0; l < layers; l++)
+        {
+            var options = problem.Layers[l].Options;
+            int count = options.Count;
+            for (int j = 0; j < count; j++)
+            {
+                units[j] = budget <= 0 ? int.MaxValue : (int)Math.Min(int.MaxValue, CeilDiv(options[j].Bytes * (long)d, budget));
+                errors[j] = options[j].Error;
+            }
+            Span<byte> ch = choice.AsSpan(l * (d + 1), d + 1);
+            nx.Fill(double.PositiveInfinity);
+            ch.Clear();
+            // Option-major loops over contiguous spans: nx[c] = min_j dp[c - u_j] + e_j.
+            for (int j = 0; j < count; j++)
+            {
+                int u = units[j];
+                if (u > d) continue;
+                double e = errors[j];
+                var from = dp[..(d + 1 - u)];
+                var to = nx[u..];
+                var chTo = ch[u..];
+                for (int c = 0; c < from.Length; c++)
+                {
+                    double v = from[c] + e;
+                    if (v < to[c]) { to[c] = v; chTo[c] = (byte)j; }
+                }
+            }
+            var t = dp; dp = nx; nx = t;
+        }
+        var choices = new int[layers];
+        if (double.IsPositiveInfinity(dp[d]))
+        {
+            for (int l = 0; l < layers; l++) choices[l] = Smallest(problem.Layers[l].Options);
+            return Totals(problem, choices, feasible: false);
+        }
+        int cap = d;
+        for (int l = layers - 1; l >= 0; l--)
+        {
+            int j = choice[l * (d + 1) + cap];
+            choices[l] = j;
+            cap -= (int)CeilDiv(problem.Layers[l].Options[j].Bytes * (long)d, budget);
+        }
+        return Totals(problem, choices, feasible: true);
+    }
+
+    static long CeilDiv(long a, long b) => (a + b - 1) / b;
+
+    static int Smallest(IReadOnlyList<KnapsackOption> options)
+    {
+        int best = 0;
+        for (int j = 1; j < options.Count; j++) if (options[j].Bytes < options[best].Bytes) best = j;
+        return best;
+    }
+
+    internal static KnapsackSolution Totals(KnapsackProblem problem, int[] choices, bool feasible)
+    {
+        long bytes = 0;
+        double error = 0;
+        for (int l = 0; l < choices.Length; l++)
+        {
+            bytes += problem.Layers[l].Options[choices[l]].Bytes;
+            error += problem.Layers[l].Options[choices[l]].Error;
+        }
+        return new KnapsackSolution(choices, bytes, error, feasible);
+    }
+
+    static void Validate(KnapsackProblem p)
+    {
+        if (p.Discretization is < 1 or > 1_000_000) throw new ArgumentException($"discretization {p.Discretization}: use 1..1000000 steps");
+        if (p.BudgetBytes < 0) throw new ArgumentException($"budget_bytes {p.BudgetBytes} is negative");
+        if (p.Layers is null || p.Layers.Count == 0) throw new ArgumentException("the problem has no layers");
+        foreach (var layer in p.Layers)
+        {
+            if (layer.Options is null || layer.Options.Count == 0) throw new ArgumentException($"layer '{layer.Name}' has no options");
+            if (layer.Options.Count > 256) throw new ArgumentException($"layer '{layer.Name}' has {layer.Options.Count} options; at most 256");
+            foreach (var o in layer.Options)
+            {
+                if (o.Bytes < 0) throw new ArgumentException($"layer '{layer.Name}': negative size {o.Bytes}");
+                if (!double.IsFinite(o.Error) || o.Error < 0) throw new ArgumentException($"layer '{layer.Name}': error {o.Error} must be finite and >= 0");
+                if (o.Bytes > long.MaxValue / Math.Max(1, p.Discretization)) throw new ArgumentException($"layer '{layer.Name}': size {o.Bytes} too large");
+            }
+        }
+    }
+}

@@ -1,0 +1,31 @@
+namespace Kimad.Experiments;
+
+/// <summary>How traffic is shaped in a local launch.</summary>
+public enum ShapingMode { Auto, Tc, Throttle, None }
+
+/// <summary>A local experiment: one server and N worker processes on this machine.</summary>
+public sealed record LaunchOptions
+{
+    public int Workers { get; init; } = 4;
+    public string Task { get; init; } = "logreg";
+    public string Method { get; init; } = "kimad+";
+    /// <summary>Trace files, assigned to workers round-robin; none = no shaping.</summary>
+    public IReadOnlyList<string> Traces { get; init; } = [];
+    /// <summary>Worker i replays its trace shifted by i x this many seconds (links that do not move in lockstep).</summary>
+    public double TraceStaggerSeconds { get; init; }
+    public required string OutputDirectory { get; init; }
+    public long Rounds { get; init; } = 200;
+    public double? MaxWallSeconds { get; init; }
+    public double TimeBudgetMs { get; init; } = 100;
+    public float? LearningRate { get; init; }
+    public int BatchSize { get; init; } = 64;
+    public int Seed { get; init; }
+    public int EvalEvery { get; init; } = 10;
+    public ShapingMode Shaping { get; init; } = ShapingMode.Auto;
+    public TimeSpan RoundTimeout { get; init; } = TimeSpan.FromSeconds(20);
+    public TimeSpan RunTimeout { get; init; } = TimeSpan.FromMinutes(10);
+    public int Port { get; init; }
+    public string? Token { get; init; }
+    public IReadOnlyList<string> ExtraServerArgs { get; init; } = [];
+    public IReadOnlyList<string> ExtraWorkerArgs { get; init; } = [];
+}

@@ -1,0 +1,44 @@
+namespace Kimad.Tasks;
+
+/// <summary>Evaluation of the model on held-out (or, for synthetic tasks, the full) data.</summary>
+public sealed record Evaluation(double Loss, double Accuracy);
+
+/// <summary>
+/// A data-parallel training problem. Parameters travel as one float array per layer. Every process builds
+/// the same task from the same options (synthetic data is generated from the seed), and worker i of n
+/// trains on its own shard.
+/// </summary>
+public interface ITrainingTask : IDisposable
+{
+    string Name { get; }
+    IReadOnlyList<string> LayerNames { get; }
+    IReadOnlyList<int> LayerLengths { get; }
+    float DefaultLearningRate { get; }
+
+    /// <summary>Identifies the model (task and shapes): messages for another model are rejected.</summary>
+    string ModelVersion => $"{Name}/" + string.Join("x", LayerLengths);
+
+    float[][] InitialParameters();
+
+    /// <summary>Stochastic gradient on worker <paramref name="worker"/>'s shard at <paramref name="parameters"/>; returns the minibatch loss.</summary>
+    double Gradient(float[][] parameters, float[][] gradient, int worker, int workers, long round);
+
+    Evaluation Evaluate(float[][] parameters);
+}
+
+/// <summary>Options shared by the tasks.</summary>
+public sealed record TaskOptions(int Seed = 0, int BatchSize = 64, string? DataDirectory = null, int EvalExamples = 2000, int TrainExamples = 0);
+
+/// <summary>Builds tasks by name.</summary>
+public static class TrainingTasks
+{
+    public static readonly string[] Names = ["quadratic", "logreg", "cnn"];
+
+    public static ITrainingTask Create(string name, TaskOptions options) => name.ToLowerInvariant() switch
+    {
+        "quadratic" => new QuadraticTask(options),
+        "logreg" => new LogisticRegressionTask(options),
+        "cnn" => new FashionMnistCnnTask(options),
+        _ => throw new ArgumentException($"unknown task '{name}': use {string.Join(", ", Names)}"),
+    };
+}

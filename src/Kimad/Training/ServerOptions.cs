@@ -1,0 +1,29 @@
+namespace Kimad.Training;
+
+/// <summary>Settings of a parameter server run.</summary>
+public sealed record ServerOptions
+{
+    public string Method { get; init; } = "kimad+";
+    /// <summary>Method for the downlink (server to workers); null = the same as <see cref="Method"/>, "uncompressed" = off.</summary>
+    public string? DownlinkMethod { get; init; }
+    /// <summary>Communication time budget per round and direction; byte budget = estimated bandwidth x this.</summary>
+    public double TimeBudgetMs { get; init; } = 200;
+    public int Discretization { get; init; } = 1000;
+    public long Rounds { get; init; } = 100;
+    /// <summary>Stop after the round in which training wall time (evaluation excluded) reaches this many seconds.</summary>
+    public double? MaxWallSeconds { get; init; }
+    public float? LearningRate { get; init; }
+    public int ExpectedWorkers { get; init; } = 1;
+    /// <summary>A round closes with the workers that pushed once this much time has passed since it opened.</summary>
+    public TimeSpan RoundTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(60);
+    public string? CheckpointPath { get; init; }
+    public bool Resume { get; init; }
+    public string? MetricsDirectory { get; init; }
+    public int EvalEvery { get; init; } = 10;
+    public long MaxMessageBytes { get; init; } = 64L << 20;
+    public int ChunkBytes { get; init; } = 64 << 10;
+    public int Seed { get; init; }
+    /// <summary>Downlink estimate used before any worker has reported one (bit/s).</summary>
+    public double InitialBitsPerSecond { get; init; } = 0;
+}

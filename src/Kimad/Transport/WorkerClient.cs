@@ -1,0 +1,212 @@
+using System.Diagnostics;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Kimad.Bandwidth;
+using Kimad.Compression;
+using Kimad.ErrorFeedback;
+using Kimad.Tasks;
+using Kimad.Transport.Protocol;
+using Microsoft.Extensions.Logging;
+
+namespace Kimad.Transport;
+
+/// <summary>Settings of a worker process.</summary>
+public sealed record WorkerOptions
+{
+    public required string ServerAddress { get; init; }
+    public required int WorkerId { get; init; }
+    public int Workers { get; init; } = 1;
+    public string? Token { get; init; }
+    /// <summary>Server certificate to pin (TLS with a self-signed certificate).</summary>
+    public X509Certificate2? PinnedCertificate { get; init; }
+    /// <summary>How long the worker keeps trying to (re)connect before giving up.</summary>
+    public TimeSpan ReconnectTimeout { get; init; } = TimeSpan.FromSeconds(60);
+    public int ChunkBytes { get; init; } = 64 << 10;
+    public int Seed { get; init; }
+    public int Discretization { get; init; } = 1000;
+    /// <summary>Uplink estimate before the first measurement (bit/s); 0 = none (Kimad then starts at the smallest level).</summary>
+    public double InitialBitsPerSecond { get; init; }
+    public TokenBucketThrottle? UplinkThrottle { get; init; }
+    /// <summary>Test hook: stop after this many pushed rounds (simulates a crash).</summary>
+    public long? StopAfterRounds { get; init; }
+}
+
+/// <summary>
+/// A worker: joins, then per round waits for it to open, pulls and applies the downlink (timed), computes a
+/// stochastic gradient, compresses grad - g_i per the server's method with the measured uplink bandwidth, and
+/// pushes it in chunks (timed). On any transport failure it rejoins and resynchronises from the server's state.
+/// </summary>
+public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILogger log)
+{
+    readonly BandwidthMonitor monitor = new();
+    readonly Random random = new(options.Seed * 7919 + options.WorkerId);
+    const string Link = "server";
+
+    public BandwidthMonitor Monitor => monitor;
+
+    public async Task<long> RunAsync(CancellationToken ct)
+    {
+        using var channel = CreateChannel();
+        var client = new ParameterServer.ParameterServerClient(channel);
+        var lengths = task.LayerLengths.ToArray();
+        var w = task.InitialParameters();
+        var ef = new Ef21Worker(lengths);
+        var gradient = lengths.Select(n => new float[n]).ToArray();
+        long pushedRounds = 0, haveRound = -1, round;
+        var join = await JoinAsync(client, ct);
+        round = join.Round;
+        var method = CompressionMethod.Parse(join.Method, options.Discretization);
+        var failingSince = (DateTime?)null;
+        while (true)
+        {
+            ct.ThrowIfCancellationRequested();
+            try
+            {
+                var wait = await client.WaitRoundAsync(new WaitRoundRequest { WorkerId = options.WorkerId, Round = round, MaxWaitMs = 5000 }, Headers(), cancellationToken: ct);
+                if (wait.Finished) { log.LogInformation("worker {Worker}: training finished after {Rounds} pushed rounds", options.WorkerId, pushedRounds); return pushedRounds; }
+                if (wait.OpenRound < round) continue;
+                if (wait.OpenRound > round) { log.LogDebug("worker {Worker}: fell behind, round {Open} is open", options.WorkerId, wait.OpenRound); round = wait.OpenRound; }
+
+                // Downlink: timed from the first request byte to the last chunk.
+                var clock = Stopwatch.StartNew();
+                var (header, data) = await PullAsync(client, round, haveRound, ct);
+                monitor.Record(Link, LinkDirection.Downlink, data.Length, clock.Elapsed);
+                if (header.ModelVersion != task.ModelVersion) throw new InvalidDataException($"server sent model '{header.ModelVersion}', this worker trains '{task.ModelVersion}'");
+                if (header.FullState)
+                {
+                    var layers = lengths.Concat(lengths).Select(n => new float[n]).ToArray();
+                    ModelCodec.Decode(data, layers);
+                    w = layers[..lengths.Length];
+                    ef.Restore(layers[lengths.Length..]);
+                }
+                else
+                {
+                    var delta = lengths.Select(n => new float[n]).ToArray();
+                    ModelCodec.Decode(data, delta);
+                    for (int l = 0; l < w.Length; l++) Vector.Add(w[l], delta[l]);
+                }
+                haveRound = round;
+
+                var compute = Stopwatch.StartNew();
+                double loss = task.Gradient(w, gradient, options.WorkerId, options.Workers, round);
+                var diff = ef.Difference(gradient);
+                double? up = monitor.Estimate(Link, LinkDirection.Uplink) ?? (options.InitialBitsPerSecond > 0 ? options.InitialBitsPerSecond : null);
+                double? budget = up / 8 * join.TimeBudgetMs / 1000;
+                double[] ratios = method.Choose(diff, budget);
+                byte[] message = ModelCodec.Encode(diff, ratios, random);
+                compute.Stop();
+
+                var outgoing = new MessageHeader
+                {
+                    WorkerId = options.WorkerId, Round = round, ModelVersion = task.ModelVersion, TotalBytes = message.Length, Loss = loss,
+                    UplinkBps = up ?? 0, DownlinkBps = monitor.Estimate(Link, LinkDirection.Downlink) ?? 0, ComputeMs = compute.Elapsed.TotalMilliseconds,
+                };
+                outgoing.LevelRatios.AddRange(ratios.Select(r => (float)r));
+                clock.Restart();
+                var reply = await PushAsync(client, outgoing, message, ct);
+                monitor.Record(Link, LinkDirection.Uplink, message.Length, clock.Elapsed);
+                if (reply.Accepted)
+                {
+                    ef.Commit(message);
+                    pushedRounds++;
+                }
+                else log.LogWarning("worker {Worker}: server rejected round {Round}: {Reason}", options.WorkerId, round, reply.Reason);
+                failingSince = null;
+                round++;
+                if (options.StopAfterRounds is { } stop && pushedRounds >= stop) return pushedRounds;
+            }
+            catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.Internal or StatusCode.Unknown or StatusCode.FailedPrecondition or StatusCode.DeadlineExceeded or StatusCode.Cancelled && !ct.IsCancellationRequested)
+            {
+                failingSince ??= DateTime.UtcNow;
+                if (DateTime.UtcNow - failingSince > options.ReconnectTimeout)
+                    throw new InvalidOperationException($"worker {options.WorkerId}: server {options.ServerAddress} unreachable for {options.ReconnectTimeout.TotalSeconds:0} s: {e.Status.Detail}");
+                log.LogWarning("worker {Worker}: {Status} ({Detail}); rejoining", options.WorkerId, e.StatusCode, e.Status.Detail);
+                await Task.Delay(500, ct);
+                try
+                {
+                    join = await JoinAsync(client, ct);
+                    round = Math.Max(join.Round, 0);
+                    haveRound = -1;   // the next pull brings the full state (w and g_i)
+                }
+                catch (RpcException) { }
+            }
+        }
+    }
+
+    async Task<JoinReply> JoinAsync(ParameterServer.ParameterServerClient client, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + options.ReconnectTimeout;
+        while (true)
+        {
+            try
+            {
+                var reply = await client.JoinAsync(new JoinRequest { WorkerId = options.WorkerId, ModelVersion = task.ModelVersion }, Headers(), cancellationToken: ct);
+                if (!reply.Accepted) throw new InvalidOperationException($"worker {options.WorkerId}: server refused to join: {reply.Reason}");
+                log.LogInformation("worker {Worker} joined {Server} at round {Round} (method {Method}, budget {Budget} ms)", options.WorkerId, options.ServerAddress, reply.Round, reply.Method, reply.TimeBudgetMs);
+                return reply;
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(300, ct);
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.Unauthenticated)
+            {
+                throw new UnauthorizedAccessException($"worker {options.WorkerId}: the server refused the token: {e.Status.Detail}");
+            }
+        }
+    }
+
+    async Task<(MessageHeader Header, byte[] Data)> PullAsync(ParameterServer.ParameterServerClient client, long round, long haveRound, CancellationToken ct)
+    {
+        using var call = client.Pull(new PullRequest { WorkerId = options.WorkerId, Round = round, HaveRound = haveRound }, Headers(), cancellationToken: ct);
+        MessageHeader? header = null;
+        byte[]? data = null;
+        int received = 0;
+        await foreach (var chunk in call.ResponseStream.ReadAllAsync(ct))
+        {
+            if (header is null)
+            {
+                header = chunk.Header ?? throw new InvalidDataException("server's first chunk has no header");
+                if (header.TotalBytes is < 0 or > int.MaxValue) throw new InvalidDataException($"server announced {header.TotalBytes} bytes");
+                data = new byte[header.TotalBytes];
+            }
+            if (received + chunk.Data.Length > data!.Length) throw new InvalidDataException("server sent more bytes than announced");
+            chunk.Data.Span.CopyTo(data.AsSpan(received));
+            received += chunk.Data.Length;
+        }
+        if (header is null || received != data!.Length) throw new InvalidDataException($"server's downlink ended after {received} bytes");
+        return (header, data);
+    }
+
+    async Task<PushReply> PushAsync(ParameterServer.ParameterServerClient client, MessageHeader header, byte[] message, CancellationToken ct)
+    {
+        using var call = client.Push(Headers(), cancellationToken: ct);
+        int chunk = Math.Max(1024, options.ChunkBytes);
+        for (int offset = 0, index = 0; offset < message.Length || index == 0; offset += chunk, index++)
+        {
+            int length = Math.Min(chunk, message.Length - offset);
+            if (options.UplinkThrottle is { } throttle) await throttle.WaitAsync(length, ct);
+            var c = new Chunk { Data = ByteString.CopyFrom(message, offset, length) };
+            if (index == 0) c.Header = header;
+            await call.RequestStream.WriteAsync(c, ct);
+        }
+        await call.RequestStream.CompleteAsync();
+        return await call;
+    }
+
+    Metadata Headers() => options.Token is { Length: > 0 } t ? new Metadata { { TokenAuthInterceptor.Header, "Bearer " + t } } : [];
+
+    GrpcChannel CreateChannel()
+    {
+        var handler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true, ConnectTimeout = TimeSpan.FromSeconds(5) };
+        if (options.PinnedCertificate is { } pinned)
+            handler.SslOptions = new SslClientAuthenticationOptions
+            {
+                RemoteCertificateValidationCallback = (_, cert, _, _) => cert is not null && cert.GetCertHashString() == pinned.GetCertHashString(),
+            };
+        return GrpcChannel.ForAddress(options.ServerAddress, new GrpcChannelOptions { HttpHandler = handler, MaxReceiveMessageSize = Math.Max(options.ChunkBytes, 64 << 10) + 4096 });
+    }
+}

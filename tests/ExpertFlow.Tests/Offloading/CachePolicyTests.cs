@@ -1,0 +1,171 @@
+using ExpertFlow.Model;
+using ExpertFlow.Offloading;
+using ExpertFlow.Offloading.Policies;
+using Toolkit.Runtime;
+using static TorchSharp.torch;
+
+namespace ExpertFlow.Tests.Offloading;
+
+/// <summary>Cache behaviour on hand-made routing sequences (CPU engine, real copies).</summary>
+public class CachePolicyTests
+{
+    public CachePolicyTests() => LibTorch.EnsureLoaded();
+
+    static ExpertLayout Layout(int layers = 2, int experts = 6) =>
+        new(Enumerable.Range(0, layers).ToArray(), experts, [new ExpertPart("w", [4, 8])], ScalarType.Float32);
+
+    static OffloadedExperts Create(ExpertLayout layout, int slots, string policy, IOffloadPolicy? instance = null) =>
+        OffloadedExperts.Create(new RandomExpertSource(layout), CPU, DeviceFootprint.None,
+            new OffloadOptions(policy, slots * layout.BytesPerExpert, HostTier.Arena), policy: instance);
+
+    /// <summary>One step: for each layer, route and use the experts, checking the bytes are the expert's.</summary>
+    static void Step(OffloadedExperts o, params int[][] perLayer)
+    {
+        var e = o.Engine;
+        var reference = new RandomExpertSource(e.Layout);
+        var expected = new byte[e.Layout.BytesPerExpert];
+        e.BeginStep();
+        for (int l = 0; l < perLayer.Length; l++)
+        {
+            e.OnRouted(l, perLayer[l]);
+            foreach (int x in perLayer[l])
+            {
+                var part = e.Get(l, x)[0];
+                reference.Read(new ExpertKey(l, x), expected);
+                Assert.Equal(expected, part.bytes.ToArray());
+                e.Release(l, x);
+            }
+            e.OnLayerDone(l);
+        }
+        e.EndStep(1);
+        e.CheckInvariants();
+    }
+
+    [Fact]
+    public void Lru_evicts_the_least_recently_used_expert_of_the_same_layer()
+    {
+        var layout = Layout();
+        using var o = Create(layout, 4, "lru"); // 2 slots per layer
+        Step(o, [0], [0]);       // 2 misses
+        Step(o, [1], [1]);       // 2 misses (layer quotas: 2 each)
+        Step(o, [0], [0]);       // hits
+        Step(o, [2], [2]);       // misses: evict 1 (LRU), keep 0
+        Step(o, [0], [0]);       // hits
+        Step(o, [1], [1]);       // misses: 1 was evicted
+        var s = o.Stats;
+        Assert.Equal([2L, 2L], s.Layers.Select(l => l.Hits));
+        Assert.Equal([4L, 4L], s.Layers.Select(l => l.Misses));
+        Assert.Equal(8, s.DemandTransfers);
+        Assert.Equal(0, s.PrefetchTransfers);
+    }
+
+    [Fact]
+    public void On_demand_loads_every_request_and_keeps_nothing()
+    {
+        var layout = Layout();
+        using var o = Create(layout, 3, "on-demand");
+        for (int i = 0; i < 3; i++) Step(o, [0, 1, 2, 3], [4, 5]);
+        Assert.Equal(0, o.Stats.Hits);
+        Assert.Equal(18, o.Stats.DemandTransfers);
+        Assert.Equal(18 * layout.BytesPerExpert, o.Stats.TransferBytes);
+    }
+
+    [Fact]
+    public void All_resident_loads_once_and_always_hits()
+    {
+        var layout = Layout();
+        using var o = Create(layout, layout.TotalExperts, "all-resident");
+        long before = o.Stats.DemandTransfers;
+        Assert.Equal(layout.TotalExperts, before);
+        for (int i = 0; i < 3; i++) Step(o, [0, 5], [1, 2, 3]);
+        Assert.Equal(1.0, o.Stats.HitRatio);
+        Assert.Equal(before, o.Stats.DemandTransfers);
+    }
+
+    [Fact]
+    public void Next_layer_preloads_the_frequent_experts_back_after_a_detour()
+    {
+        var layout = Layout(layers: 3);
+        int[][] a = [[0, 1], [0, 1], [0, 1]], b = [[2, 3], [2, 3], [2, 3]];
+        int[][][] steps = [a, a, a, b, a, a, b, a, a];
+        using var next = Create(layout, 6, "next-layer"); // 2 slots per layer
+        using var lru = Create(layout, 6, "lru");
+        foreach (var s in steps) { Step(next, s); Step(lru, s); }
+        Assert.True(next.Stats.PrefetchTransfers > 0);
+        // LRU misses on every switch; next-layer reloads {0,1} ahead of the step after a detour.
+        Assert.Equal(4 * 6, lru.Stats.Hits); // steps 2, 3, 6 and 9 hit, 2 experts x 3 layers each
+        Assert.True(next.Stats.Hits > lru.Stats.Hits, $"next-layer {next.Stats.Hits} hits, lru {lru.Stats.Hits}");
+    }
+
+    [Fact]
+    public void Predictive_policy_corrects_wrong_predictions_and_beats_lru()
+    {
+        var layout = Layout(layers: 2, experts: 6);
+        // Routing alternates between two expert sets; a forecast that knows it keeps hitting, while per-layer
+        // LRU with 3 slots per layer cycles through 4 experts and keeps missing. The forecast also names an
+        // unrouted expert per layer: it is loaded into the spare slot and must be counted as wasted.
+        int[][] a = [[0, 1], [2, 3]], b = [[4, 5], [0, 1]];
+        var steps = Enumerable.Range(0, 8).Select(i => i % 2 == 0 ? a : b).ToArray();
+        var forecast = new ListForecast(layout, steps.Select(s => s.Select(x => x.ToArray()).ToArray()).ToArray(), wrongExtra: 1);
+        using var predictive = Create(layout, 6, "expertflow", new PredictivePolicy(forecast, threshold: 0.5f, lookahead: 2));
+        using var lru = Create(layout, 6, "lru");
+        foreach (var s in steps) { Step(predictive, s); Step(lru, s); }
+        Assert.True(predictive.Stats.HitRatio > lru.Stats.HitRatio, $"predictive {predictive.Stats.HitRatio}, lru {lru.Stats.HitRatio}");
+        Assert.True(predictive.Stats.PrefetchWasted > 0, "the wrong predictions should be counted as wasted");
+    }
+
+    [Fact]
+    public void Quotas_follow_predicted_demand()
+    {
+        Assert.Equal([1, 3, 6], PredictivePolicy.ProportionalQuotas([0, 2, 5], 10));
+        Assert.Equal(10, PredictivePolicy.ProportionalQuotas([1, 1, 1], 10).Sum());
+        Assert.Equal([4, 3, 3], LruPolicy.EvenQuotas(10, 3));
+    }
+
+    [Fact]
+    public void Too_small_a_budget_names_the_minimum()
+    {
+        var layout = Layout();
+        var footprint = new DeviceFootprint(1000, 200, 100);
+        var e = Assert.Throws<ArgumentException>(() => MemoryPlan.Create(1500, footprint, layout));
+        Assert.Contains("minimum is", e.Message);
+        Assert.Contains((1300 + 2 * layout.BytesPerExpert).ToString(), e.Message);
+        var all = Assert.Throws<ArgumentException>(() => MemoryPlan.Create(1300 + 5 * layout.BytesPerExpert, footprint, layout, layout.TotalExperts, "all-resident"));
+        Assert.Contains("all-resident", all.Message);
+        var plan = MemoryPlan.Create(1300 + 5 * layout.BytesPerExpert + 7, footprint, layout);
+        Assert.Equal(5, plan.Slots);
+        Assert.True(plan.PlannedBytes <= plan.BudgetBytes);
+    }
+
+    [Theory]
+    [InlineData("6.5GiB", 6979321856L)]
+    [InlineData("4GB", 4000000000L)]
+    [InlineData("512 MiB", 536870912L)]
+    [InlineData("1234", 1234L)]
+    public void Memory_sizes_parse(string text, long bytes) => Assert.Equal(bytes, MemorySize.Parse(text));
+
+    [Fact]
+    public void Bad_memory_size_is_a_clear_error() =>
+        Assert.Contains("--memory", Assert.Throws<ArgumentException>(() => MemorySize.Parse("six")).Message);
+
+    [Fact]
+    public void Unknown_policy_lists_the_known_ones() =>
+        Assert.Contains("lru", Assert.Throws<ArgumentException>(() => PolicyFactory.Create("fifo")).Message);
+}
+
+/// <summary>Forecast = the given routing, plus <c>wrongExtra</c> experts that will not be routed (to exercise correction).</summary>
+sealed class ListForecast(ExpertLayout layout, int[][][] steps, int wrongExtra) : IRoutingForecast
+{
+    public float[][]? Forecast(StepInfo step)
+    {
+        if (step.Step >= steps.Length) return null;
+        return steps[(int)step.Step].Select(experts =>
+        {
+            var s = new float[layout.ExpertsPerLayer];
+            foreach (int e in experts) s[e] = 1;
+            for (int e = 0, added = 0; e < s.Length && added < wrongExtra; e++)
+                if (s[e] == 0) { s[e] = 0.6f; added++; }
+            return s;
+        }).ToArray();
+    }
+}
