@@ -1,0 +1,61 @@
+using Toolkit.Data.Images;
+using Toolkit.Runtime;
+using Wwae.Training;
+
+namespace Wwae.Tests;
+
+public sealed class TrainingTests : IDisposable
+{
+    readonly string dir = Directory.CreateTempSubdirectory("wwae-train-").FullName;
+
+    public TrainingTests() => LibTorch.EnsureLoaded();
+
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    static ImageSet Data()
+    {
+        Assert.SkipUnless(Directory.Exists(MnistFormat.FashionMnistDebianDirectory), "dataset-fashion-mnist is not installed");
+        return MnistFormat.LoadFashionMnist(DataSplit.Test).Take(3000);
+    }
+
+    static TrainingOptions Quick(ModelKind model, int epochs) => new()
+    {
+        Model = model, Width = 8, Latent = 8, Epochs = epochs, BatchSize = 64, MaxStepsPerEpoch = 12, Seed = 3,
+    };
+
+    [Theory]
+    [InlineData(ModelKind.Wwae)]
+    [InlineData(ModelKind.Vae)]
+    [InlineData(ModelKind.WaeMmd)]
+    public void ShortRunReducesTheLoss(ModelKind model)
+    {
+        var (m, state) = new Trainer(Quick(model, 4), Data(), "fashion-mnist", CPU).Run(null, resume: false, cancel: TestContext.Current.CancellationToken);
+        m.Dispose();
+        var history = state.History;
+        Assert.Equal(4, history.Count);
+        Assert.True(history[^1].Loss < 0.8 * history[0].Loss, $"{model}: loss went from {history[0].Loss} to {history[^1].Loss}");
+        Assert.True(history[^1].Reconstruction < history[0].Reconstruction);
+        Assert.Equal(4 * 12, state.Curve.Count);  // every step is sampled when an epoch has fewer than 20
+        Assert.Equal(Enumerable.Range(1, 48).Select(i => (long)i), state.Curve.Select(c => c.Step));
+    }
+
+    [Fact]
+    public void ResumedRunMatchesAnUninterruptedOne()
+    {
+        var data = Data();
+        string a = Path.Combine(dir, "a"), b = Path.Combine(dir, "b");
+        new Trainer(Quick(ModelKind.Wwae, 3), data, "fashion-mnist", CPU).Run(a, resume: false, cancel: TestContext.Current.CancellationToken).Model.Dispose();
+        new Trainer(Quick(ModelKind.Wwae, 2), data, "fashion-mnist", CPU).Run(b, resume: false, cancel: TestContext.Current.CancellationToken).Model.Dispose();
+        Assert.Throws<ArgumentException>(() => new Trainer(Quick(ModelKind.Wwae, 3), data, "fashion-mnist", CPU).Run(b, resume: false, cancel: TestContext.Current.CancellationToken));
+        var (model, resumed) = new Trainer(Quick(ModelKind.Wwae, 3), data, "fashion-mnist", CPU).Run(b, resume: true, cancel: TestContext.Current.CancellationToken);
+        model.Dispose();
+        var full = Checkpoint.ReadState(a);
+        Assert.Equal(3, resumed.EpochsDone);
+        Assert.Equal(full.History[2].Loss, resumed.History[2].Loss, 3);
+        // Only the latest epoch's files remain.
+        Assert.Equal(["model-e3.bin", "optimizer-e3.bin"], Directory.GetFiles(b, "*.bin").Select(f => Path.GetFileName(f)!).Order().ToArray());
+        var vae = Quick(ModelKind.Vae, 3);
+        var e = Assert.Throws<ArgumentException>(() => new Trainer(vae, data, "fashion-mnist", CPU).Run(b, resume: true, cancel: TestContext.Current.CancellationToken));
+        Assert.Contains("Vae", e.Message);
+    }
+}
