@@ -175,12 +175,13 @@ public sealed class ExpertOffloadEngine : ICacheControl, IDisposable
             slot = Load(index, TransferPriority.Demand, mayEvictWanted: true);
             while (slot == Empty)
             {
-                // Every free slot is still loading: wait for one, then evict it.
+                // Every free slot is still loading: wait for one, then evict it. A copy may also have
+                // finished since ChooseSlot looked (copies complete concurrently): then simply try again.
                 int loading = OldestLoadingUnleased();
-                if (loading == Empty)
+                if (loading != Empty) transfers.WaitOnHost(slotTransfer[loading]!);
+                else if (slotLeases.All(l => l > 0))
                     throw new InvalidOperationException(
                         $"all {SlotCount} expert slots are leased by layer {layer}; release experts after computing them, or raise --memory");
-                transfers.WaitOnHost(slotTransfer[loading]!);
                 slot = Load(index, TransferPriority.Demand, mayEvictWanted: true);
             }
         }
