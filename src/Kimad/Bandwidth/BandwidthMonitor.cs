@@ -73,7 +73,8 @@ public sealed class BandwidthMonitor(double smoothing = 0.3, double minSeconds =
     /// <summary>
     /// Per-message latency (seconds): the intercept of a least-squares line seconds = latency + bytes x c over the
     /// last <see cref="LatencyWindow"/> transfers, clamped to [0, shortest transfer]; updated only when the sizes
-    /// differ enough (largest >= 1.5 x smallest) and the slope is positive, else the previous value is kept (0 at
+    /// differ enough (largest >= 1.5 x smallest), the slope is positive and the line explains at least half
+    /// the variance of the times (r^2 >= 0.5), else the previous value is kept (0 at
     /// first). Without it, a time budget close to the latency (small messages; RPC and scheduling overhead) makes
     /// throughput look small, the next budget smaller, and the sender collapses to the smallest level on a fast link.
     /// </summary>
@@ -97,10 +98,12 @@ public sealed class BandwidthMonitor(double smoothing = 0.3, double minSeconds =
         foreach (var (b, t) in s.Recent) { minB = Math.Min(minB, b); maxB = Math.Max(maxB, b); minT = Math.Min(minT, t); mb += b; mt += t; }
         if (maxB < 1.5 * minB) return;
         mb /= s.Recent.Count; mt /= s.Recent.Count;
-        double sbb = 0, sbt = 0;
-        foreach (var (b, t) in s.Recent) { sbb += (b - mb) * (b - mb); sbt += (b - mb) * (t - mt); }
+        double sbb = 0, sbt = 0, stt = 0;
+        foreach (var (b, t) in s.Recent) { sbb += (b - mb) * (b - mb); sbt += (b - mb) * (t - mt); stt += (t - mt) * (t - mt); }
         double slope = sbt / sbb;
-        if (!(slope > 0)) return;
+        // Only a line that explains the times (r^2 >= 0.5): right after a 100x change, big fast and small slow
+        // transfers can take the same time, and an intercept fitted to that would call it all latency.
+        if (!(slope > 0) || !(stt > 0) || sbt * sbt < 0.5 * sbb * stt) return;
         s.Latency = Math.Clamp(mt - slope * mb, 0, minT);
     }
 
