@@ -17,6 +17,8 @@ public sealed record LaunchOptions
     public long Rounds { get; init; } = 200;
     public double? MaxWallSeconds { get; init; }
     public double TimeBudgetMs { get; init; } = 100;
+    /// <summary>&gt; 0: compute-aware budget (R x smoothed compute time), replacing <see cref="TimeBudgetMs"/>.</summary>
+    public double CommRatio { get; init; }
     public float? LearningRate { get; init; }
     public int BatchSize { get; init; } = 64;
     public int Seed { get; init; }

@@ -37,7 +37,7 @@ public static class Launcher
         if (shaping == ShapingMode.Throttle)
             throttleArgs.AddRange(["--throttle-trace", string.Join(',', o.Traces.Select(Path.GetFullPath)), "--trace-epoch-ms", epoch.ToString(CultureInfo.InvariantCulture), "--trace-stagger-s", I(o.TraceStaggerSeconds)]);
 
-        var serverArgs = new List<string>(["server", "--method", o.Method, "--rounds", o.Rounds.ToString(CultureInfo.InvariantCulture), "--time-budget-ms", I(o.TimeBudgetMs),
+        var serverArgs = new List<string>(["server", "--method", o.Method, "--rounds", o.Rounds.ToString(CultureInfo.InvariantCulture), "--time-budget-ms", I(o.TimeBudgetMs), "--comm-ratio", I(o.CommRatio),
             "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "0.0.0.0", "--out", dir, "--eval-every", o.EvalEvery.ToString(CultureInfo.InvariantCulture),
             "--round-timeout-s", I(o.RoundTimeout.TotalSeconds), "--checkpoint", Path.Combine(dir, "checkpoint.bin"), .. common, .. throttleArgs, .. o.ExtraServerArgs]);
         if (o.LearningRate is { } lr) serverArgs.AddRange(["--lr", I(lr)]);

@@ -40,6 +40,7 @@ public sealed class RoundCoordinator
     readonly HashSet<int> joined = [], alive = [], inSync = [], pulled = [], pushed = [];
     readonly Dictionary<int, PushReport> reports = [];
     readonly Dictionary<int, double> lastDownlinkBps = [];
+    readonly CommunicationBudget budgetRule;
     readonly List<RoundMetrics> metrics = [];
     readonly Stopwatch sinceStart = Stopwatch.StartNew();
     readonly Stopwatch trainClock = new();
@@ -59,6 +60,7 @@ public sealed class RoundCoordinator
         this.log = log;
         random = new Random(options.Seed + 7);
         learningRate = options.LearningRate ?? task.DefaultLearningRate;
+        budgetRule = new CommunicationBudget(options.TimeBudgetMs, options.CommRatio);
         downlinkMethod = CompressionMethod.Parse(options.DownlinkMethod ?? options.Method, options.Discretization);
         layerNames = task.LayerNames.ToArray();
         maxUplinkBytes = task.LayerLengths.Sum(n => (long)Math.Max(new IdentityCompressor().WireBytes(n), TopKCompressor.SparseWireBytes(n)));
@@ -248,6 +250,7 @@ public sealed class RoundCoordinator
         });
         log.LogInformation("round {Round} done: {Participants} workers, train loss {Loss:G4}{Eval}, {Up:N0} B up, {Down:N0} B down, {Ms:F0} ms",
             round, pushed.Count, trainLoss, eval is null ? "" : FormattableString.Invariant($", eval loss {eval.Loss:G4} acc {eval.Accuracy:P1}"), bytesUp, bytesDown, roundMs);
+        if (pushed.Count > 0) budgetRule.RecordCompute(pushed.Average(w => reports[w].ComputeMs));
         long next = round + 1;
         RoundClosed?.Invoke(metrics);
         if (options.CheckpointPath is { } path)
@@ -267,7 +270,7 @@ public sealed class RoundCoordinator
         double? budget = null;
         var known = alive.Where(lastDownlinkBps.ContainsKey).Select(w => lastDownlinkBps[w]).ToList();
         double? bps = known.Count > 0 ? known.Min() : options.InitialBitsPerSecond > 0 ? options.InitialBitsPerSecond : null;
-        if (bps is { } b) budget = b / 8 * options.TimeBudgetMs / 1000;
+        budget = budgetRule.BudgetBytes(bps);
         var diff = ef.DownlinkDifference();
         downlinkRatios = downlinkMethod.Choose(diff, budget);
         downlink = ef.CompressDownlink(downlinkRatios, random);

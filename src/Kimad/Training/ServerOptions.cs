@@ -8,6 +8,8 @@ public sealed record ServerOptions
     public string? DownlinkMethod { get; init; }
     /// <summary>Communication time budget per round and direction; byte budget = estimated bandwidth x this.</summary>
     public double TimeBudgetMs { get; init; } = 200;
+    /// <summary>&gt; 0: compute-aware budget, time budget = this x the smoothed compute time of a round (replaces <see cref="TimeBudgetMs"/>).</summary>
+    public double CommRatio { get; init; }
     public int Discretization { get; init; } = 1000;
     public long Rounds { get; init; } = 100;
     /// <summary>Stop after the round in which training wall time (evaluation excluded) reaches this many seconds.</summary>

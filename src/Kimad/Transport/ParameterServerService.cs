@@ -19,7 +19,7 @@ public sealed class ParameterServerService(RoundCoordinator coordinator, ServerO
             long round = coordinator.Join(request.WorkerId, request.ModelVersion);
             return Task.FromResult(new JoinReply
             {
-                Accepted = true, Round = round, ExpectedWorkers = options.ExpectedWorkers, Method = options.Method, TimeBudgetMs = options.TimeBudgetMs,
+                Accepted = true, Round = round, ExpectedWorkers = options.ExpectedWorkers, Method = options.Method, TimeBudgetMs = options.TimeBudgetMs, CommRatio = options.CommRatio,
             });
         }
         catch (RejectedException e)

@@ -8,6 +8,7 @@ using Kimad.Bandwidth;
 using Kimad.Compression;
 using Kimad.ErrorFeedback;
 using Kimad.Tasks;
+using Kimad.Training;
 using Kimad.Transport.Protocol;
 using Microsoft.Extensions.Logging;
 
@@ -59,6 +60,7 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
         var join = await JoinAsync(client, ct);
         round = join.Round;
         var method = CompressionMethod.Parse(join.Method, options.Discretization);
+        var budgetRule = new CommunicationBudget(join.TimeBudgetMs, join.CommRatio);
         var failingSince = (DateTime?)null;
         while (true)
         {
@@ -92,9 +94,13 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
 
                 var compute = Stopwatch.StartNew();
                 double loss = task.Gradient(w, gradient, options.WorkerId, options.Workers, round);
+                budgetRule.RecordCompute(compute.Elapsed.TotalMilliseconds);
                 var diff = ef.Difference(gradient);
-                double? up = monitor.Estimate(Link, LinkDirection.Uplink) ?? (options.InitialBitsPerSecond > 0 ? options.InitialBitsPerSecond : null);
-                double? budget = up / 8 * join.TimeBudgetMs / 1000;
+                double? budgetMs = budgetRule.BudgetMs;
+                double? budget = budgetMs is { } t ? monitor.BytesWithin(Link, LinkDirection.Uplink, t / 1000) : null;
+                if (budget is null && options.InitialBitsPerSecond > 0) budget = budgetRule.BudgetBytes(options.InitialBitsPerSecond);
+                double? up = budget is { } bytes && budgetMs is { } ms ? bytes * 8 / (ms / 1000) : null;   // effective rate within the budget (metrics)
+                double? down = budgetMs is { } ms2 && monitor.BytesWithin(Link, LinkDirection.Downlink, ms2 / 1000) is { } db ? db * 8 / (ms2 / 1000) : null;
                 double[] ratios = method.Choose(diff, budget);
                 byte[] message = ModelCodec.Encode(diff, ratios, random);
                 compute.Stop();
@@ -102,7 +108,7 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
                 var outgoing = new MessageHeader
                 {
                     WorkerId = options.WorkerId, Round = round, ModelVersion = task.ModelVersion, TotalBytes = message.Length, Loss = loss,
-                    UplinkBps = up ?? 0, DownlinkBps = monitor.Estimate(Link, LinkDirection.Downlink) ?? 0, ComputeMs = compute.Elapsed.TotalMilliseconds,
+                    UplinkBps = up ?? 0, DownlinkBps = down is { } d ? Math.Max(d, 1) : 0, ComputeMs = compute.Elapsed.TotalMilliseconds,
                 };
                 outgoing.LevelRatios.AddRange(ratios.Select(r => (float)r));
                 clock.Restart();
@@ -145,7 +151,7 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
             {
                 var reply = await client.JoinAsync(new JoinRequest { WorkerId = options.WorkerId, ModelVersion = task.ModelVersion }, Headers(), cancellationToken: ct);
                 if (!reply.Accepted) throw new InvalidOperationException($"worker {options.WorkerId}: server refused to join: {reply.Reason}");
-                log.LogInformation("worker {Worker} joined {Server} at round {Round} (method {Method}, budget {Budget} ms)", options.WorkerId, options.ServerAddress, reply.Round, reply.Method, reply.TimeBudgetMs);
+                log.LogInformation("worker {Worker} joined {Server} at round {Round} (method {Method}, budget {Budget} ms)", options.WorkerId, options.ServerAddress, reply.Round, reply.Method, reply.CommRatio > 0 ? FormattableString.Invariant($"{reply.CommRatio} x compute") : reply.TimeBudgetMs.ToString(System.Globalization.CultureInfo.InvariantCulture));
                 return reply;
             }
             catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && DateTime.UtcNow < deadline)
