@@ -31,14 +31,10 @@ public static class ModelImages
     /// <summary>Reconstructions of images <paramref name="indices"/> through the posterior mean (deterministic).</summary>
     public static float[] Reconstruct(GaussianAutoEncoder model, IImageSource data, int[] indices, Device device)
     {
-        var c = model.Config;
-        int per = c.Channels * c.ImageSize * c.ImageSize;
-        var input = new float[indices.Length * per];
-        data.ReadBatch(indices, input);
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         model.eval();
-        var x = tensor(input).reshape(indices.Length, c.Channels, c.ImageSize, c.ImageSize).to(device);
+        var x = ReadImages(model.Config, data, indices, device);
         return model.Decode(model.Encode(x, sample: false).Mean).cpu().data<float>().ToArray();
     }
 
@@ -71,14 +67,10 @@ public static class ModelImages
     /// </summary>
     public static float[] Interpolate(GaussianAutoEncoder model, IImageSource data, int[] indices, int steps, Device device)
     {
-        var c = model.Config;
-        int per = c.Channels * c.ImageSize * c.ImageSize;
-        var input = new float[indices.Length * per];
-        data.ReadBatch(indices, input);
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         model.eval();
-        var x = tensor(input).reshape(indices.Length, c.Channels, c.ImageSize, c.ImageSize).to(device);
+        var x = ReadImages(model.Config, data, indices, device);
         var z = model.Encode(x, sample: false).Mean;
         var rows = new List<Tensor>();
         for (int p = 0; p + 1 < indices.Length; p += 2)
@@ -87,5 +79,13 @@ public static class ModelImages
             rows.Add(z[p].unsqueeze(0) * (1 - t) + z[p + 1].unsqueeze(0) * t);
         }
         return model.Decode(cat(rows, 0)).cpu().data<float>().ToArray();
+    }
+
+    /// <summary>Images <paramref name="indices"/> of <paramref name="data"/> as a [N, C, H, W] tensor on <paramref name="device"/>.</summary>
+    static Tensor ReadImages(AutoEncoderConfig c, IImageSource data, int[] indices, Device device)
+    {
+        var input = new float[indices.Length * c.Channels * c.ImageSize * c.ImageSize];
+        data.ReadBatch(indices, input);
+        return tensor(input).reshape(indices.Length, c.Channels, c.ImageSize, c.ImageSize).to(device);
     }
 }
