@@ -33,8 +33,11 @@ public sealed class TrainingTests : IDisposable
         m.Dispose();
         var history = state.History;
         Assert.Equal(4, history.Count);
-        Assert.True(history[^1].Loss < 0.8 * history[0].Loss, $"{model}: loss went from {history[0].Loss} to {history[^1].Loss}");
-        Assert.True(history[^1].Reconstruction < history[0].Reconstruction);
+        // 48 steps of a tiny model: both the total loss and the reconstruction term must fall clearly. The margins
+        // leave room for thread-count-dependent rounding (CI machines differ from this one).
+        string trace = string.Join(", ", history.Select(h => $"{h.Loss:F3}/{h.Reconstruction:F3}"));
+        Assert.True(history[^1].Loss < 0.9 * history[0].Loss, $"{model}: loss/reconstruction per epoch {trace}");
+        Assert.True(history[^1].Reconstruction < 0.85 * history[0].Reconstruction, $"{model}: loss/reconstruction per epoch {trace}");
         Assert.Equal(4 * 12, state.Curve.Count);  // every step is sampled when an epoch has fewer than 20
         Assert.Equal(Enumerable.Range(1, 48).Select(i => (long)i), state.Curve.Select(c => c.Step));
     }
