@@ -30,7 +30,9 @@ internal sealed class DecoderAttention
             kb = ps.Declare($"{prefix}.k_proj.bias", kvd);
             vb = ps.Declare($"{prefix}.v_proj.bias", kvd);
             ob = ps.Optional(ck, $"{prefix}.o_proj.bias", h);
+            ps.Fuse(qb, kb, vb);
         }
+        ps.Fuse(q, k, v);
         if (c.QkNorm == QkNormKind.PerHead)
         {
             qNorm = ps.Declare($"{prefix}.q_norm.weight", c.HeadDim);
@@ -46,13 +48,8 @@ internal sealed class DecoderAttention
     public void Prepare()
     {
         oT = o.Value.t().DetachFromDisposeScope(); // a view, made once
-        qkv = cat([q.Value, k.Value, v.Value], 0).DetachFromDisposeScope();
-        foreach (var p in new[] { q, k, v }) { p.Value.Dispose(); p.Value = qkv; }
-        if (qb != null)
-        {
-            qkvBias = cat([qb.Value, kb!.Value, vb!.Value], 0).DetachFromDisposeScope();
-            foreach (var p in new[] { qb, kb, vb! }) { p.Value.Dispose(); p.Value = qkvBias; }
-        }
+        qkv = q.Value; // q, k and v were loaded into one fused tensor (ParamSet.Fuse)
+        qkvBias = qb?.Value;
     }
 
     /// <summary>x: [B, T, H] normed hidden states; returns residual + attention output [B, T, H] (o_proj fused with the sum).</summary>

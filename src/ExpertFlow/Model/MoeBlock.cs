@@ -57,23 +57,21 @@ internal sealed class MoeBlock
             sharedDown = ps.Declare($"{sharedPrefix}.down_proj.weight", c.HiddenSize, si);
             if (sharedGateName != null) sharedExpertGate = ps.Declare(sharedGateName, 1, c.HiddenSize);
         }
+        if (router != RouterKind.SwitchTop1) // the Switch router runs in fp32 on its own
+            ps.Fuse([gate, .. new[] { sharedGate, sharedUp, sharedExpertGate }.OfType<Param>()]);
     }
 
     public int Layer => layer;
 
     /// <summary>
-    /// Fuses the router, the shared expert's gate and up projections and the shared-expert gate into one [E+2I+1, H]
-    /// weight: one matmul per token batch instead of four. Each output is still its own dot product.
+    /// The router, the shared expert's gate and up projections and the shared-expert gate are one [E+2I+1, H] weight
+    /// (fused at load, see the constructor): one matmul per token batch instead of four. Each output is still its own
+    /// dot product.
     /// </summary>
     public void Prepare()
     {
-        if (router == RouterKind.SwitchTop1) return; // the Switch router runs in fp32 on its own
-        var parts = new List<Param> { gate };
-        if (sharedGate != null) { parts.Add(sharedGate); parts.Add(sharedUp!); }
-        if (sharedExpertGate != null) parts.Add(sharedExpertGate);
-        if (parts.Count == 1) return;
-        fusedIn = cat(parts.Select(p => p.Value).ToArray(), 0).DetachFromDisposeScope();
-        foreach (var p in parts) { p.Value.Dispose(); p.Value = fusedIn; }
+        if (gate.Group == null) return;
+        fusedIn = gate.Value; // loaded as one tensor (ParamSet.Fuse)
         sharedInter = sharedGate == null ? 0 : sharedGate.Shape[0];
         if (sharedDown != null) sharedDownT = sharedDown.Value.t().DetachFromDisposeScope(); // a view, made once
     }

@@ -144,6 +144,7 @@ public sealed class MoeCausalLM : IMoeModel
                 var g = ps.Declare($"{p}.mlp.gate_proj.weight", c.IntermediateSize, h);
                 var u = ps.Declare($"{p}.mlp.up_proj.weight", c.IntermediateSize, h);
                 var d = ps.Declare($"{p}.mlp.down_proj.weight", h, c.IntermediateSize);
+                ps.Fuse(g, u); // gate and up as one matmul
                 layers[i] = new Layer(inNorm, postNorm, attn, null, g, u, d);
             }
         }
@@ -172,12 +173,6 @@ public sealed class MoeCausalLM : IMoeModel
         {
             l.Attention.Prepare();
             l.Moe?.Prepare();
-            if (l.Gate != null)
-            {
-                var fused = cat([l.Gate.Value, l.Up!.Value], 0).DetachFromDisposeScope();
-                l.Gate.Value.Dispose(); l.Up.Value.Dispose();
-                l.Gate.Value = fused; l.Up.Value = fused;
-            }
         }
         rope = new RopeTables(c.HeadDim, c.RopeTheta, c.MaxPositionEmbeddings, Device);
         ExpertProvider = o.Experts ?? new ResidentExpertProvider();
