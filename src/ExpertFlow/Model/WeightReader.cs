@@ -16,6 +16,11 @@ public interface IWeightSource : IDisposable
     void Check(string name, long[] shape);
     /// <summary>The tensor on <paramref name="device"/> in <paramref name="dtype"/> (after <see cref="Check"/>).</summary>
     Tensor Load(string name, long[] shape, Device device, ScalarType dtype);
+    /// <summary>
+    /// Fills <paramref name="destination"/> (shape <paramref name="shape"/>, e.g. rows of a fused tensor) with the
+    /// tensor, without a temporary of its size on the destination's device.
+    /// </summary>
+    void LoadInto(string name, long[] shape, Tensor destination);
     /// <summary>The memory-mapped checkpoint behind this source, when there is one (zero-copy host reads).</summary>
     SafetensorsCheckpoint? Checkpoint { get; }
 }
@@ -46,6 +51,12 @@ public sealed class CheckpointWeights(SafetensorsCheckpoint checkpoint) : IWeigh
         return checkpoint.Load(name, device, dtype);
     }
 
+    public void LoadInto(string name, long[] shape, Tensor destination)
+    {
+        Check(name, shape);
+        checkpoint.LoadInto(name, destination); // host copy of the stored bytes, then one copy into the destination
+    }
+
     public void Dispose() => checkpoint.Dispose();
 }
 
@@ -66,13 +77,21 @@ public sealed class RandomWeights(long seed = 0) : IWeightSource
 
     public Tensor Load(string name, long[] shape, Device device, ScalarType dtype)
     {
-        if (name.Contains("norm", StringComparison.Ordinal)) return ones(shape, dtype, device);
+        var t = empty(shape, dtype, device);
+        LoadInto(name, shape, t);
+        return t;
+    }
+
+    public void LoadInto(string name, long[] shape, Tensor destination)
+    {
+        using var noGrad = no_grad();
+        if (name.Contains("norm", StringComparison.Ordinal)) { destination.fill_(1); return; }
         if (!seeded)
         {
             manual_seed(seed); // seeds the CPU and every CUDA generator
             seeded = true;
         }
-        return normal(0.0, 0.02, shape, dtype, device);
+        destination.normal_(0.0, 0.02);
     }
 
     public void Dispose() { }
@@ -153,8 +172,9 @@ internal sealed class ParamSet
                     long[] shape = [group.Sum(m => m.Shape[0]), .. p.Shape.Skip(1)];
                     f = (empty(shape, dtype, device).DetachFromDisposeScope(), 0);
                 }
-                using (var piece = source.Load(p.Name, p.Shape, device, dtype))
-                    f.Value.narrow(0, f.Row, p.Shape[0]).copy_(piece);
+                // Dispose the view too: an undisposed view keeps the fused storage alive after the model is disposed.
+                using (var rows = f.Value.narrow(0, f.Row, p.Shape[0]))
+                    source.LoadInto(p.Name, p.Shape, rows);
                 fused[group] = (f.Value, f.Row + p.Shape[0]);
                 p.Value = f.Value;
             }
