@@ -8,6 +8,7 @@ root.Subcommands.Add(ServerCommand.Create());
 root.Subcommands.Add(WorkerCommand.Create());
 root.Subcommands.Add(LaunchCommand.Create());
 root.Subcommands.Add(CompareCommand.Create());
+root.Subcommands.Add(SummarizeCommand.Create());
 root.Subcommands.Add(CertCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 return CliApp.Run(root, args);

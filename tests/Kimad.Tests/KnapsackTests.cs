@@ -92,6 +92,60 @@ public class KnapsackTests
     }
 
     [Fact]
+    public void SolveBestMaximisesTheScoreOverEveryBudget()
+    {
+        // Brute force: every combination, scored at its size rounded up to whole steps (what the programme sees).
+        var r = new Random(3);
+        var solver = new MultipleChoiceKnapsack();
+        for (int trial = 0; trial < 200; trial++)
+        {
+            int d = r.Next(5, 200);
+            var p = RandomProblem(r, r.Next(1, 5), r.Next(1, 5), r.Next(100, 5000), d, null);
+            double fixedCost = r.NextDouble() * 10, perByte = r.NextDouble() * 0.01, total = 500;
+            double Score(double bytes, double error) => (total - error) / (fixedCost + bytes * perByte);
+            double best = double.NegativeInfinity;
+            var idx = new int[p.Layers.Count];
+            while (true)
+            {
+                long units = 0; double err = 0;
+                for (int l = 0; l < idx.Length; l++)
+                {
+                    units += (p.Layers[l].Options[idx[l]].Bytes * d + p.BudgetBytes - 1) / p.BudgetBytes;
+                    err += p.Layers[l].Options[idx[l]].Error;
+                }
+                if (units <= d) best = Math.Max(best, Score((double)units * p.BudgetBytes / d, err));
+                int k = 0;
+                while (k < idx.Length && ++idx[k] == p.Layers[k].Options.Count) idx[k++] = 0;
+                if (k == idx.Length) break;
+            }
+            var s = solver.SolveBest(p, Score);
+            if (double.IsNegativeInfinity(best)) { Assert.False(s.Feasible); continue; }
+            long chosenUnits = s.Choices.Select((j, l) => (p.Layers[l].Options[j].Bytes * d + p.BudgetBytes - 1) / p.BudgetBytes).Sum();
+            Assert.True(s.Feasible && chosenUnits <= d);
+            Assert.Equal(best, Score((double)chosenUnits * p.BudgetBytes / d, s.TotalError), 1e-9);
+        }
+    }
+
+    [Fact]
+    public void AutoBudgetSendsMoreOnFasterLinks()
+    {
+        var r = new Random(6);
+        float[][] v = [Enumerable.Range(0, 20_000).Select(_ => (float)(r.NextDouble() * 2 - 1) * (r.Next(20) == 0 ? 20 : 1)).ToArray(),
+            Enumerable.Range(0, 500).Select(_ => (float)r.NextDouble()).ToArray()];
+        int[] lengths = [20_000, 500];
+        foreach (var method in new CompressionMethod[] { CompressionMethod.Parse("kimad+:auto"), CompressionMethod.Parse("kimad:auto") })
+        {
+            Assert.True(method.SizesItself);
+            // 50 ms of compute per round; links of 1 Gbit/s, 10 Mbit/s and 100 kbit/s.
+            long[] bytes = new[] { 1e9, 1e7, 1e5 }.Select(bps => ModelCodec.Bytes(lengths, method.ChooseForRate(v, new LinkTiming(0.05, 8 / bps)))).ToArray();
+            Assert.Equal(ModelCodec.Bytes(lengths, [1.0, 1.0]), bytes[0]);   // a fast link: everything (theta = 1 costs < 1 ms more)
+            Assert.True(bytes[1] < bytes[0] && bytes[2] < bytes[1], $"{method.Name}: {string.Join(", ", bytes)} bytes");
+            Assert.True(bytes[2] * 8 / 1e5 < 0.5, $"{method.Name}: {bytes[2]} bytes take {bytes[2] * 8 / 1e5:F2} s at 100 kbit/s");
+        }
+        Assert.False(CompressionMethod.Parse("kimad+").SizesItself);
+    }
+
+    [Fact]
     public void KimadPlusBeatsTheUniformRatioOnHeterogeneousLayers()
     {
         // Two layers: one with a few huge entries (TopK loses little), one dense. Same budget for both methods.

@@ -13,6 +13,38 @@ public sealed class MultipleChoiceKnapsack
     /// <summary>Solves <paramref name="problem"/>; the instance's buffers are reused between calls (not thread-safe).</summary>
     public KnapsackSolution Solve(KnapsackProblem problem)
     {
+        var dp = Fill(problem);
+        int d = problem.Discretization;
+        if (double.IsPositiveInfinity(dp[d])) return Smallest(problem);
+        return Backtrack(problem, d);
+    }
+
+    /// <summary>
+    /// Solves the problem for every budget from 0 to <see cref="KnapsackProblem.BudgetBytes"/> at once (the same
+    /// programme gives all of them) and returns the solution whose budget maximises
+    /// <paramref name="score"/>(budget bytes, least error within it). Used by the auto budget: the budget that
+    /// delivers the most per second of round time. Ties go to the smaller budget.
+    /// </summary>
+    public KnapsackSolution SolveBest(KnapsackProblem problem, Func<double, double, double> score)
+    {
+        var dp = Fill(problem);
+        int d = problem.Discretization, best = -1;
+        double bestScore = double.NegativeInfinity;
+        for (int c = 0; c <= d; c++)
+        {
+            if (double.IsPositiveInfinity(dp[c])) continue;
+            double value = score((double)c * problem.BudgetBytes / d, dp[c]);
+            if (value > bestScore) { bestScore = value; best = c; }
+        }
+        return best < 0 ? Smallest(problem) : Backtrack(problem, best);
+    }
+
+    /// <summary>
+    /// The programme: after it, entry c is the least total error of a choice within c budget units (infinite when
+    /// none fits), and the choice table holds each layer's option for every capacity.
+    /// </summary>
+    ReadOnlySpan<double> Fill(KnapsackProblem problem)
+    {
         Validate(problem);
         int layers = problem.Layers.Count, d = problem.Discretization;
         long budget = problem.BudgetBytes;
@@ -28,7 +60,7 @@ public sealed class MultipleChoiceKnapsack
             int count = options.Count;
             for (int j = 0; j < count; j++)
             {
-                units[j] = budget <= 0 ? int.MaxValue : (int)Math.Min(int.MaxValue, CeilDiv(options[j].Bytes * (long)d, budget));
+                units[j] = Units(options[j].Bytes, problem);
                 errors[j] = options[j].Error;
             }
             Span<byte> ch = choice.AsSpan(l * (d + 1), d + 1);
@@ -51,21 +83,27 @@ public sealed class MultipleChoiceKnapsack
             }
             var t = dp; dp = nx; nx = t;
         }
+        return dp;
+    }
+
+    static int Units(long bytes, KnapsackProblem problem) =>
+        problem.BudgetBytes <= 0 ? int.MaxValue : (int)Math.Min(int.MaxValue, CeilDiv(bytes * (long)problem.Discretization, problem.BudgetBytes));
+
+    KnapsackSolution Backtrack(KnapsackProblem problem, int capacity)
+    {
+        int layers = problem.Layers.Count, d = problem.Discretization;
         var choices = new int[layers];
-        if (double.IsPositiveInfinity(dp[d]))
-        {
-            for (int l = 0; l < layers; l++) choices[l] = Smallest(problem.Layers[l].Options);
-            return Totals(problem, choices, feasible: false);
-        }
-        int cap = d;
         for (int l = layers - 1; l >= 0; l--)
         {
-            int j = choice[l * (d + 1) + cap];
+            int j = choice[l * (d + 1) + capacity];
             choices[l] = j;
-            cap -= (int)CeilDiv(problem.Layers[l].Options[j].Bytes * (long)d, budget);
+            capacity -= Units(problem.Layers[l].Options[j].Bytes, problem);
         }
         return Totals(problem, choices, feasible: true);
     }
+
+    static KnapsackSolution Smallest(KnapsackProblem problem) =>
+        Totals(problem, problem.Layers.Select(l => Smallest(l.Options)).ToArray(), feasible: false);
 
     static long CeilDiv(long a, long b) => (a + b - 1) / b;
 

@@ -272,7 +272,10 @@ public sealed class RoundCoordinator
         double? bps = known.Count > 0 ? known.Min() : options.InitialBitsPerSecond > 0 ? options.InitialBitsPerSecond : null;
         budget = budgetRule.BudgetBytes(bps);
         var diff = ef.DownlinkDifference();
-        downlinkRatios = downlinkMethod.Choose(diff, budget);
+        // Auto budget on the downlink: the fixed part of a round is the workers' compute, the rate the slowest link's.
+        downlinkRatios = downlinkMethod.SizesItself && bps is { } rate && budgetRule.ComputeMs is { } computeMs
+            ? downlinkMethod.ChooseForRate(diff, new LinkTiming(computeMs / 1000, 8 / rate))
+            : downlinkMethod.Choose(diff, budget);
         downlink = ef.CompressDownlink(downlinkRatios, random);
         round = next;
         pulled.Clear();

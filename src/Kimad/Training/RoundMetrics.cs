@@ -54,5 +54,13 @@ public static class MetricsFiles
         return doc.RootElement.GetProperty("rounds").Deserialize<List<RoundMetrics>>(Json) ?? [];
     }
 
+    /// <summary>The method a run used (its summary's "method"), or the folder name for older files.</summary>
+    public static string ReadMethod(string directory)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(directory, "metrics.json")));
+        return doc.RootElement.TryGetProperty("summary", out var summary) && summary.TryGetProperty("method", out var m) && m.GetString() is { } name
+            ? name : Path.GetFileName(Path.TrimEndingDirectorySeparator(directory));
+    }
+
     static string F(double? v) => v is { } d && double.IsFinite(d) ? d.ToString("G6", CultureInfo.InvariantCulture) : "";
 }

@@ -76,6 +76,7 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
                 var clock = Stopwatch.StartNew();
                 var (header, data) = await PullAsync(client, round, haveRound, ct);
                 monitor.Record(Link, LinkDirection.Downlink, data.Length, clock.Elapsed);
+                double pullSeconds = clock.Elapsed.TotalSeconds;
                 if (header.ModelVersion != task.ModelVersion) throw new InvalidDataException($"server sent model '{header.ModelVersion}', this worker trains '{task.ModelVersion}'");
                 if (header.FullState)
                 {
@@ -101,7 +102,17 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
                 if (budget is null && options.InitialBitsPerSecond > 0) budget = budgetRule.BudgetBytes(options.InitialBitsPerSecond);
                 double? up = budget is { } bytes && budgetMs is { } ms ? bytes * 8 / (ms / 1000) : null;   // effective rate within the budget (metrics)
                 double? down = budgetMs is { } ms2 && monitor.BytesWithin(Link, LinkDirection.Downlink, ms2 / 1000) is { } db ? db * 8 / (ms2 / 1000) : null;
-                double[] ratios = method.Choose(diff, budget);
+                double[] ratios;
+                if (method.SizesItself && monitor.BudgetEstimate(Link, LinkDirection.Uplink) is { } upBps)
+                {
+                    // Auto budget: the round's fixed part is this round's compute, the uplink latency and the downlink
+                    // just received; the method sizes the message for the best delivered share per second.
+                    var timing = new LinkTiming((budgetRule.ComputeMs ?? 0) / 1000 + monitor.LatencySeconds(Link, LinkDirection.Uplink) + pullSeconds, 8 / upBps);
+                    ratios = method.ChooseForRate(diff, timing);
+                    up = upBps;
+                    down = monitor.BudgetEstimate(Link, LinkDirection.Downlink);
+                }
+                else ratios = method.Choose(diff, budget);
                 byte[] message = ModelCodec.Encode(diff, ratios, random);
                 compute.Stop();
 
