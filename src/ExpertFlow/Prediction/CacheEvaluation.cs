@@ -98,7 +98,7 @@ public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? pr
                     : 0; // CPU: the budget bounds the RAM of cached experts only
                 provider.SetBudget(footprint + slots * perExpert + perExpert / 2);
             }
-            var rowPaths = schedule ? new Scheduling.RowPathPredictor(predictor!) : null;
+            var rowPaths = schedule ? new Scheduling.RowPathPredictor(predictor!, share: forecast) : null;
             for (int g = 0; g < Runs; g++)
             {
                 var prompts = Enumerable.Range(0, 2 * c.Batch).Select(i => promptPool[(g * 2 * c.Batch + i) % promptPool.Count].Take(PromptTokens).ToArray()).ToArray();

@@ -15,9 +15,24 @@ public sealed class PredictorForecast(RoutingPathPredictor predictor, int maxLen
 {
     readonly Dictionary<int, int[]> prompts = [];
     readonly Dictionary<int, List<int>> generated = [];
+    readonly Dictionary<(int Sequence, int Position, int Token), float[]> provided = [];
 
     /// <summary>Seconds spent predicting (for reports).</summary>
     public double Seconds { get; private set; }
+
+    /// <summary>Steps whose forecast reused predictions made by the token scheduler (<see cref="Provide"/>).</summary>
+    public long ReusedSteps { get; private set; }
+
+    /// <summary>
+    /// Next-token predictions made elsewhere from the same inputs: the token scheduler predicts every row's next path
+    /// before it regroups the batches, so the forecasts of the two batches that follow reuse them instead of running
+    /// the predictor again. Replaces what was provided before. Probabilities are [layer x expert] per token.
+    /// </summary>
+    public void Provide(IEnumerable<(int Sequence, int Position, int Token, float[] Probabilities)> predictions)
+    {
+        provided.Clear();
+        foreach (var (seq, pos, token, probs) in predictions) provided[(seq, pos, token)] = probs;
+    }
 
     public float[][]? Forecast(StepInfo step)
     {
@@ -25,6 +40,12 @@ public sealed class PredictorForecast(RoutingPathPredictor predictor, int maxLen
         var rows = Enumerable.Range(0, step.TokenIds.Length).Where(r => step.TokenIds[r].Length > 0).ToArray();
         if (rows.Length == 0) return null;
         var config = predictor.Config;
+        if (FromProvided(step, rows) is { } reused)
+        {
+            ReusedSteps++;
+            Seconds += clock.Elapsed.TotalSeconds;
+            return reused;
+        }
         var examples = new List<(int[] Prompt, int[] Tokens, int Start, int New)>();
         foreach (int r in rows)
         {
@@ -77,10 +98,40 @@ public sealed class PredictorForecast(RoutingPathPredictor predictor, int maxLen
                         missAll[q] *= 1 - probs[(i * sLen + j) * l * experts + q];
             }
         }
-        var result = new float[l][];
-        for (int layer = 0; layer < l; layer++)
-            result[layer] = Enumerable.Range(0, experts).Select(e => (float)(1 - missAll[layer * experts + e])).ToArray();
         Seconds += clock.Elapsed.TotalSeconds;
+        return BatchScores(missAll, l, experts);
+    }
+
+    /// <summary>The forecast from provided predictions when every row is a decode row with one provided token; else null.</summary>
+    float[][]? FromProvided(StepInfo step, int[] rows)
+    {
+        if (provided.Count == 0) return null;
+        var probs = new float[rows.Length][];
+        for (int i = 0; i < rows.Length; i++)
+        {
+            int r = rows[i];
+            if (step.StartPositions[r] == 0 || step.TokenIds[r].Length != 1
+                || !provided.TryGetValue((step.SequenceIds[r], step.StartPositions[r], step.TokenIds[r][0]), out probs[i]!)) return null;
+        }
+        int l = predictor.Config.NumLayers, experts = predictor.Config.NumExperts;
+        var missAll = new double[l * experts];
+        Array.Fill(missAll, 1.0);
+        for (int i = 0; i < rows.Length; i++)
+        {
+            int r = rows[i];
+            provided.Remove((step.SequenceIds[r], step.StartPositions[r], step.TokenIds[r][0]));
+            var gen = generated.TryGetValue(step.SequenceIds[r], out var list) ? list : generated[step.SequenceIds[r]] = [];
+            gen.AddRange(step.TokenIds[r]); // the history the predictor would have seen
+            for (int q = 0; q < l * experts; q++) missAll[q] *= 1 - probs[i][q];
+        }
+        return BatchScores(missAll, l, experts);
+    }
+
+    static float[][] BatchScores(double[] missAll, int layers, int experts)
+    {
+        var result = new float[layers][];
+        for (int layer = 0; layer < layers; layer++)
+            result[layer] = Enumerable.Range(0, experts).Select(e => (float)(1 - missAll[layer * experts + e])).ToArray();
         return result;
     }
 }

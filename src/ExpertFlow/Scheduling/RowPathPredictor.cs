@@ -3,8 +3,12 @@ using static TorchSharp.torch;
 
 namespace ExpertFlow.Scheduling;
 
-/// <summary>Predicts, per decoding row, the experts its next token will use (top-k per layer of the predictor's scores).</summary>
-public sealed class RowPathPredictor(RoutingPathPredictor predictor, int maxLength = 64)
+/// <summary>
+/// Predicts, per decoding row, the experts its next token will use (top-k per layer of the predictor's scores).
+/// With <paramref name="share"/>, the PLEC forecast of the following steps reuses these predictions (same inputs)
+/// instead of running the predictor a second time.
+/// </summary>
+public sealed class RowPathPredictor(RoutingPathPredictor predictor, int maxLength = 64, PredictorForecast? share = null)
 {
     public double Seconds { get; private set; }
 
@@ -38,8 +42,10 @@ public sealed class RowPathPredictor(RoutingPathPredictor predictor, int maxLeng
         {
             var device = predictor.parameters().First().device;
             var scores = predictor.Forward(tensor(promptIds, [b, p], device: device), tensor(lengths, [b], device: device),
-                tensor(tokenIds, [b, s], device: device), tensor(starts, [b], device: device)).cpu().data<float>().ToArray();
+                tensor(tokenIds, [b, s], device: device), tensor(starts, [b], device: device)).sigmoid().cpu().data<float>().ToArray();
             int le = c.NumLayers * c.NumExperts;
+            share?.Provide(Enumerable.Range(0, b).Where(i => generated[i].Count > 0).Select(i =>
+                (i, prompts[i].Length + generated[i].Count - 1, generated[i][^1], scores.AsSpan((i * s + last[i]) * le, le).ToArray())));
             var top = new int[c.TopK];
             for (int i = 0; i < b; i++)
             {
