@@ -35,6 +35,9 @@ public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? pr
     public ScalarType DType { get; init; } = ScalarType.Float32;
     /// <summary>PLEC: layers ahead whose predicted experts are prefetched.</summary>
     public int Lookahead { get; init; } = 2;
+    /// <summary>expertflow: predict the first batch's next paths while the second batch computes (DualBatchGenerator).
+    /// Off by default: slower on a 2-core CPU at batch 16 (the threads compete with the copy threads).</summary>
+    public bool OverlapPrediction { get; init; }
 
     public List<CacheResult> Run(IReadOnlyList<CacheCase> cases, IReadOnlyList<int[]> promptPool, IProgress<string>? progress = null, Action<IReadOnlyList<CacheResult>>? afterEachCase = null)
     {
@@ -102,7 +105,7 @@ public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? pr
             for (int g = 0; g < Runs; g++)
             {
                 var prompts = Enumerable.Range(0, 2 * c.Batch).Select(i => promptPool[(g * 2 * c.Batch + i) % promptPool.Count].Take(PromptTokens).ToArray()).ToArray();
-                var r = Scheduling.DualBatchGenerator.Generate(model, prompts, NewTokens, rowPaths);
+                var r = Scheduling.DualBatchGenerator.Generate(model, prompts, NewTokens, rowPaths, OverlapPrediction);
                 outputs.AddRange(r.OutputIds);
                 prefill += r.PrefillSeconds; decode += r.DecodeSeconds; generated += r.GeneratedTokens; experts += r.ExpertsPerBatchLayer / Runs; scheduler += r.SchedulerSeconds;
             }

@@ -15,7 +15,8 @@ public sealed class PredictorForecast(RoutingPathPredictor predictor, int maxLen
 {
     readonly Dictionary<int, int[]> prompts = [];
     readonly Dictionary<int, List<int>> generated = [];
-    readonly Dictionary<(int Sequence, int Position, int Token), float[]> provided = [];
+    // Per sequence, the latest provided next-token prediction; written by the scheduler (possibly on another thread).
+    readonly System.Collections.Concurrent.ConcurrentDictionary<int, (int Position, int Token, float[] Probabilities)> provided = new();
 
     /// <summary>Seconds spent predicting (for reports).</summary>
     public double Seconds { get; private set; }
@@ -26,12 +27,12 @@ public sealed class PredictorForecast(RoutingPathPredictor predictor, int maxLen
     /// <summary>
     /// Next-token predictions made elsewhere from the same inputs: the token scheduler predicts every row's next path
     /// before it regroups the batches, so the forecasts of the two batches that follow reuse them instead of running
-    /// the predictor again. Replaces what was provided before. Probabilities are [layer x expert] per token.
+    /// the predictor again. A sequence's new prediction replaces its previous one. Probabilities are [layer x expert].
+    /// Thread-safe.
     /// </summary>
     public void Provide(IEnumerable<(int Sequence, int Position, int Token, float[] Probabilities)> predictions)
     {
-        provided.Clear();
-        foreach (var (seq, pos, token, probs) in predictions) provided[(seq, pos, token)] = probs;
+        foreach (var (seq, pos, token, probs) in predictions) provided[seq] = (pos, token, probs);
     }
 
     public float[][]? Forecast(StepInfo step)
@@ -105,13 +106,14 @@ public sealed class PredictorForecast(RoutingPathPredictor predictor, int maxLen
     /// <summary>The forecast from provided predictions when every row is a decode row with one provided token; else null.</summary>
     float[][]? FromProvided(StepInfo step, int[] rows)
     {
-        if (provided.Count == 0) return null;
+        if (provided.IsEmpty) return null;
         var probs = new float[rows.Length][];
         for (int i = 0; i < rows.Length; i++)
         {
             int r = rows[i];
             if (step.StartPositions[r] == 0 || step.TokenIds[r].Length != 1
-                || !provided.TryGetValue((step.SequenceIds[r], step.StartPositions[r], step.TokenIds[r][0]), out probs[i]!)) return null;
+                || !provided.TryGetValue(step.SequenceIds[r], out var p) || p.Position != step.StartPositions[r] || p.Token != step.TokenIds[r][0]) return null;
+            probs[i] = p.Probabilities;
         }
         int l = predictor.Config.NumLayers, experts = predictor.Config.NumExperts;
         var missAll = new double[l * experts];
@@ -119,7 +121,6 @@ public sealed class PredictorForecast(RoutingPathPredictor predictor, int maxLen
         for (int i = 0; i < rows.Length; i++)
         {
             int r = rows[i];
-            provided.Remove((step.SequenceIds[r], step.StartPositions[r], step.TokenIds[r][0]));
             var gen = generated.TryGetValue(step.SequenceIds[r], out var list) ? list : generated[step.SequenceIds[r]] = [];
             gen.AddRange(step.TokenIds[r]); // the history the predictor would have seen
             for (int q = 0; q < l * experts; q++) missAll[q] *= 1 - probs[i][q];

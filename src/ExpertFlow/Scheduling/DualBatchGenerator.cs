@@ -17,10 +17,13 @@ public sealed record DualBatchResult(int[][] OutputIds, double PrefillSeconds, d
 /// the token scheduler regroups the rows before every decode step so that each batch activates few experts;
 /// without one the batches stay in arrival order. Each sequence's computation does not depend on the rows
 /// beside it, so the output ids are the same either way.
+/// <para>Pipelining (<c>overlap</c>): as soon as the first batch of a step has its tokens, the
+/// predictor forecasts those rows' next paths on a worker thread while the second batch computes; only the second
+/// batch's rows are predicted after it, then the scheduler splits all rows for the next step.</para>
 /// </summary>
 public static class DualBatchGenerator
 {
-    public static DualBatchResult Generate(IMoeModel model, IReadOnlyList<int[]> prompts, int maxNewTokens, RowPathPredictor? scheduler)
+    public static DualBatchResult Generate(IMoeModel model, IReadOnlyList<int[]> prompts, int maxNewTokens, RowPathPredictor? scheduler, bool overlap = false)
     {
         int rows = prompts.Count;
         if (rows < 2 || rows % 2 != 0) throw new ArgumentException($"dual-batch generation needs an even number (at least 2) of prompts; got {rows}");
@@ -39,21 +42,33 @@ public static class DualBatchGenerator
             double prefill = clock.Elapsed.TotalSeconds;
             counter.Reset();
             clock.Restart();
-            double schedulerSeconds = 0;
+            double schedulerSeconds = 0;   // on the critical path only
             for (int r = 0; r < rows; r++) outputs[r].Add(next[r]);
+            var paths = new ExpertSet[rows];
+            if (scheduler != null && maxNewTokens > 1)
+                schedulerSeconds += Timed(() => Place(paths, Enumerable.Range(0, rows).ToArray(), scheduler.Predict(prompts, outputs)));
             for (int step = 1; step < maxNewTokens; step++)
             {
                 int[] a = firstHalf, b = secondHalf;
-                if (scheduler != null)
+                if (scheduler != null) schedulerSeconds += Timed(() => (a, b) = Split(paths));
+                bool predictNext = scheduler != null && step + 1 < maxNewTokens;
+                RunBatch(model, a, rows, r => [next[r]], next);
+                foreach (int r in a) outputs[r].Add(next[r]);
+                // The first batch's next paths: on a worker thread while the second batch computes (or inline).
+                Task<ExpertSet[]>? first = null;
+                if (predictNext)
                 {
-                    var start = Stopwatch.GetTimestamp();
-                    var paths = scheduler.Predict(prompts, outputs);
-                    var split = TokenScheduler.Split(paths);
-                    (a, b) = (split.First, split.Second);
-                    schedulerSeconds += Stopwatch.GetElapsedTime(start).TotalSeconds;
+                    if (overlap) first = Task.Run(() => scheduler!.PredictRows(prompts, outputs, a));
+                    else schedulerSeconds += Timed(() => Place(paths, a, scheduler!.PredictRows(prompts, outputs, a)));
                 }
-                foreach (var group in new[] { a, b }) RunBatch(model, group, rows, r => [next[r]], next);
-                for (int r = 0; r < rows; r++) outputs[r].Add(next[r]);
+                RunBatch(model, b, rows, r => [next[r]], next);
+                foreach (int r in b) outputs[r].Add(next[r]);
+                if (predictNext)
+                    schedulerSeconds += Timed(() =>
+                    {
+                        Place(paths, b, scheduler!.PredictRows(prompts, outputs, b));
+                        if (first != null) Place(paths, a, first.GetAwaiter().GetResult());
+                    });
             }
             double decode = clock.Elapsed.TotalSeconds;
             return new DualBatchResult(outputs.Select(o => o.ToArray()).ToArray(), prefill, decode, outputs.Sum(o => o.Count), counter.MeanPerStepLayer, schedulerSeconds);
@@ -62,6 +77,24 @@ public static class DualBatchGenerator
         {
             model.Observers.Remove(counter);
         }
+    }
+
+    static (int[], int[]) Split(ExpertSet[] paths)
+    {
+        var split = TokenScheduler.Split(paths);
+        return (split.First, split.Second);
+    }
+
+    static void Place(ExpertSet[] paths, int[] rows, ExpertSet[] predicted)
+    {
+        for (int i = 0; i < rows.Length; i++) paths[rows[i]] = predicted[i];
+    }
+
+    static double Timed(Action action)
+    {
+        long start = Stopwatch.GetTimestamp();
+        action();
+        return Stopwatch.GetElapsedTime(start).TotalSeconds;
     }
 
     static void RunBatch(IMoeModel model, int[] group, int rows, Func<int, int[]> feedOf, int[] next)

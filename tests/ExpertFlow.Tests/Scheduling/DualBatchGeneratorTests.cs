@@ -28,9 +28,13 @@ public class DualBatchGeneratorTests
             var inOrder = DualBatchGenerator.Generate(model, prompts, 6, scheduler: null);
             using var predictor = new RoutingPathPredictor(new PredictorConfig { VocabSize = 300, NumLayers = 2, NumExperts = 8, TopK = 2, ModelDim = 32, Heads = 2, FeedForwardDim = 64, MaxPositions = 64 });
             var rowPaths = new RowPathPredictor(predictor);
-            var scheduled = DualBatchGenerator.Generate(model, prompts, 6, rowPaths);
+            var scheduled = DualBatchGenerator.Generate(model, prompts, 6, rowPaths, overlap: true);
+            var inline = DualBatchGenerator.Generate(model, prompts, 6, rowPaths, overlap: false);
             Assert.Equal(plain.OutputIds, inOrder.OutputIds);
             Assert.Equal(plain.OutputIds, scheduled.OutputIds);
+            Assert.Equal(plain.OutputIds, inline.OutputIds);
+            // The pipelined and the inline scheduler see the same predictions, so they make the same batches.
+            Assert.Equal(inline.ExpertsPerBatchLayer, scheduled.ExpertsPerBatchLayer);
             Assert.InRange(scheduled.ExpertsPerBatchLayer, 2, 8);
             Assert.True(rowPaths.Seconds > 0);
         }
