@@ -63,14 +63,14 @@ internal static class EvalCacheCommand
             // Partial results after every case, so a run cut short still leaves its measurements.
             var results = eval.Run(cases, prompts, new SynchronousProgress<string>(m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]")),
                 partial => Files.WriteAllTextAtomically(Path.Combine(outDir, "results.json"), System.Text.Json.JsonSerializer.Serialize(partial.Select(r => r with { Device = dev.ToString() }))));
-            var table = new MarkdownTable("policy", "cache", "batch", "slots", "hit ratio", "transfers (demand+prefetch)", "prefetch wasted", "stall s", "decode tok/s", "predictor+scheduler s", "experts/layer per batch", "ids = all-resident");
-            var console = new Table().AddColumns("policy", "cache", "batch", "slots", "hit", "transfers", "stall s", "tok/s", "experts/batch", "same ids");
+            var table = new MarkdownTable("policy", "cache", "batch", "slots", "hit ratio", "decode hit ratio", "transfers (demand+prefetch)", "prefetch wasted", "stall s", "decode tok/s", "predictor+scheduler s", "experts/layer per batch", "ids = all-resident");
+            var console = new Table().AddColumns("policy", "cache", "batch", "slots", "hit", "decode hit", "transfers", "stall s", "tok/s", "experts/batch", "same ids");
             foreach (var r in results)
             {
-                table.Add(r.Case.Policy, r.Case.CacheFraction.ToString("P0", CultureInfo.InvariantCulture), r.Case.Batch, r.Slots, r.HitRatio.ToString("F3"),
+                table.Add(r.Case.Policy, r.Case.CacheFraction.ToString("P0", CultureInfo.InvariantCulture), r.Case.Batch, r.Slots, r.HitRatio.ToString("F3"), r.DecodeHitRatio.ToString("F3"),
                     $"{r.Transfers} ({r.DemandTransfers}+{r.PrefetchTransfers})", r.PrefetchWasted, r.StallSeconds.ToString("F3"), r.DecodeTokensPerSecond.ToString("F1"),
                     r.PredictorSeconds.ToString("F2"), r.ExpertsPerBatchLayer.ToString("F2"), r.Error ?? (r.SameIdsAsResident ? "yes" : "NO"));
-                console.AddRow(r.Case.Policy, r.Case.CacheFraction.ToString("P0", CultureInfo.InvariantCulture), r.Case.Batch.ToString(), r.Slots.ToString(), r.HitRatio.ToString("F3"),
+                console.AddRow(r.Case.Policy, r.Case.CacheFraction.ToString("P0", CultureInfo.InvariantCulture), r.Case.Batch.ToString(), r.Slots.ToString(), r.HitRatio.ToString("F3"), r.DecodeHitRatio.ToString("F3"),
                     r.Transfers.ToString(), r.StallSeconds.ToString("F3"), r.DecodeTokensPerSecond.ToString("F1"), r.ExpertsPerBatchLayer.ToString("F2"), Markup.Escape(r.Error ?? (r.SameIdsAsResident ? "yes" : "NO")));
             }
             AnsiConsole.Write(console);

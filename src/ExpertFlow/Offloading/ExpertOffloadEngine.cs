@@ -48,7 +48,7 @@ public sealed class ExpertOffloadEngine : ICacheControl, IDisposable
     int currentLayer = -1;
     long now;
     long stepStartTicks;
-    bool inStep;
+    bool inStep, decodeStep;
 
     public ExpertOffloadEngine(SlotPool slots, ITransferEngine transfers, IOffloadPolicy policy, OffloadStats stats,
         ILogger? log = null, Func<long>? measureDeviceBytes = null, bool implicitRelease = false)
@@ -97,7 +97,9 @@ public sealed class ExpertOffloadEngine : ICacheControl, IDisposable
         if (inStep) EndStep(0);
         inStep = true;
         stepStartTicks = Stopwatch.GetTimestamp();
-        policy.OnStepStart(info ?? new StepInfo(Step, Step == 0, [], [], []));
+        info ??= new StepInfo(Step, Step == 0, [], [], []);
+        decodeStep = !info.IsPrefill;
+        policy.OnStepStart(info);
     }
 
     /// <summary>True between <see cref="BeginStep"/> and <see cref="EndStep"/>.</summary>
@@ -117,9 +119,9 @@ public sealed class ExpertOffloadEngine : ICacheControl, IDisposable
             int index = Layout.IndexOf(new ExpertKey(layer, e));
             wanted.Add(index);
             countedThisLayer[index] = true;
-            layerStats.Requests++;
-            if (expertSlot[index] != Empty) { layerStats.Hits++; continue; }
-            layerStats.Misses++;
+            bool hit = expertSlot[index] != Empty;
+            Count(layerStats, hit);
+            if (hit) continue;
             missed.Add(e);
         }
         // Misses go to the demand stream now, into slots that no routed expert of this layer occupies.
@@ -129,6 +131,15 @@ public sealed class ExpertOffloadEngine : ICacheControl, IDisposable
             if (Load(index, TransferPriority.Demand, mayEvictWanted: false) == Empty) pendingMisses.Add(index);
         }
         policy.OnRouted(layer, distinct, missed);
+    }
+
+    void Count(LayerStats layer, bool hit)
+    {
+        layer.Requests++;
+        if (hit) layer.Hits++; else layer.Misses++;
+        if (!decodeStep) return;
+        Stats.DecodeRequests++;
+        if (hit) Stats.DecodeHits++;
     }
 
     /// <summary>
@@ -164,9 +175,7 @@ public sealed class ExpertOffloadEngine : ICacheControl, IDisposable
         {
             // The runtime did not announce it through OnRouted: count it here.
             countedThisLayer[index] = true;
-            var ls = Stats.Layers[Layout.PositionOf(layer)];
-            ls.Requests++;
-            if (expertSlot[index] != Empty) ls.Hits++; else ls.Misses++;
+            Count(Stats.Layers[Layout.PositionOf(layer)], expertSlot[index] != Empty);
         }
         int slot = expertSlot[index];
         if (slot == Empty)

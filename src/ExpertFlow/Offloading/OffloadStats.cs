@@ -65,6 +65,10 @@ public sealed class OffloadStats
     public long Requests => Layers.Sum(l => l.Requests);
     public long Hits => Layers.Sum(l => l.Hits);
     public double HitRatio => Requests == 0 ? 0 : (double)Hits / Requests;
+    /// <summary>Requests and hits of decode steps only (a prefill of many tokens needs most experts of every layer at once).</summary>
+    public long DecodeRequests { get; set; }
+    public long DecodeHits { get; set; }
+    public double DecodeHitRatio => DecodeRequests == 0 ? 0 : (double)DecodeHits / DecodeRequests;
     public long TransferBytes => DemandBytes + PrefetchBytes;
     /// <summary>Demand bytes / demand copy seconds (GB/s, 1e9), when the copy time was measured.</summary>
     public double DemandBandwidthGBps => DemandCopySeconds > 0 ? DemandBytes / DemandCopySeconds / 1e9 : 0;

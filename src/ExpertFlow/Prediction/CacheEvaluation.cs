@@ -14,6 +14,8 @@ public sealed record CacheCase(string Policy, double CacheFraction, int Batch);
 public sealed record CacheResult(CacheCase Case, int Slots, double HitRatio, long Transfers, long DemandTransfers, long PrefetchTransfers, long PrefetchWasted,
     double StallSeconds, double DecodeTokensPerSecond, double PredictorSeconds, double ExpertsPerBatchLayer, bool SameIdsAsResident, string? Error)
 {
+    /// <summary>Hit ratio of the decode steps only (prefill excluded).</summary>
+    public double DecodeHitRatio { get; init; } = 1;
     /// <summary>The device it ran on (for reports).</summary>
     public string Device { get; init; } = "";
 }
@@ -54,7 +56,7 @@ public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? pr
                 bool same = reference[c.Batch].Zip(result.OutputIds).All(p => p.First.SequenceEqual(p.Second));
                 results.Add(new CacheResult(c, stats?.Plan.Slots ?? 0, stats?.HitRatio ?? 1, stats == null ? 0 : stats.DemandTransfers + stats.PrefetchTransfers,
                     stats?.DemandTransfers ?? 0, stats?.PrefetchTransfers ?? 0, stats?.PrefetchWasted ?? 0, stats?.StallSeconds ?? 0,
-                    result.DecodeTokensPerSecond, predictorSeconds, result.ExpertsPerBatchLayer, same, null));
+                    result.DecodeTokensPerSecond, predictorSeconds, result.ExpertsPerBatchLayer, same, null) { DecodeHitRatio = stats?.DecodeHitRatio ?? 1 });
             }
             catch (Exception e) when (e is ArgumentException or InvalidOperationException)
             {

@@ -55,6 +55,9 @@ public class CachePolicyTests
         var s = o.Stats;
         Assert.Equal([2L, 2L], s.Layers.Select(l => l.Hits));
         Assert.Equal([4L, 4L], s.Layers.Select(l => l.Misses));
+        // The first step is the prefill (no StepInfo: step 0); the decode ratio leaves its two misses out.
+        Assert.Equal(10, s.DecodeRequests);
+        Assert.Equal(4, s.DecodeHits);
         Assert.Equal(8, s.DemandTransfers);
         Assert.Equal(0, s.PrefetchTransfers);
     }
