@@ -33,7 +33,7 @@ public abstract class CompressionMethod
     public virtual double[] ChooseForRate(IReadOnlyList<float[]> vectors, LinkTiming timing) => throw new NotSupportedException($"{Name} uses a byte budget");
 
     /// <summary>The rate score of the auto budget, theta per second (see <see cref="ChooseForRate"/>).</summary>
-    public static double DeliveredPerSecond(double bytes, double error, double energy, LinkTiming timing) =>
+    public static double ContractionPerSecond(double bytes, double error, double energy, LinkTiming timing) =>
         (energy > 0 ? 1 - Math.Sqrt(Math.Clamp(error / energy, 0, 1)) : 0) / (timing.FixedSeconds + bytes * timing.SecondsPerByte);
 
     internal static double Energy(IReadOnlyList<float[]> vectors)
@@ -80,7 +80,7 @@ public sealed class KimadMethod(IReadOnlyList<double> levels, bool autoBudget = 
     public override string Name => autoBudget ? "kimad:auto" : "kimad";
     public override bool SizesItself => autoBudget;
 
-    /// <summary>Auto budget: the one ratio (for all layers) with the best delivered share per second.</summary>
+    /// <summary>Auto budget: the one ratio (for all layers) with the best EF21 contraction per second.</summary>
     public override double[] ChooseForRate(IReadOnlyList<float[]> vectors, LinkTiming timing)
     {
         var lengths = vectors.Select(v => v.Length).ToArray();
@@ -94,7 +94,7 @@ public sealed class KimadMethod(IReadOnlyList<double> levels, bool autoBudget = 
         double energy = Energy(vectors), bestScore = double.NegativeInfinity, chosen = levels.Min();
         for (int j = 0; j < levels.Count; j++)
         {
-            double score = DeliveredPerSecond(ModelCodec.Bytes(lengths, Enumerable.Repeat(levels[j], lengths.Length).ToArray()), total[j], energy, timing);
+            double score = ContractionPerSecond(ModelCodec.Bytes(lengths, Enumerable.Repeat(levels[j], lengths.Length).ToArray()), total[j], energy, timing);
             if (score > bestScore) { bestScore = score; chosen = levels[j]; }
         }
         return Enumerable.Repeat(chosen, vectors.Count).ToArray();
@@ -123,7 +123,7 @@ public sealed class KimadPlusMethod(IReadOnlyList<double> levels, int discretiza
 
     /// <summary>
     /// Auto budget: one knapsack programme over budgets up to the uncompressed size gives the least error for
-    /// every budget; the budget with the best delivered share per second wins (see <see cref="CompressionMethod.ChooseForRate"/>).
+    /// every budget; the budget with the best EF21 contraction per second wins (see <see cref="CompressionMethod.ChooseForRate"/>).
     /// </summary>
     public override double[] ChooseForRate(IReadOnlyList<float[]> vectors, LinkTiming timing)
     {
@@ -132,7 +132,7 @@ public sealed class KimadPlusMethod(IReadOnlyList<double> levels, int discretiza
         long cap = all + (all * vectors.Count + discretization - 1) / discretization;
         var problem = BuildProblem(vectors, levels, cap, discretization);
         double energy = Energy(vectors);
-        var solution = solver.SolveBest(problem, (bytes, error) => DeliveredPerSecond(bytes, error, energy, timing));
+        var solution = solver.SolveBest(problem, (bytes, error) => ContractionPerSecond(bytes, error, energy, timing));
         LastSolution = solution;
         return solution.Choices.Select(j => levels[j]).ToArray();
     }

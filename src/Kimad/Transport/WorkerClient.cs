@@ -106,7 +106,7 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
                 if (method.SizesItself && monitor.BudgetEstimate(Link, LinkDirection.Uplink) is { } upBps)
                 {
                     // Auto budget: the round's fixed part is this round's compute, the uplink latency and the downlink
-                    // just received; the method sizes the message for the best delivered share per second.
+                    // just received; the method sizes the message for the best EF21 contraction per second.
                     var timing = new LinkTiming((budgetRule.ComputeMs ?? 0) / 1000 + monitor.LatencySeconds(Link, LinkDirection.Uplink) + pullSeconds, 8 / upBps);
                     ratios = method.ChooseForRate(diff, timing);
                     up = upBps;
