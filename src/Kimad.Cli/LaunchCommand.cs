@@ -45,7 +45,7 @@ internal static class LaunchCommand
     public static Command Create()
     {
         var o = new Options();
-        var method = new Option<string>("--method") { Description = "uncompressed, ef21-fixed:RATIO, kimad, kimad+ (time budget: --time-budget-ms or --comm-ratio), or kimad:auto, kimad+:auto (the budget that delivers the most gradient energy per second; no budget to tune).", DefaultValueFactory = _ => "kimad+" };
+        var method = SharedOptions.Method();
         var command = new Command("launch", "Start a server and N workers on this machine (namespaces + tc when possible), replay a bandwidth trace, write metrics and plots.") { method };
         o.AddTo(command);
         command.SetAction(async (parse, ct) =>

@@ -11,7 +11,7 @@ internal static class ServerCommand
     public static Command Create()
     {
         var shared = new SharedOptions();
-        var method = new Option<string>("--method") { Description = "uncompressed, ef21-fixed:RATIO, kimad, kimad+ (time budget: --time-budget-ms or --comm-ratio), or kimad:auto, kimad+:auto (the budget that delivers the most gradient energy per second; no budget to tune).", DefaultValueFactory = _ => "kimad+" };
+        var method = SharedOptions.Method();
         var rounds = new Option<long>("--rounds") { Description = "Rounds to train.", DefaultValueFactory = _ => 200 };
         var downlink = new Option<string?>("--downlink") { Description = "Downlink method (server to workers); default: the same as --method; 'uncompressed' turns downlink compression off." };
         var maxWall = new Option<double?>("--max-wall-s") { Description = "Stop once training wall time (evaluation excluded) reaches this many seconds." };

@@ -18,6 +18,14 @@ internal sealed class SharedOptions
     public readonly Option<double> TraceStagger = new("--trace-stagger-s") { Description = "Worker i replays its trace shifted by i x this many seconds.", DefaultValueFactory = _ => 0 };
     public readonly Option<bool> Verbose = Toolkit.Cli.CommonOptions.Verbose();
 
+    /// <summary>The compression method (server and launch).</summary>
+    public static Option<string> Method() => new("--method")
+    {
+        Description = "uncompressed, ef21-fixed:RATIO, kimad, kimad+ (time budget: --time-budget-ms or --comm-ratio), or kimad:auto, " +
+            "kimad+:auto (the message size with the best EF21 contraction per second of round time; no budget to tune).",
+        DefaultValueFactory = _ => "kimad+",
+    };
+
     public void AddTo(Command c)
     {
         foreach (var o in new Option[] { Task, Workers, Seed, BatchSize, DataDir, Token, ThrottleTrace, TraceEpoch, TraceStagger, Verbose }) c.Options.Add(o);

@@ -146,6 +146,9 @@ internal sealed class ParamSet
     public void Fuse(params Param[] members)
     {
         if (members.Length < 2) return;
+        for (int i = 1; i < members.Length; i++)
+            if (all.IndexOf(members[i]) < all.IndexOf(members[i - 1]))
+                throw new InvalidOperationException($"Fuse {members[i - 1].Name} and {members[i].Name} in declaration order (the first member allocates the fused tensor).");
         foreach (var m in members)
         {
             if (m.Group != null) throw new InvalidOperationException($"{m.Name} is already in a fused group.");
@@ -159,7 +162,6 @@ internal sealed class ParamSet
     public void Materialise(IWeightSource source, Device device, ScalarType dtype)
     {
         foreach (var p in all) source.Check(p.Name, p.Shape);
-        var fused = new Dictionary<Param[], (Tensor Value, long Row)>();
         foreach (var p in all)
         {
             var old = p.Value;
@@ -167,16 +169,15 @@ internal sealed class ParamSet
                 p.Value = source.Load(p.Name, p.Shape, device, dtype).DetachFromDisposeScope();
             else
             {
-                if (!fused.TryGetValue(group, out var f))
-                {
-                    long[] shape = [group.Sum(m => m.Shape[0]), .. p.Shape.Skip(1)];
-                    f = (empty(shape, dtype, device).DetachFromDisposeScope(), 0);
-                }
+                // The first member allocates the fused tensor; later members (declared after it) find it there.
+                var fused = p == group[0]
+                    ? empty([group.Sum(m => m.Shape[0]), .. p.Shape.Skip(1)], dtype, device).DetachFromDisposeScope()
+                    : group[0].Value;
+                long row = group.TakeWhile(m => m != p).Sum(m => m.Shape[0]);
                 // Dispose the view too: an undisposed view keeps the fused storage alive after the model is disposed.
-                using (var rows = f.Value.narrow(0, f.Row, p.Shape[0]))
+                using (var rows = fused.narrow(0, row, p.Shape[0]))
                     source.LoadInto(p.Name, p.Shape, rows);
-                fused[group] = (f.Value, f.Row + p.Shape[0]);
-                p.Value = f.Value;
+                p.Value = fused;
             }
             old.Dispose();
         }

@@ -97,22 +97,7 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
                 double loss = task.Gradient(w, gradient, options.WorkerId, options.Workers, round);
                 budgetRule.RecordCompute(compute.Elapsed.TotalMilliseconds);
                 var diff = ef.Difference(gradient);
-                double? budgetMs = budgetRule.BudgetMs;
-                double? budget = budgetMs is { } t ? monitor.BytesWithin(Link, LinkDirection.Uplink, t / 1000) : null;
-                if (budget is null && options.InitialBitsPerSecond > 0) budget = budgetRule.BudgetBytes(options.InitialBitsPerSecond);
-                double? up = budget is { } bytes && budgetMs is { } ms ? bytes * 8 / (ms / 1000) : null;   // effective rate within the budget (metrics)
-                double? down = budgetMs is { } ms2 && monitor.BytesWithin(Link, LinkDirection.Downlink, ms2 / 1000) is { } db ? db * 8 / (ms2 / 1000) : null;
-                double[] ratios;
-                if (method.SizesItself && monitor.BudgetEstimate(Link, LinkDirection.Uplink) is { } upBps)
-                {
-                    // Auto budget: the round's fixed part is this round's compute, the uplink latency and the downlink
-                    // just received; the method sizes the message for the best EF21 contraction per second.
-                    var timing = new LinkTiming((budgetRule.ComputeMs ?? 0) / 1000 + monitor.LatencySeconds(Link, LinkDirection.Uplink) + pullSeconds, 8 / upBps);
-                    ratios = method.ChooseForRate(diff, timing);
-                    up = upBps;
-                    down = monitor.BudgetEstimate(Link, LinkDirection.Downlink);
-                }
-                else ratios = method.Choose(diff, budget);
+                var (ratios, up, down) = ChooseLevels(method, budgetRule, diff, pullSeconds);
                 byte[] message = ModelCodec.Encode(diff, ratios, random);
                 compute.Stop();
 
@@ -151,6 +136,27 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
                 catch (RpcException) { }
             }
         }
+    }
+
+    /// <summary>
+    /// The levels of this round's uplink message, and the uplink and downlink rates reported to the server (metrics,
+    /// and the server's downlink budget). Auto budget: the round's fixed part is this round's compute, the uplink
+    /// latency and the downlink just received, and the method sizes the message for the best EF21 contraction per
+    /// second. Otherwise the byte budget is what the uplink carries in the time budget (effective rates within it).
+    /// </summary>
+    (double[] Ratios, double? Up, double? Down) ChooseLevels(CompressionMethod method, CommunicationBudget budgetRule, float[][] diff, double pullSeconds)
+    {
+        if (method.SizesItself && monitor.BudgetEstimate(Link, LinkDirection.Uplink) is { } upBps)
+        {
+            var timing = new LinkTiming((budgetRule.ComputeMs ?? 0) / 1000 + monitor.LatencySeconds(Link, LinkDirection.Uplink) + pullSeconds, 8 / upBps);
+            return (method.ChooseForRate(diff, timing), upBps, monitor.BudgetEstimate(Link, LinkDirection.Downlink));
+        }
+        double? budgetMs = budgetRule.BudgetMs;
+        double? budget = budgetMs is { } t ? monitor.BytesWithin(Link, LinkDirection.Uplink, t / 1000) : null;
+        if (budget is null && options.InitialBitsPerSecond > 0) budget = budgetRule.BudgetBytes(options.InitialBitsPerSecond);
+        double? up = budget is { } bytes && budgetMs is { } ms ? bytes * 8 / (ms / 1000) : null;
+        double? down = budgetMs is { } ms2 && monitor.BytesWithin(Link, LinkDirection.Downlink, ms2 / 1000) is { } db ? db * 8 / (ms2 / 1000) : null;
+        return (method.Choose(diff, budget), up, down);
     }
 
     async Task<JoinReply> JoinAsync(ParameterServer.ParameterServerClient client, CancellationToken ct)
