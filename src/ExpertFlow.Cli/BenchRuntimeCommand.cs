@@ -26,15 +26,16 @@ internal static class BenchRuntimeCommand
         var newTokens = new Option<int>("--new-tokens") { DefaultValueFactory = _ => 32 };
         var dtype = new Option<string>("--dtype") { DefaultValueFactory = _ => "bf16" };
         var paths = new Option<string>("--paths") { Description = "Expert execution: stacked (resident fast kernels), grouped (through OnRouted/Get), or both.", DefaultValueFactory = _ => "both" };
+        var graphsOpt = new Option<string>("--cuda-graphs") { Description = "Decode from CUDA graphs with the stacked path: on, off, or both (one row each).", DefaultValueFactory = _ => "both" };
         var small = new Option<bool>("--small") { Description = "A small model of the same structure (hidden 256, vocab 4096) for a CPU smoke run." };
         var json = new Option<string?>("--json") { Description = "Write the results to this JSON file." };
         var device = CommonOptions.Device();
         var command = new Command("bench-runtime", "Decode tokens/s and memory of a Qwen1.5-MoE-A2.7B-shaped model with random weights (all experts resident).")
         {
-            layers, batches, promptTokens, newTokens, dtype, paths, small, json, device,
+            layers, batches, promptTokens, newTokens, dtype, paths, graphsOpt, small, json, device,
         };
         command.SetAction(r => Run(r.GetValue(layers), r.GetValue(batches)!, r.GetValue(promptTokens), r.GetValue(newTokens), r.GetValue(dtype)!,
-            r.GetValue(paths)!, r.GetValue(small), r.GetValue(json), r.GetValue(device)!));
+            r.GetValue(paths)!, r.GetValue(graphsOpt)!, r.GetValue(small), r.GetValue(json), r.GetValue(device)!));
         return command;
     }
 
@@ -51,13 +52,20 @@ internal static class BenchRuntimeCommand
         return stats.TensorStatistics.CreatedInScopeCount;
     }
 
-    static int Run(int layers, string batchText, int promptTokens, int newTokens, string dtypeText, string pathsText, bool small, string? jsonPath, string deviceSpec)
+    static int Run(int layers, string batchText, int promptTokens, int newTokens, string dtypeText, string pathsText, string graphsText, bool small, string? jsonPath, string deviceSpec)
     {
         var dev = ComputeDevice.Resolve(deviceSpec);
         var dtype = MoeModels.ParseDType(dtypeText);
         var batchSizes = GenerateCommand.ParseIds(batchText, "--batch");
         string[] paths = pathsText == "both" ? ["stacked", "grouped"] : [pathsText];
         if (paths.Any(p => p is not ("stacked" or "grouped"))) throw new ArgumentException($"--paths {pathsText}: use stacked, grouped or both.");
+        bool[] graphModes = graphsText switch
+        {
+            "both" => [true, false],
+            "on" => [true],
+            "off" => [false],
+            _ => throw new ArgumentException($"--cuda-graphs {graphsText}: use on, off or both."),
+        };
         var config = MoeConfig.Qwen15MoeA27B(layers);
         if (small) config = config with { HiddenSize = 256, NumHeads = 4, NumKvHeads = 4, HeadDim = 64, VocabSize = 4096, ExpertIntermediateSize = 176, SharedExpertIntermediateSize = 704, IntermediateSize = 704 };
         bool cudaDev = dev.type == DeviceType.CUDA;
@@ -73,16 +81,20 @@ internal static class BenchRuntimeCommand
             AnsiConsole.MarkupLineInterpolated($"[grey]{path}: built {config.NumLayers} layers of random {dtype} weights in {watch.Elapsed.TotalSeconds:F1} s[/]");
             denseBytes = model.DenseBytes;
             expertBytes = model.Experts.ExpertBytes(model.Experts.MoeLayers[0]);
-            var rng = new Random(7);
+            foreach (bool graphs in path == "stacked" && cudaDev ? graphModes : [false])
             foreach (int batch in batchSizes)
             {
+                model.UseCudaGraphs = graphs;
+                var rng = new Random(7 + batch);
+                string label = path == "stacked" && graphs ? "stacked+graphs" : path;
                 var prompts = Enumerable.Range(0, batch).Select(_ => Enumerable.Range(0, promptTokens).Select(_ => rng.Next(config.VocabSize)).ToArray()).ToArray();
-                Generation.Generate(model, prompts, new GenerationOptions { MaxNewTokens = 4, StopTokens = [] }); // warm-up
+                Generation.Generate(model, prompts, new GenerationOptions { MaxNewTokens = newTokens, StopTokens = [] }); // warm-up (and graph capture: the same cache shape as the measured run)
                 var result = Generation.Generate(model, prompts, new GenerationOptions { MaxNewTokens = newTokens, StopTokens = [] });
                 long tensors = TensorsPerDecodeStep(model, prompts);
-                rows.Add(new Row(path, batch, result.PrefillSeconds, result.DecodeSeconds, result.DecodeTokensPerSecond, result.TokensPerSecond, result.DecodeSteps, tensors));
-                AnsiConsole.MarkupLineInterpolated($"  batch {batch}: decode {result.DecodeTokensPerSecond:F1} tok/s, overall {result.TokensPerSecond:F1} tok/s (prefill {result.PrefillSeconds * 1000:F0} ms), {tensors} tensors per decode step");
+                rows.Add(new Row(label, batch, result.PrefillSeconds, result.DecodeSeconds, result.DecodeTokensPerSecond, result.TokensPerSecond, result.DecodeSteps, tensors));
+                AnsiConsole.MarkupLineInterpolated($"  {label} batch {batch}: decode {result.DecodeTokensPerSecond:F1} tok/s, overall {result.TokensPerSecond:F1} tok/s (prefill {result.PrefillSeconds * 1000:F0} ms), {tensors} tensors per decode step");
             }
+            if (model.GraphStats.Off is { } off && graphModes.Contains(true) && path == "stacked" && cudaDev) AnsiConsole.MarkupLineInterpolated($"[yellow]CUDA graphs were off: {off}[/]");
             if (cudaDev) deviceBytes = Math.Max(deviceBytes, UsedBytes(dev) - baseline);
         }
         // bytes one batch-1 decode step must read: non-expert weights (less the embedding, which is only indexed) + top-k experts per layer

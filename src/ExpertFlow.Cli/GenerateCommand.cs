@@ -26,16 +26,17 @@ internal static class GenerateCommand
         var batch = new Option<int>("--batch") { Description = "Run the prompt as this many sequences at once.", DefaultValueFactory = _ => 1 };
         var stop = new Option<string?>("--stop-ids") { Description = "Comma-separated stop token ids (default: the config's eos_token_id)." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object (output_ids per sequence, tokens_per_second, ...) instead of text." };
+        var noGraphs = new Option<bool>("--no-cuda-graphs") { Description = "Decode eagerly on CUDA (by default, decode steps with resident experts replay a captured CUDA graph)." };
         var verbose = CommonOptions.Verbose();
         var command = new Command("generate", "Generate tokens with a MoE model (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, DeepSeek-MoE, Switch Transformers).")
         {
-            model, prompt, inputIds, maxNew, greedy, temperature, topK, topP, seed, device, dtype, batch, stop, json, verbose,
+            model, prompt, inputIds, maxNew, greedy, temperature, topK, topP, seed, device, dtype, batch, stop, json, noGraphs, verbose,
         };
         var offload = new OffloadCliOptions();
         offload.AddTo(command);
         command.SetAction(r => Run(r.GetValue(model)!, r.GetValue(prompt), r.GetValue(inputIds), r.GetValue(maxNew), r.GetValue(greedy),
             r.GetValue(temperature), r.GetValue(topK), r.GetValue(topP), r.GetValue(seed), r.GetValue(device)!, r.GetValue(dtype)!,
-            r.GetValue(batch), r.GetValue(stop), r.GetValue(json), r.GetValue(verbose), offload.Read(r)));
+            r.GetValue(batch), r.GetValue(stop), r.GetValue(json), r.GetValue(verbose), offload.Read(r), !r.GetValue(noGraphs)));
         return command;
     }
 
@@ -52,7 +53,7 @@ internal static class GenerateCommand
     }
 
     static int Run(string folder, string? prompt, string? inputIds, int maxNew, bool greedy, double? temperature, int? topK, double? topP,
-        int seed, string deviceSpec, string dtypeText, int batch, string? stopIds, bool json, bool verbose, OffloadCliOptions.Choice? offload = null)
+        int seed, string deviceSpec, string dtypeText, int batch, string? stopIds, bool json, bool verbose, OffloadCliOptions.Choice? offload = null, bool cudaGraphs = true)
     {
         if ((prompt == null) == (inputIds == null)) throw new ArgumentException("Give exactly one of --prompt TEXT or --input-ids 1,2,3.");
         bool sampling = temperature != null || topK != null || topP != null;
@@ -72,7 +73,7 @@ internal static class GenerateCommand
         IMoeModel? loaded = null;
         var offloading = offload == null ? null
             : OffloadCliOptions.CreateProvider(offload, () => loaded!, batch, ids.Length, ids.Length + maxNew, verbose && !json ? logging.CreateLogger("offload") : null);
-        using var model = loaded = MoeModels.Load(folder, new ModelLoadOptions { Device = device, DType = dtype, Experts = offloading, Log = verbose && !json ? logging.CreateLogger("expertflow") : null });
+        using var model = loaded = MoeModels.Load(folder, new ModelLoadOptions { Device = device, DType = dtype, Experts = offloading, CudaGraphs = cudaGraphs, Log = verbose && !json ? logging.CreateLogger("expertflow") : null });
         if (offloading != null) model.Observers.Add(offloading);
         var options = new GenerationOptions
         {

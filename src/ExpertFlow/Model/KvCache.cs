@@ -95,8 +95,13 @@ public sealed class KvCache : IDisposable
     /// <summary>Forgets every row's contents (the memory stays allocated).</summary>
     public void Clear() => Array.Clear(Lengths);
 
+    /// <summary>True once disposed (a CUDA graph that writes into this cache must then go too).</summary>
+    public bool IsDisposed { get; private set; }
+
     public void Dispose()
     {
+        if (IsDisposed) return;
+        IsDisposed = true;
         foreach (var t in flatKeys.Concat(flatValues).Concat(headKeys).Concat(headValues)) t.Dispose();
         foreach (var t in keys) t.Dispose();
         foreach (var t in values) t.Dispose();

@@ -14,6 +14,11 @@ public sealed record ModelLoadOptions
     /// <summary>Who owns expert weights; default: <see cref="ResidentExpertProvider"/>.</summary>
     public IExpertProvider? Experts { get; init; }
     public ILogger? Log { get; init; }
+    /// <summary>
+    /// On CUDA, replay decode steps from CUDA graphs where the step allows it (resident stacked experts, no routing
+    /// observers, one token per row); see <see cref="DecodeGraphs"/>. Ignored on the CPU.
+    /// </summary>
+    public bool CudaGraphs { get; init; } = true;
 }
 
 /// <summary>
@@ -91,6 +96,7 @@ public sealed class MoeCausalLM : IMoeModel
     readonly RopeTables rope;
     KvCache? cache;
     long step;
+    readonly DecodeGraphs? graphs;
 
     sealed record Layer(Param InputNorm, Param PostNorm, DecoderAttention Attention, MoeBlock? Moe, Param? Gate, Param? Up, Param? Down);
 
@@ -177,7 +183,15 @@ public sealed class MoeCausalLM : IMoeModel
         rope = new RopeTables(c.HeadDim, c.RopeTheta, c.MaxPositionEmbeddings, Device);
         ExpertProvider = o.Experts ?? new ResidentExpertProvider();
         ExpertProvider.Attach(Experts, Device);
+        if (Device.type == TorchSharp.DeviceType.CUDA) graphs = new DecodeGraphs(o.Log ?? NullLogger.Instance);
+        UseCudaGraphs = o.CudaGraphs;
     }
+
+    /// <summary>Replay eligible decode steps from CUDA graphs (on CUDA only; see <see cref="ModelLoadOptions.CudaGraphs"/>).</summary>
+    public bool UseCudaGraphs { get; set; }
+
+    /// <summary>CUDA graph use so far: captures, replayed steps, and why graphs were switched off (null while on or unused).</summary>
+    public (int Captures, long Replays, string? Off) GraphStats => graphs == null ? (0, 0, "not on CUDA") : (graphs.Captures, graphs.Replays, graphs.DisabledBecause);
 
     static (string Prefix, string Gate, string Up, string Down) ExpertNames(ModelFamily f) =>
         f == ModelFamily.Mixtral ? ("block_sparse_moe", "w1", "w3", "w2") : ("mlp", "gate_proj", "up_proj", "down_proj");
@@ -234,6 +248,24 @@ public sealed class MoeCausalLM : IMoeModel
             foreach (int id in row)
                 if (id < 0 || id >= Config.VocabSize) throw new ArgumentException($"Token id {id} is outside the vocabulary (0..{Config.VocabSize - 1}).");
 
+        if (graphs != null && UseCudaGraphs && !allPositions && GraphEligible(tokens, starts))
+        {
+            using var noGrad = no_grad();
+            var stepIds = tokens.Select(t => t.Length == 1 ? (long)t[0] : 0L).ToArray();
+            var stepPositions = starts.Select(s0 => (long)Math.Min(s0, cache.Capacity - 1)).ToArray();
+            var replayed = graphs.TryStep(cache, stepIds, stepPositions, Device, DecodeFixedShape);
+            if (replayed is not null)
+            {
+                step++;
+                for (int r = 0; r < rows; r++) cache.Lengths[r] += tokens[r].Length;
+                if (tokens.All(t => t.Length == 1)) return replayed;
+                using var scope0 = NewDisposeScope();
+                // rows that fed no token give zeros, as in an eager step
+                var active = tensor(tokens.Select(t => t.Length == 1 ? 1f : 0f).ToArray(), ScalarType.Float32, Device).unsqueeze(1);
+                return replayed.mul_(active).MoveToOuterDisposeScope();
+            }
+        }
+
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var counts = tokens.Select(t => t.Length).ToArray();
@@ -271,10 +303,66 @@ public sealed class MoeCausalLM : IMoeModel
         bool unmasked = width == 1 && counts.All(n => n == 1) && starts.All(s0 => s0 == starts[0]) && keyLength == starts[0] + 1;
         var attnStep = MakeStep(pos, rows, width, keyLength, tensor(slots.ToArray(), ScalarType.Int64, Device), ctx.ValidIndex, unmasked);
 
-        var hidden = embed.Value.index_select(0, ids).view(rows, width, Config.HiddenSize);
+        var hidden = RunLayers(embed.Value.index_select(0, ids).view(rows, width, Config.HiddenSize), attnStep, ctx);
+        for (int r = 0; r < rows; r++) cache.Lengths[r] += counts[r];
+
+        Tensor selected;
+        if (allPositions || width == 1 && counts.All(n => n == 1)) selected = allPositions ? hidden : hidden.view(rows, Config.HiddenSize);
+        else
+        {
+            var last = Enumerable.Range(0, rows).Select(r => (long)(r * width + Math.Max(counts[r] - 1, 0))).ToArray();
+            selected = hidden.view(rows * width, Config.HiddenSize).index_select(0, tensor(last, ScalarType.Int64, Device));
+        }
+        var logits = nn.functional.linear(Ops.RmsNorm(selected, finalNorm.Value, Config.NormEps), lmHead.Value).to(ScalarType.Float32);
+        if (!allPositions && counts.Any(n => n == 0))
+            logits = logits * tensor(counts.Select(n => n > 0 ? 1f : 0f).ToArray(), ScalarType.Float32, Device).unsqueeze(1);
+        ctx.Publish(Observers);
+        return logits.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Whether a step can run from a CUDA graph: one token per row (finished rows feed none and must have room for the
+    /// unused write of their dummy token), experts resident as stacked tensors (the few-token and dense kernels never
+    /// read the routing on the host) and nobody observing the routing.
+    /// </summary>
+    bool GraphEligible(int[][] tokens, int[] starts)
+    {
+        if (Observers.Count > 0 || tokens.Length > MoeBlock.DenseTokenLimit) return false;
+        if (tokens.Any(t => t.Length > 1) || tokens.All(t => t.Length == 0)) return false;
+        for (int r = 0; r < tokens.Length; r++)
+            if (tokens[r].Length == 0 && starts[r] >= cache!.Capacity) return false;
+        var stacked = ExpertProvider as IStackedExperts;
+        return Config.MoeLayers.Select((moe, i) => !moe || stacked?.Stacked(i) is not null).All(ok => ok);
+    }
+
+    /// <summary>
+    /// One decode token per row with every per-step value read from device tensors, no host synchronisation and
+    /// shapes fixed by the cache: <paramref name="ids"/> [rows] and <paramref name="positions"/> [rows] (int64) give
+    /// RoPE rows, the cache slots written and an attention mask over the whole cache capacity. The body of a CUDA-graph
+    /// step; equal to an eager step up to floating-point order. Does not advance the cache lengths. Returns fp32 logits [rows, V].
+    /// </summary>
+    internal Tensor DecodeFixedShape(Tensor ids, Tensor positions)
+    {
+        var c = cache ?? throw new InvalidOperationException("Call ResetCache before decoding.");
+        int rows = (int)ids.shape[0];
+        var slots = positions + arange(0, rows, 1, ScalarType.Int64, Device) * c.Capacity;
+        var attnStep = MakeStep(positions.view(rows, 1), rows, 1, c.Capacity, slots, null, unmasked: false);
+        var ctx = new StepContext
+        {
+            Step = step, Rows = rows, Width = 1, Counts = new int[rows], Starts = new int[rows], Tokens = [],
+            SequenceIds = [], Observed = false,
+        };
+        var hidden = RunLayers(embed.Value.index_select(0, ids).view(rows, 1, Config.HiddenSize), attnStep, ctx);
+        return nn.functional.linear(Ops.RmsNorm(hidden.view(rows, Config.HiddenSize), finalNorm.Value, Config.NormEps), lmHead.Value).to(ScalarType.Float32);
+    }
+
+    /// <summary>All decoder layers on hidden states [rows, width, H]; returns the last layer's output.</summary>
+    Tensor RunLayers(Tensor hidden, DecoderStep attnStep, StepContext ctx)
+    {
+        int rows = ctx.Rows, width = ctx.Width;
         foreach (var layer in layers)
         {
-            hidden = layer.Attention.Forward(Ops.RmsNorm(hidden, layer.InputNorm.Value, Config.NormEps), hidden, attnStep, cache);
+            hidden = layer.Attention.Forward(Ops.RmsNorm(hidden, layer.InputNorm.Value, Config.NormEps), hidden, attnStep, cache!);
             var normed = Ops.RmsNorm(hidden, layer.PostNorm.Value, Config.NormEps);
             if (layer.Moe != null)
             {
@@ -290,20 +378,7 @@ public sealed class MoeCausalLM : IMoeModel
             }
             else hidden = hidden + Ops.GatedFfn(normed, layer.Gate!.Value, layer.Down!.Value, Config.HiddenAct);
         }
-        for (int r = 0; r < rows; r++) cache.Lengths[r] += counts[r];
-
-        Tensor selected;
-        if (allPositions || width == 1 && counts.All(n => n == 1)) selected = allPositions ? hidden : hidden.view(rows, Config.HiddenSize);
-        else
-        {
-            var last = Enumerable.Range(0, rows).Select(r => (long)(r * width + Math.Max(counts[r] - 1, 0))).ToArray();
-            selected = hidden.view(rows * width, Config.HiddenSize).index_select(0, tensor(last, ScalarType.Int64, Device));
-        }
-        var logits = nn.functional.linear(Ops.RmsNorm(selected, finalNorm.Value, Config.NormEps), lmHead.Value).to(ScalarType.Float32);
-        if (!allPositions && counts.Any(n => n == 0))
-            logits = logits * tensor(counts.Select(n => n > 0 ? 1f : 0f).ToArray(), ScalarType.Float32, Device).unsqueeze(1);
-        ctx.Publish(Observers);
-        return logits.MoveToOuterDisposeScope();
+        return hidden;
     }
 
     DecoderStep MakeStep(Tensor pos, int rows, int width, long keyLength, Tensor slots, Tensor? validIndex, bool unmasked)
@@ -326,6 +401,7 @@ public sealed class MoeCausalLM : IMoeModel
     public void Dispose()
     {
         foreach (var p in ps.All) p.Value.Dispose();
+        graphs?.Dispose();
         rope.Dispose();
         cache?.Dispose();
         ExpertProvider.Dispose();

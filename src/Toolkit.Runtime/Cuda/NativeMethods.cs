@@ -58,6 +58,9 @@ internal static partial class NativeMethods
     [LibraryImport(Library)] public static partial int cuMemAlloc_v2(out ulong devicePointer, nuint bytes);
     [LibraryImport(Library)] public static partial int cuMemFree_v2(ulong devicePointer);
 
+    [LibraryImport(Library)] public static partial int cuStreamEndCapture(IntPtr stream, out IntPtr graph);
+    [LibraryImport(Library)] public static partial int cuGraphDestroy(IntPtr graph);
+
     [LibraryImport(Library)] public static partial int cuMemcpyHtoDAsync_v2(ulong destination, IntPtr source, nuint bytes, IntPtr stream);
     [LibraryImport(Library)] public static partial int cuMemcpyDtoHAsync_v2(IntPtr destination, ulong source, nuint bytes, IntPtr stream);
 }

@@ -1,0 +1,105 @@
+using ExpertFlow.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ExpertFlow.Tests.Model;
+
+/// <summary>
+/// The CUDA-graph decode step: its fixed-shape body (positions and ids read from device tensors, attention over the
+/// whole cache with a mask) against the eager step on the CPU, and captured graphs against eager decoding on a GPU.
+/// </summary>
+public class DecodeGraphTests
+{
+    public static TheoryData<string> DecoderFamilies() => [.. Fixtures.Families.Where(f => f != "switch_transformers")];
+
+    [Theory]
+    [MemberData(nameof(DecoderFamilies))]
+    public void The_fixed_shape_decode_body_matches_the_eager_step(string family)
+    {
+        Fixtures.Cpu();
+        Assert.SkipUnless(Fixtures.Exists(family), $"fixture {family} not present");
+        var cases = Fixtures.Cases(family);
+        int[][] prompts = [cases[0].InputIds, cases[1].InputIds]; // different lengths: per-row positions and masks
+        using var eager = MoeCausalLM.Load(Fixtures.Folder(family));
+        using var fixedShape = MoeCausalLM.Load(Fixtures.Folder(family));
+        const int capacity = 24;
+        eager.ResetCache(2, capacity);
+        fixedShape.ResetCache(2, capacity);
+        int[] next;
+        using (var a = eager.Step(prompts)) next = Generation.Pick(a, new SamplingOptions(), null);
+        using (fixedShape.Step(prompts)) { }
+        for (int s = 0; s < 8; s++)
+        {
+            using var scope = NewDisposeScope();
+            var expected = eager.Step([[next[0]], [next[1]]]);
+            var ids = tensor(next.Select(t => (long)t).ToArray(), ScalarType.Int64);
+            var positions = tensor(fixedShape.CacheLengths.Select(l => (long)l).ToArray(), ScalarType.Int64);
+            var actual = fixedShape.DecodeFixedShape(ids, positions);
+            for (int r = 0; r < 2; r++) fixedShape.CacheLengths[r]++;
+            for (int r = 0; r < 2; r++)
+            {
+                double d = Fixtures.MaxAbsDiff(Fixtures.Row(expected[r]), Fixtures.Row(actual[r]));
+                Assert.True(d <= 1e-5, $"{family}: step {s}, row {r} differs by {d:g3}");
+            }
+            next = Generation.Pick(expected, new SamplingOptions(), null);
+        }
+    }
+
+    [Fact]
+    public void Graphs_are_not_used_on_the_cpu()
+    {
+        Fixtures.Cpu();
+        Assert.SkipUnless(Fixtures.Exists("mixtral"), "fixture mixtral not present");
+        using var model = MoeCausalLM.Load(Fixtures.Folder("mixtral"), options: new ModelLoadOptions { CudaGraphs = true });
+        Generation.Generate(model, [Fixtures.Cases("mixtral")[0].InputIds], new GenerationOptions { MaxNewTokens = 4, StopTokens = [] }, TestContext.Current.CancellationToken);
+        Assert.Equal(0, model.GraphStats.Replays);
+    }
+
+    public static TheoryData<string, string> FamiliesAndDTypes()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (var f in Fixtures.Families.Where(f => f != "switch_transformers"))
+        {
+            data.Add(f, "fp32");
+            data.Add(f, "bf16");
+        }
+        return data;
+    }
+
+    /// <summary>
+    /// Greedy outputs of a batch of two prompts of different lengths, one of which stops early (a finished row then
+    /// feeds no token), with and without graphs: identical in fp32, and logits within float noise; in bf16 the graph
+    /// attends over the whole cache with a mask, so only the first tokens are compared.
+    /// </summary>
+    [Theory]
+    [Trait("Category", "GPU")]
+    [MemberData(nameof(FamiliesAndDTypes))]
+    public void Graph_replay_on_the_gpu_matches_eager_decoding(string family, string dtypeText)
+    {
+        Fixtures.Cpu();
+        Assert.SkipUnless(torch.cuda.is_available(), "no CUDA device");
+        Assert.SkipUnless(Fixtures.Exists(family), $"fixture {family} not present");
+        var device = new Device(DeviceType.CUDA, 0);
+        var dtype = MoeModels.ParseDType(dtypeText);
+        var cases = Fixtures.Cases(family);
+        int[][] prompts = [cases[0].InputIds, cases[1].InputIds];
+        int stop = cases[1].Greedy[5]; // the second prompt stops after six tokens (unless it appears earlier)
+        GenerationResult Run(bool graphs, out (int Captures, long Replays, string? Off) stats)
+        {
+            using var model = MoeCausalLM.Load(Fixtures.Folder(family), options: new ModelLoadOptions { Device = device, DType = dtype, CudaGraphs = graphs });
+            Generation.Generate(model, prompts, new GenerationOptions { MaxNewTokens = 16, StopTokens = [] }); // same cache: captured once, replayed again
+            var result = Generation.Generate(model, prompts, new GenerationOptions { MaxNewTokens = 16, StopTokens = [stop] });
+            stats = model.GraphStats;
+            return result;
+        }
+        var eager = Run(false, out _);
+        var replayed = Run(true, out var stats);
+        Assert.Null(stats.Off);
+        Assert.Equal(1, stats.Captures);
+        Assert.True(stats.Replays > 20, $"only {stats.Replays} replays");
+        if (dtype == ScalarType.Float32)
+            for (int r = 0; r < 2; r++) Assert.Equal(eager.OutputIds[r], replayed.OutputIds[r]);
+        else
+            for (int r = 0; r < 2; r++) Assert.Equal(eager.OutputIds[r].Take(4), replayed.OutputIds[r].Take(4));
+    }
+}
