@@ -26,11 +26,12 @@ internal static class BenchCommand
         var resident = new Option<bool>("--resident") { Description = "Also run the runtime's all-resident provider (no budget) as the reference speed." };
         var bandwidth = new Option<bool>("--bandwidth") { Description = "Measure the pinned host-to-device peak (1 GiB copies and one-expert copies) for the report (CUDA)." };
         var output = new Option<string>("--out") { Description = "Report folder (report.md, results.json, plots).", DefaultValueFactory = _ => "bench-report" };
+        var cold = new Option<bool>("--cold") { Description = "No warm-up run and no repeat of the reference: the device memory a single run in a fresh process holds (its speed includes first-run costs)." };
         var replot = new Option<string?>("--replot") { Description = "Only redraw the plots of an earlier run from its results.json into --out." };
         var device = CommonOptions.Device();
         var verbose = CommonOptions.Verbose();
         var command = new Command("bench", "Offloading policy sweep: tokens/s, hit ratio, transfers, stall time and memory per policy, budget and batch size; writes a markdown report with plots.");
-        foreach (var o in new Option[] { replot, model, synthetic, work, policies, memory, batch, prompt, newTokens, resident, bandwidth, output, device, verbose }) command.Options.Add(o);
+        foreach (var o in new Option[] { replot, cold, model, synthetic, work, policies, memory, batch, prompt, newTokens, resident, bandwidth, output, device, verbose }) command.Options.Add(o);
         command.SetAction(parse =>
         {
             if (parse.GetValue(replot) is string resultsJson)
@@ -64,7 +65,7 @@ internal static class BenchCommand
                 foreach (long m in budgets) foreach (var p in names) cases.Add(new BenchCase(p, m, b));
                 // The first run of each batch size is the ids reference; running it twice shows whether the runtime itself is deterministic.
                 var reference = cases.First(c => c.Batch == b);
-                cases.Insert(cases.IndexOf(reference) + 1, reference with { Note = "repeat of the reference run (determinism check)" });
+                if (!parse.GetValue(cold)) cases.Insert(cases.IndexOf(reference) + 1, reference with { Note = "repeat of the reference run (determinism check)" });
             }
             if (parse.GetValue(resident)) foreach (int b in batches) cases.Add(new BenchCase("resident", null, b));
 
@@ -82,7 +83,7 @@ internal static class BenchCommand
 
             var bench = new OffloadBenchmark(folder, dev, log)
             {
-                PromptTokens = parse.GetValue(prompt), NewTokens = parse.GetValue(newTokens), ExpertSource = source,
+                PromptTokens = parse.GetValue(prompt), NewTokens = parse.GetValue(newTokens), ExpertSource = source, WarmUp = !parse.GetValue(cold),
             };
             string machine = dev.type == TorchSharp.DeviceType.CUDA && CudaDriver.TryOpen(out var driver, out _) ? driver.DeviceName(dev.index < 0 ? 0 : dev.index) : $"CPU ({Environment.ProcessorCount} threads)";
             string commandLine = "expertflow " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1));

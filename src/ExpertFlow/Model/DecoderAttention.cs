@@ -52,6 +52,9 @@ internal sealed class DecoderAttention
         qkvBias = qb?.Value;
     }
 
+    /// <summary>Releases the views made in <see cref="Prepare"/> (a view keeps its weight's device memory alive).</summary>
+    public void Release() => oT?.Dispose();
+
     /// <summary>x: [B, T, H] normed hidden states; returns residual + attention output [B, T, H] (o_proj fused with the sum).</summary>
     public Tensor Forward(Tensor x, Tensor residual, DecoderStep s, KvCache cache)
     {
@@ -107,7 +110,7 @@ internal sealed class DecoderAttention
             // grouped-query attention without copying the cache: the g query heads of a kv head become g*T query rows
             var grouped = query.reshape(b, nkv, g * t, hd);
             // reshape, not view: CUDA attention kernels may return a strided output
-            attn = F.scaled_dot_product_attention(grouped, keys, values, s.GroupedMask(g)).reshape(b, nh, t, hd);
+            attn = F.scaled_dot_product_attention(grouped, keys, values, s.GroupedMask).reshape(b, nh, t, hd);
         }
         var baseline = residual.view(b * t, c.HiddenSize);
         if (ob != null) baseline = baseline + ob.Value;
@@ -128,15 +131,21 @@ internal sealed class DecoderStep
     /// <summary>[B, 1, T, S] additive; null when nothing needs masking (one new token per row, all rows equally long).</summary>
     public required Tensor? Mask { get; init; }
     public required long KeyLength { get; init; }
-    readonly Dictionary<int, Tensor> grouped = [];
+    /// <summary>The mask for grouped-query attention (the g query heads of a kv head as g*T query rows): [B, 1, g*T, S]; null without a mask.</summary>
+    public Tensor? GroupedMask { get; private init; }
 
-    public Tensor GroupedMask(int g)
+    /// <summary>
+    /// A step whose mask is also laid out for grouped-query attention with <paramref name="groups"/> query heads per kv
+    /// head. Made up front, in the step's scope: layers run in scopes of their own and must not create shared tensors.
+    /// </summary>
+    public static DecoderStep Create(Tensor cos, Tensor signedSin, Tensor slots, Tensor? validIndex, Tensor? mask, long keyLength, int groups)
     {
-        if (Mask is null) return null!;
-        if (grouped.TryGetValue(g, out var m)) return m;
-        long b = Mask.shape[0], t = Mask.shape[2], s = Mask.shape[3];
-        m = Mask.unsqueeze(2).expand(b, 1, g, t, s).reshape(b, 1, g * t, s);
-        grouped[g] = m;
-        return m;
+        Tensor? grouped = mask;
+        if (mask is not null && groups > 1)
+        {
+            long b = mask.shape[0], t = mask.shape[2], s = mask.shape[3];
+            grouped = mask.unsqueeze(2).expand(b, 1, groups, t, s).reshape(b, 1, groups * t, s);
+        }
+        return new DecoderStep { Cos = cos, SignedSin = signedSin, Slots = slots, ValidIndex = validIndex, Mask = mask, KeyLength = keyLength, GroupedMask = grouped };
     }
 }

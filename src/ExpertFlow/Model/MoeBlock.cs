@@ -77,6 +77,9 @@ internal sealed class MoeBlock
     }
 
     Tensor? fusedIn, sharedDownT;
+
+    /// <summary>Releases the view made in <see cref="Prepare"/> (a view keeps its weight's device memory alive).</summary>
+    public void Release() => sharedDownT?.Dispose();
     long sharedInter;
 
     /// <summary>
@@ -98,7 +101,7 @@ internal sealed class MoeBlock
             }
         }
         var (experts, weights) = Route(logits, x.dtype);
-        if (ctx.Observed) ctx.Routing.Add((layer, experts, weights));
+        if (ctx.Observed) ctx.Routing.Add((layer, experts.MoveToOuterDisposeScope(), weights.MoveToOuterDisposeScope())); // read after the layer's scope ends; Publish disposes them
         var y = RunExperts(x, experts, weights, provider);
         return sharedAct is null ? residual + y : addmm(residual + y, sharedAct, sharedDownT!, 1, 1);
     }

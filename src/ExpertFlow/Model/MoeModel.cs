@@ -362,6 +362,10 @@ public sealed class MoeCausalLM : IMoeModel
         int rows = ctx.Rows, width = ctx.Width;
         foreach (var layer in layers)
         {
+            // One scope per layer: its temporaries go back to the allocator before the next layer starts. Under the
+            // step's scope alone every layer's temporaries would live until the step ends (3.8 GiB for a 512-token
+            // prefill of the Qwen1.5-MoE shape, measured).
+            using var layerScope = NewDisposeScope();
             hidden = layer.Attention.Forward(Ops.RmsNorm(hidden, layer.InputNorm.Value, Config.NormEps), hidden, attnStep, cache!);
             var normed = Ops.RmsNorm(hidden, layer.PostNorm.Value, Config.NormEps);
             if (layer.Moe != null)
@@ -377,6 +381,7 @@ public sealed class MoeCausalLM : IMoeModel
                 }
             }
             else hidden = hidden + Ops.GatedFfn(normed, layer.Gate!.Value, layer.Down!.Value, Config.HiddenAct);
+            hidden = hidden.MoveToOuterDisposeScope();
         }
         return hidden;
     }
@@ -395,13 +400,18 @@ public sealed class MoeCausalLM : IMoeModel
             var allowed = keys <= pos.unsqueeze(-1); // [B, T, S]
             mask = zeros([rows, width, keyLength], DType, Device).masked_fill(allowed.logical_not(), double.NegativeInfinity).unsqueeze(1);
         }
-        return new DecoderStep { Cos = cos, SignedSin = signedSin, Slots = slots, ValidIndex = validIndex, Mask = mask, KeyLength = keyLength };
+        return DecoderStep.Create(cos, signedSin, slots, validIndex, mask, keyLength, Config.NumHeads / Config.NumKvHeads);
     }
 
     public void Dispose()
     {
         foreach (var p in ps.All) p.Value.Dispose();
         graphs?.Dispose();
+        foreach (var l in layers)
+        {
+            l.Attention.Release();
+            l.Moe?.Release();
+        }
         rope.Dispose();
         cache?.Dispose();
         ExpertProvider.Dispose();

@@ -33,7 +33,7 @@ internal sealed class StepContext
     /// <summary>Turns the recorded routing into decisions (one host copy per layer) and gives them to observers.</summary>
     public void Publish(IReadOnlyList<IRoutingObserver> observers)
     {
-        if (observers.Count == 0 || Routing.Count == 0) return;
+        if (observers.Count == 0 || Routing.Count == 0) return; // (Observed is false then: nothing was recorded)
         var tokens = ValidTokens().ToArray();
         int[] seqs = tokens.Select(t => t.Seq).ToArray(), pos = tokens.Select(t => t.Pos).ToArray(), ids = tokens.Select(t => t.Token).ToArray();
         foreach (var (layer, experts, weights) in Routing)
@@ -51,6 +51,9 @@ internal sealed class StepContext
             }
             var decision = new RoutingDecision(Step, layer, seqs, pos, ids, ex, wx);
             foreach (var o in observers) o.OnRouting(decision);
+            experts.Dispose();
+            weights.Dispose();
         }
+        Routing.Clear();
     }
 }

@@ -140,9 +140,22 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
         using (model = (MoeCausalLM)MoeModels.Load(modelFolder, new ModelLoadOptions { Device = device, DType = DType, Experts = provider, Log = log }))
         {
             if (provider is OffloadingExpertProvider op) model.Observers.Add(op);
+            if (device.type == TorchSharp.DeviceType.CUDA)
+                log.LogInformation("{Case}: device memory after loading {Used} (non-expert weights {Dense}, expert slots and KV cache still to come)",
+                    c.Label, MemorySize.Format(Measure()), MemorySize.Format(model.DenseBytes));
             var random = new Random(Seed);
             var prompts = Enumerable.Range(0, c.Batch).Select(_ => Enumerable.Range(0, PromptTokens).Select(_ => random.Next(config.VocabSize)).ToArray()).ToArray();
-            var result = ExpertFlow.Model.Generation.Generate(model, prompts, new GenerationOptions { MaxNewTokens = tokens, StopTokens = [] });
+            int seen = 0;
+            var result = ExpertFlow.Model.Generation.Generate(model, prompts, new GenerationOptions
+            {
+                MaxNewTokens = tokens, StopTokens = [],
+                // where the device memory stands after the prefill and after the first decode step (once per run)
+                OnToken = (row, _) =>
+                {
+                    if (row != 0 || device.type != TorchSharp.DeviceType.CUDA || ++seen > 2) return;
+                    log.LogInformation("{Case}: device memory after {Step} {Used}", c.Label, seen == 1 ? "the prefill" : "the first decode step", MemorySize.Format(Measure()));
+                },
+            });
             (provider as OffloadingExpertProvider)?.Finish();
             Measure();
             var stats = (provider as OffloadingExpertProvider)?.Stats;
@@ -199,9 +212,18 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
             foreach (var batch in withStats.Select(r => r.Case.Batch).Distinct())
             {
                 var runs = withStats.Where(r => r.Case.Batch == batch).Select(r => (Name: $"{r.Case.Policy} {MemorySize.Format(r.Case.MemoryBytes ?? 0)}", r.Stats!)).ToList();
-                OffloadReport.PlotHitRatio(Path.Combine(folder, $"hit-ratio-batch{batch}.png"), runs, $"Hit ratio per layer, batch {batch}");
-                OffloadReport.PlotMemory(Path.Combine(folder, $"memory-batch{batch}.png"), runs, $"Device memory over time, batch {batch}");
-                md.AppendLine($"![hit ratio batch {batch}](hit-ratio-batch{batch}.png)").AppendLine($"![memory batch {batch}](memory-batch{batch}.png)").AppendLine();
+                try
+                {
+                    OffloadReport.PlotHitRatio(Path.Combine(folder, $"hit-ratio-batch{batch}.png"), runs, $"Hit ratio per layer, batch {batch}");
+                    OffloadReport.PlotMemory(Path.Combine(folder, $"memory-batch{batch}.png"), runs, $"Device memory over time, batch {batch}");
+                    md.AppendLine($"![hit ratio batch {batch}](hit-ratio-batch{batch}.png)").AppendLine($"![memory batch {batch}](memory-batch{batch}.png)").AppendLine();
+                }
+                catch (Exception e) when (e is TypeInitializationException or DllNotFoundException)
+                {
+                    // a machine without SkiaSharp's native library or fonts: keep the report, redraw later with --replot
+                    md.AppendLine($"Plots not drawn here ({e.GetBaseException().Message.Split('\n')[0]}); draw them with `expertflow bench --replot results.json`.").AppendLine();
+                    break;
+                }
             }
         }
         Files.WriteAllTextAtomically(Path.Combine(folder, "report.md"), md.ToString());
