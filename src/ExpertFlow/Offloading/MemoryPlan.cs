@@ -4,9 +4,24 @@ namespace ExpertFlow.Offloading;
 /// <param name="ResidentWeightBytes">Non-expert weights: embeddings, attention, norms, routers, shared experts, head.</param>
 /// <param name="KvCacheBytes">The preallocated KV cache.</param>
 /// <param name="ActivationBytes">Reserve for activations and temporaries of the largest step (prefill).</param>
-public sealed record DeviceFootprint(long ResidentWeightBytes, long KvCacheBytes, long ActivationBytes)
+/// <param name="RuntimeBytes">
+/// What a CUDA process holds beyond its tensors: the caching allocator's segment packing (tensors of 1-10 MiB share 20
+/// MiB segments), lazily loaded kernel modules, library handles (<see cref="CudaRuntimeReserve"/>; see <see cref="ForModel"/>).
+/// </param>
+public sealed record DeviceFootprint(long ResidentWeightBytes, long KvCacheBytes, long ActivationBytes, long RuntimeBytes = 0)
 {
-    public long Total => ResidentWeightBytes + KvCacheBytes + ActivationBytes;
+    /// <summary>
+    /// The CUDA runtime reserve: the H200 showed 0.14 GiB above the Qwen1.5-MoE-A2.7B shape's 3.46 GiB of non-expert
+    /// weights right after loading (before any expert slot, KV cache or activation); without it a 4 GiB budget was
+    /// exceeded by that much. 192 MiB leaves some room for other shapes.
+    /// </summary>
+    public const long CudaRuntimeReserve = 192L << 20;
+
+    public long Total => ResidentWeightBytes + KvCacheBytes + ActivationBytes + RuntimeBytes;
+
+    /// <summary>A real model's footprint: on a CUDA device the runtime reserve is added.</summary>
+    public static DeviceFootprint ForModel(long residentWeightBytes, long kvCacheBytes, long activationBytes, TorchSharp.torch.Device device) =>
+        new(residentWeightBytes, kvCacheBytes, activationBytes, device.type == TorchSharp.DeviceType.CUDA ? CudaRuntimeReserve : 0);
     /// <summary>CPU mode: the budget bounds the RAM the cached experts may occupy, nothing else.</summary>
     public static DeviceFootprint None { get; } = new(0, 0, 0);
 }

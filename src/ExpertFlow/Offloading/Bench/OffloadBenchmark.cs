@@ -134,8 +134,8 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
         IExpertProvider provider = c.Policy == "resident"
             ? new ResidentExpertProvider()
             : new OffloadingExpertProvider(new OffloadOptions(c.Policy, c.MemoryBytes, host?.Store.Tier == "disk" ? HostTier.Disk : HostTier.Arena),
-                () => new DeviceFootprint(OffloadingExpertProvider.ResidentWeightBytes(model!.Experts) ?? model.DenseBytes, model.CacheBytes,
-                    ActivationEstimate.Bytes(config, c.Batch, PromptTokens, capacity, DType)),
+                () => DeviceFootprint.ForModel(OffloadingExpertProvider.ResidentWeightBytes(model!.Experts) ?? model.DenseBytes, model.CacheBytes,
+                    ActivationEstimate.Bytes(config, c.Batch, PromptTokens, capacity, DType), device),
                 log, sharedHost: host, measureDeviceBytes: device.type == TorchSharp.DeviceType.CUDA ? Measure : null);
         using (model = (MoeCausalLM)MoeModels.Load(modelFolder, new ModelLoadOptions { Device = device, DType = DType, Experts = provider, Log = log }))
         {

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# After the per-layer dispose scopes: GPU tests (parity, CUDA graphs, offloading), the offloading memory at 4 GiB in
+# fresh processes (batch 1 and 16), and the all-resident runtime with CUDA graphs alone. Bundle as gpu-run-memory.sh.
+cd "$(dirname "$0")"
+OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
+if [ ! -x /tmp/gpu-dotnet/dotnet ]; then mkdir -p /tmp/gpu-dotnet && tar -xJf dotnet.tar.xz -C /tmp/gpu-dotnet; fi
+export DOTNET_ROOT=/tmp/gpu-dotnet PATH=/tmp/gpu-dotnet:$PATH DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+export LIBTORCH=$(python3 -c 'import torch, os; print(os.path.dirname(torch.__file__))')
+export LD_LIBRARY_PATH="$LIBTORCH/lib:${LD_LIBRARY_PATH:-}"
+A=app/ExpertFlow.Tests; W=/tmp/ef-bench
+run() { local name=$1; shift; local s=$(date +%s); timeout ${T:-150} dotnet $A/ExpertFlow.Cli.dll "$@" > "$OUT/$name.txt" 2>&1; echo "rc=$? s=$(( $(date +%s) - s ))" >> "$OUT/$name.txt"; }
+s=$(date +%s); timeout 120 dotnet $A/ExpertFlow.Tests.dll -class ExpertFlow.Tests.Model.DecodeGraphTests -class ExpertFlow.Tests.Model.ParityTests \
+  -class ExpertFlow.Tests.Offloading.OffloadingCorrectnessTests -class ExpertFlow.Tests.Offloading.FixtureOffloadingTests > "$OUT/tests.txt" 2>&1; echo "rc=$? s=$(( $(date +%s) - s ))" >> "$OUT/tests.txt"
+B="bench --synthetic qwen1.5-moe-a2.7b --work $W/model --memory 4GiB --prompt-tokens 32 --new-tokens 12 --device cuda --cold"
+run b1-cold $B --batch 1 --policies on-demand --out /tmp/r/b1
+run b16-cold $B --batch 16 --policies on-demand --out /tmp/r/b16
+T=90 run resident bench-runtime --paths stacked --cuda-graphs on --batch 1,16 --json "$OUT/resident.json"
+grep -E "\[FAIL\]" "$OUT/tests.txt" | head; tail -n 3 "$OUT/tests.txt"
+for f in b1-cold b16-cold; do echo "== $f"; grep -E "after|peak measured|plan|rc=" "$OUT/$f.txt" | cut -c1-200; done
+grep -E "decode|memory held|rc=" "$OUT/resident.txt" | tail -4
