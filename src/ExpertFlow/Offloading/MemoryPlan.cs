@@ -61,7 +61,8 @@ public sealed record MemoryPlan(long BudgetBytes, DeviceFootprint Footprint, lon
                     $"the minimum is {MemorySize.Format(minimum)} ({minimum} bytes). Raise --memory or pick another policy.");
             throw new ArgumentException(
                 $"--memory {MemorySize.Format(budgetBytes)} is too small: it must hold the non-expert weights ({MemorySize.Format(footprint.ResidentWeightBytes)}), " +
-                $"the KV cache ({MemorySize.Format(footprint.KvCacheBytes)}), activations ({MemorySize.Format(footprint.ActivationBytes)}) and {what}; " +
+                $"the KV cache ({MemorySize.Format(footprint.KvCacheBytes)}), activations ({MemorySize.Format(footprint.ActivationBytes)}), " +
+                (footprint.RuntimeBytes > 0 ? $"the CUDA runtime's own memory ({MemorySize.Format(footprint.RuntimeBytes)}), " : "") + $"and {what}; " +
                 $"the minimum is {MemorySize.Format(minimum)} ({minimum} bytes). Raise --memory, shorten the KV cache (fewer sequences or tokens) or pick another policy.");
         }
         long slots = (budgetBytes - footprint.Total) / perExpert;

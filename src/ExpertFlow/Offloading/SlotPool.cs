@@ -6,12 +6,14 @@ using static TorchSharp.torch;
 namespace ExpertFlow.Offloading;
 
 /// <summary>
-/// Preallocated expert slots on the compute device: one contiguous tensor per slot holding all parts of
-/// one expert, with a view per part. Allocated once; copies overwrite them in place, so the memory the
-/// cache uses never grows.
+/// Preallocated expert slots on the compute device: one contiguous range per slot holding all parts of one expert,
+/// with a view per part. Allocated once; copies overwrite them in place, so the memory the cache uses never grows.
+/// On CUDA all slots are views into ONE allocation: libtorch's allocator rounds every large tensor up to 2 MiB, which
+/// cost 1.5 MiB per 16.5 MiB slot (0.25 GiB over a 6.5 GiB budget with 168 slots, measured on the H200).
 /// </summary>
 public sealed class SlotPool : IDisposable
 {
+    readonly Tensor? block;
     readonly Tensor[] storage;
     readonly Tensor[][] parts;
     readonly IntPtr[] pointers;
@@ -24,21 +26,25 @@ public sealed class SlotPool : IDisposable
         storage = new Tensor[slotCount];
         parts = new Tensor[slotCount][];
         pointers = new IntPtr[slotCount];
+        long perSlot = layout.ElementsPerExpert;
+        // CPU slots stay separate tensors: they are written through their own address (TorchSharp's storage never moves)
+        if (device.type != DeviceType.CPU && slotCount > 0)
+            block = empty(slotCount * perSlot, dtype: layout.DType, device: device).DetachFromDisposeScope();
         for (int s = 0; s < slotCount; s++)
         {
-            var block = empty(layout.ElementsPerExpert, dtype: layout.DType, device: device);
-            block.DetachFromDisposeScope();
-            storage[s] = block;
+            var slot = block is null ? empty(perSlot, dtype: layout.DType, device: device) : block.narrow(0, s * perSlot, perSlot);
+            slot.DetachFromDisposeScope();
+            storage[s] = slot;
             parts[s] = new Tensor[layout.Parts.Count];
             for (int p = 0; p < layout.Parts.Count; p++)
             {
                 var part = layout.Parts[p];
-                var view = block.narrow(0, layout.PartElementOffsets[p], part.Elements).view(part.Shape);
+                var view = slot.narrow(0, layout.PartElementOffsets[p], part.Elements).view(part.Shape);
                 view.DetachFromDisposeScope();
                 parts[s][p] = view;
             }
-            // CPU slots are written through their address (TorchSharp's storage never moves); CUDA slots through the driver.
-            if (device.type == DeviceType.CPU) pointers[s] = AddressOf(block);
+            // CUDA slots are written through the driver, at the address of their storage view.
+            if (device.type == DeviceType.CPU) pointers[s] = AddressOf(slot);
         }
     }
 
@@ -76,5 +82,6 @@ public sealed class SlotPool : IDisposable
     {
         foreach (var ps in parts) foreach (var p in ps) p.Dispose();
         foreach (var s in storage) s.Dispose();
+        block?.Dispose();
     }
 }
