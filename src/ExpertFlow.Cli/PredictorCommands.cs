@@ -16,9 +16,9 @@ internal static class PredictorCommands
     {
         var model = new Option<string>("--model") { Description = "Demo model folder (traced to make training data).", DefaultValueFactory = _ => "models/demo-moe" };
         var output = new Option<string>("--output") { Description = "Folder for traces, predictor weights, loss curve and report (default: MODEL/predictor)." };
-        var entries = new Option<int>("--trace-entries") { Description = "Training entries to trace.", DefaultValueFactory = _ => 6000 };
+        var entries = new Option<int>("--trace-entries") { Description = "Training entries to trace.", DefaultValueFactory = _ => 8000 };
         var maxLength = new Option<int>("--max-length") { Description = "Tokens per traced sequence (longer entries are cut).", DefaultValueFactory = _ => 64 };
-        var steps = new Option<int>("--steps") { Description = "Optimiser steps.", DefaultValueFactory = _ => 1500 };
+        var steps = new Option<int>("--steps") { Description = "Optimiser steps.", DefaultValueFactory = _ => 2500 };
         var batch = new Option<int>("--batch") { Description = "Examples per step.", DefaultValueFactory = _ => 32 };
         var dim = new Option<int>("--dim") { Description = "Predictor width.", DefaultValueFactory = _ => 128 };
         var minutes = new Option<double>("--max-minutes") { Description = "Stop training after this many minutes (0: run all steps).", DefaultValueFactory = _ => 0 };
