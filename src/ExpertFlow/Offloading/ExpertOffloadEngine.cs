@@ -368,6 +368,8 @@ public sealed class ExpertOffloadEngine : ICacheControl, IDisposable
             if (layerOccupancy[incomingLayer] >= quotas[incomingLayer]) scope = 1;
             else if (Enumerable.Range(0, layerOccupancy.Length).Any(p => layerOccupancy[p] > quotas[p])) scope = 2;
         }
+        // A prefetch outside its layer's quota may only displace an expert the policy values less than the incoming one.
+        double incomingScore = speculative ? policy.KeepScore(new CachedExpert(Layout.KeyAt(incoming), now, now, 0, true)) : double.MaxValue;
         for (int pass = 0; pass < 2 && best == Empty; pass++)
         {
             for (int s = 0; s < SlotCount; s++)
@@ -387,11 +389,11 @@ public sealed class ExpertOffloadEngine : ICacheControl, IDisposable
                 if (pass == 0 && scope == 2 && layerOccupancy[layer] <= quotas![layer]) continue;
                 double score = slotEvictFirst[s] ? double.NegativeInfinity
                     : policy.KeepScore(new CachedExpert(Layout.KeyAt(e), slotLastUse[s], slotLoadedAt[s], slotUses[s], awaited));
+                if (pass == 1 && speculative && scope != 0 && score >= incomingScore) continue;
                 if (score < bestScore || best == Empty) { best = s; bestScore = score; }
             }
-            // Quota restrictions are preferences: a demand load may fall back to any slot; a prefetch may not
-            // take from other layers beyond their quota.
-            if (speculative && scope != 0) break;
+            // Quota restrictions are preferences: a demand load may fall back to any slot; a prefetch only to a slot
+            // whose expert the policy values less than the incoming one (checked above).
         }
         return best;
     }

@@ -76,13 +76,14 @@ public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? pr
         stats = null;
         predictorSeconds = 0;
         PredictorForecast? forecast = null;
+        PredictivePolicy? plec = null;
         Func<IOffloadPolicy>? policy = null;
         bool schedule = c.Policy == "expertflow";
         if (c.Policy is "expertflow" or "expertflow-no-ts")
         {
             if (predictor == null) throw new ArgumentException("policy 'expertflow' needs a trained predictor (--predictor)");
             forecast = new PredictorForecast(predictor);
-            policy = () => new PredictivePolicy(forecast, lookahead: Lookahead);
+            policy = () => plec = new PredictivePolicy(forecast, lookahead: Lookahead);
         }
         MoeCausalLM? model = null;
         var provider = c.Policy == "all-resident" ? null
@@ -113,6 +114,8 @@ public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? pr
             }
             provider?.Finish();
             stats = provider?.Stats;
+            if (plec != null)
+                log.LogInformation("{Policy}: decode misses of experts scored at least 0.5 {Predicted}, below {Unpredicted}", c.Policy, plec.PredictedMisses, plec.UnpredictedMisses);
             predictorSeconds = (forecast?.Seconds ?? 0) + scheduler;
         }
         return new Scheduling.DualBatchResult(outputs.ToArray(), prefill, decode, generated, experts, scheduler);

@@ -118,6 +118,29 @@ public class CachePolicyTests
     }
 
     [Fact]
+    public void An_uncertain_expert_still_gets_its_slot_and_its_prefetch()
+    {
+        var layout = Layout(layers: 2, experts: 6);
+        // Routing alternates between two pairs per layer; the forecast is sure of one expert of layer 0 and only 40 %
+        // sure of the other. Demand counts expected experts (1.4 for layer 0), so layer 0 keeps two of the four slots
+        // and the top two of its forecast are prefetched: after the first step every expert is already there.
+        int[][] a = [[0, 1], [2, 3]], b = [[4, 5], [0, 1]];
+        var steps = Enumerable.Range(0, 8).Select(i => i % 2 == 0 ? a : b).ToArray();
+        var scores = steps.Select(s => s.Select((experts, layer) =>
+        {
+            var x = new float[layout.ExpertsPerLayer];
+            x[experts[0]] = 1f;
+            x[experts[1]] = layer == 0 ? 0.4f : 1f;
+            return x;
+        }).ToArray()).ToArray();
+        var policy = new PredictivePolicy(new ScoreForecast(scores), threshold: 0.5f, lookahead: 2);
+        using var o = Create(layout, 4, "expertflow", policy);
+        foreach (var step in steps) Step(o, step);
+        Assert.Equal(1.0, o.Stats.DecodeHitRatio, 3);
+        Assert.Equal(0, policy.PredictedMisses + policy.UnpredictedMisses);
+    }
+
+    [Fact]
     public void Quotas_follow_predicted_demand()
     {
         Assert.Equal([1, 3, 6], PredictivePolicy.ProportionalQuotas([0, 2, 5], 10));
@@ -171,4 +194,10 @@ sealed class ListForecast(ExpertLayout layout, int[][][] steps, int wrongExtra) 
             return s;
         }).ToArray();
     }
+}
+
+/// <summary>Forecast = the given scores per step.</summary>
+sealed class ScoreForecast(float[][][] steps) : IRoutingForecast
+{
+    public float[][]? Forecast(StepInfo step) => step.Step < steps.Length ? steps[(int)step.Step] : null;
 }

@@ -15,8 +15,9 @@ public interface IRoutingForecast
 
 /// <summary>
 /// PLEC mechanics (Predictive Locality-aware Expert Caching), driven by any <see cref="IRoutingForecast"/>:
-/// at each step the slots are shared among layers in proportion to predicted demand; predicted experts of
-/// the next <c>lookahead</c> layers are prefetched (highest score first) while the current layer computes;
+/// at each step the slots are shared among layers in proportion to predicted demand (the expected number of
+/// distinct experts per layer); the most likely experts of the next <c>lookahead</c> layers, as many as each
+/// layer's share, are prefetched (highest score first) while the current layer computes;
 /// correction is the engine's: predicted-but-unrouted experts go to the front of the eviction queue when
 /// their layer ends, misses are loaded at once on the high-priority stream.
 /// </summary>
@@ -24,6 +25,13 @@ public sealed class PredictivePolicy(IRoutingForecast forecast, string name = "e
 {
     ICacheControl cache = null!;
     float[][]? scores;
+    int[]? quotas;
+    bool decoding;
+
+    /// <summary>Decode-step misses of experts the forecast had predicted (score at least the threshold): lost to the cache mechanics, not to prediction.</summary>
+    public long PredictedMisses { get; private set; }
+    /// <summary>Decode-step misses of experts the forecast had not predicted.</summary>
+    public long UnpredictedMisses { get; private set; }
 
     public string Name => name;
     public void Attach(ICacheControl cache) => this.cache = cache;
@@ -31,8 +39,13 @@ public sealed class PredictivePolicy(IRoutingForecast forecast, string name = "e
     public void OnStepStart(StepInfo step)
     {
         scores = forecast.Forecast(step);
+        decoding = !step.IsPrefill;
         if (scores == null) return;
-        cache.SetLayerQuotas(ProportionalQuotas(scores.Select(l => (double)l.Count(s => s >= threshold)).ToArray(), cache.SlotCount));
+        // Demand of a layer = the expected number of distinct experts it will need (the sum of its scores): a layer
+        // whose second expert is uncertain still needs two slots at batch 1 (top-2), which a count of confident
+        // predictions (scores >= threshold) would deny it.
+        quotas = ProportionalQuotas(scores.Select(l => l.Sum(s => (double)s)).ToArray(), cache.SlotCount);
+        cache.SetLayerQuotas(quotas);
         // Prefetch the first layers now; later layers are prefetched as the step advances.
         for (int p = 0; p < Math.Min(lookahead, scores.Length); p++) PrefetchLayer(p);
     }
@@ -41,15 +54,23 @@ public sealed class PredictivePolicy(IRoutingForecast forecast, string name = "e
     {
         if (scores == null) return;
         int position = cache.Layout.PositionOf(layer);
+        if (decoding)
+            foreach (int e in missed)
+                if (scores[position][e] >= threshold) PredictedMisses++; else UnpredictedMisses++;
         if (position + lookahead < scores.Length) PrefetchLayer(position + lookahead);
     }
 
+    /// <summary>Prefetches the layer's most likely experts, as many as its quota holds (at least those scoring at least the threshold).</summary>
     void PrefetchLayer(int position)
     {
         var s = scores![position];
-        foreach (int e in Enumerable.Range(0, s.Length).Where(e => s[e] >= threshold).OrderByDescending(e => s[e]))
-            if (!cache.Prefetch(new ExpertKey(cache.Layout.MoeLayers[position], e))) break;
+        int budget = Math.Max(quotas?[position] ?? 0, s.Count(x => x >= threshold));
+        foreach (int e in Enumerable.Range(0, s.Length).Where(e => s[e] >= MinimumScore).OrderByDescending(e => s[e]).Take(budget))
+            cache.Prefetch(new ExpertKey(cache.Layout.MoeLayers[position], e)); // a refusal does not stop the next, lower-scored one
     }
+
+    /// <summary>Experts scored below this are never prefetched, even to fill a layer's quota.</summary>
+    const float MinimumScore = 0.05f;
 
     /// <summary>Eviction: lowest predicted score for this step first, then least recently used.</summary>
     public double KeepScore(in CachedExpert expert) =>
