@@ -16,9 +16,10 @@ internal static class PredictorCommands
     {
         var model = new Option<string>("--model") { Description = "Demo model folder (traced to make training data).", DefaultValueFactory = _ => "models/demo-moe" };
         var output = new Option<string>("--output") { Description = "Folder for traces, predictor weights, loss curve and report (default: MODEL/predictor)." };
-        var entries = new Option<int>("--trace-entries") { Description = "Training entries to trace.", DefaultValueFactory = _ => 8000 };
+        var entries = new Option<int>("--trace-entries") { Description = "Training entries to trace.", DefaultValueFactory = _ => 12000 };
         var maxLength = new Option<int>("--max-length") { Description = "Tokens per traced sequence (longer entries are cut).", DefaultValueFactory = _ => 64 };
-        var steps = new Option<int>("--steps") { Description = "Optimiser steps.", DefaultValueFactory = _ => 2500 };
+        var generated = new Option<int>("--generated-entries") { Description = "Also trace the model's greedy continuations of this many other training prompts (24 tokens), the text decoding feeds it.", DefaultValueFactory = _ => 4000 };
+        var steps = new Option<int>("--steps") { Description = "Optimiser steps.", DefaultValueFactory = _ => 6000 };
         var batch = new Option<int>("--batch") { Description = "Examples per step.", DefaultValueFactory = _ => 32 };
         var dim = new Option<int>("--dim") { Description = "Predictor width.", DefaultValueFactory = _ => 128 };
         var minutes = new Option<double>("--max-minutes") { Description = "Stop training after this many minutes (0: run all steps).", DefaultValueFactory = _ => 0 };
@@ -26,7 +27,7 @@ internal static class PredictorCommands
         var device = CommonOptions.Device();
         var command = new Command("train-predictor", "Trace the demo model over GCIDE entries and train the routing path predictor (T5-style encoder-decoder over token ids, BCE on traces); prints held-out accuracy.")
         {
-            model, output, entries, maxLength, steps, batch, dim, minutes, seed, device,
+            model, output, entries, maxLength, generated, steps, batch, dim, minutes, seed, device,
         };
         command.SetAction(parse =>
         {
@@ -38,7 +39,7 @@ internal static class PredictorCommands
             int length = parse.GetValue(maxLength);
             Directory.CreateDirectory(outDir);
             var (header, train, heldOut) = PredictorWorkflow.TraceDemoModel(modelDir, outDir, parse.GetValue(entries), length,
-                new SynchronousProgress<string>(m => AnsiConsole.MarkupLine(Markup.Escape(m))));
+                new SynchronousProgress<string>(m => AnsiConsole.MarkupLine(Markup.Escape(m))), parse.GetValue(generated));
             AnsiConsole.MarkupLine($"Traced {train.Sum(t => t.Length)} training and {heldOut.Sum(t => t.Length)} held-out tokens into {Markup.Escape(outDir)}");
             var (_, tokenizer) = Demo.DemoCheckpoint.Load(modelDir);
             var config = new PredictorConfig

@@ -289,7 +289,7 @@ public sealed class MoeCausalLM : IMoeModel
         };
         if (ctx.Observed)
         {
-            var info = new StepInfo(ctx.Step, starts.All(s => s == 0), ctx.SequenceIds, starts, tokens);
+            var info = new StepInfo(ctx.Step, StepInfo.IsPromptStep(starts, tokens), ctx.SequenceIds, starts, tokens);
             foreach (var o in Observers) o.OnStep(info);
         }
         var ids = tensor(flatIds, ScalarType.Int64, Device);

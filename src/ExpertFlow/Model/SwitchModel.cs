@@ -267,7 +267,7 @@ public sealed class SwitchModel : IMoeModel
         var ctx = Context(tokens, width, starts, sequenceIds);
         if (ctx.Observed)
         {
-            var info = new StepInfo(ctx.Step, starts.All(s => s == 0), ctx.SequenceIds, starts, tokens);
+            var info = new StepInfo(ctx.Step, StepInfo.IsPromptStep(starts, tokens), ctx.SequenceIds, starts, tokens);
             foreach (var o in Observers) o.OnStep(info);
         }
         var positions = new long[rows * width];

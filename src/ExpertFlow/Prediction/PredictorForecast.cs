@@ -95,8 +95,7 @@ public sealed class PredictorForecast(RoutingPathPredictor predictor, int maxLen
             {
                 var e = examples[i];
                 for (int j = e.Tokens.Length - e.New; j < e.Tokens.Length; j++)
-                    for (int q = 0; q < l * experts; q++)
-                        missAll[q] *= 1 - probs[(i * sLen + j) * l * experts + q];
+                    Accumulate(missAll, probs.AsSpan((i * sLen + j) * l * experts, l * experts), experts, config.TopK);
             }
         }
         Seconds += clock.Elapsed.TotalSeconds;
@@ -123,9 +122,26 @@ public sealed class PredictorForecast(RoutingPathPredictor predictor, int maxLen
             int r = rows[i];
             var gen = generated.TryGetValue(step.SequenceIds[r], out var list) ? list : generated[step.SequenceIds[r]] = [];
             gen.AddRange(step.TokenIds[r]); // the history the predictor would have seen
-            for (int q = 0; q < l * experts; q++) missAll[q] *= 1 - probs[i][q];
+            Accumulate(missAll, probs[i], experts, predictor.Config.TopK);
         }
         return BatchScores(missAll, l, experts);
+    }
+
+    /// <summary>
+    /// Folds one token's predicted probabilities [layer x expert] into the batch's miss products. Per layer they are
+    /// first scaled to sum to the router's top-k (each capped at 1): the router picks exactly k experts per token, while
+    /// independent sigmoids need not sum to k, and the policy shares slots among layers by these sums.
+    /// </summary>
+    static void Accumulate(double[] missAll, ReadOnlySpan<float> tokenProbabilities, int experts, int topK)
+    {
+        for (int start = 0; start < tokenProbabilities.Length; start += experts)
+        {
+            var layer = tokenProbabilities.Slice(start, experts);
+            double sum = 0;
+            foreach (float p in layer) sum += p;
+            double scale = sum > 0 ? topK / sum : 0;
+            for (int e = 0; e < experts; e++) missAll[start + e] *= 1 - Math.Min(1.0, layer[e] * scale);
+        }
     }
 
     static float[][] BatchScores(double[] missAll, int layers, int experts)

@@ -30,7 +30,7 @@ public static class PredictorWorkflow
 
     /// <summary>Traces <paramref name="trainEntries"/> training entries and all held-out entries of the model's corpus into <paramref name="directory"/>.</summary>
     public static (RoutingTraceHeader Header, List<TracedSequence> Train, List<TracedSequence> HeldOut) TraceDemoModel(
-        string modelDirectory, string directory, int trainEntries, int maxLength, IProgress<string>? progress = null)
+        string modelDirectory, string directory, int trainEntries, int maxLength, IProgress<string>? progress = null, int generatedEntries = 0)
     {
         var (model, tokenizer) = DemoCheckpoint.Load(modelDirectory);
         var recipe = DemoCorpusRecipe.Load(modelDirectory);
@@ -42,12 +42,47 @@ public static class PredictorWorkflow
         var chosen = corpus.TrainEntries.Where((_, i) => i % stride == 0).Take(trainEntries).ToList();
         progress?.Report($"tracing {chosen.Count} training entries");
         var train = DemoRoutingTracer.Trace(model, chosen, maxLength);
+        if (generatedEntries > 0)
+        {
+            // Generation feeds the model its own greedy continuations, text unlike the dictionary's: trace some of those
+            // too, from prompts of other training entries (held-out entries stay unseen).
+            var prompts = corpus.TrainEntries.Where((e, i) => i % stride == stride / 2 && e.Length >= GeneratedPromptTokens)
+                .Take(generatedEntries).Select(e => e[..GeneratedPromptTokens]).ToList();
+            progress?.Report($"generating and tracing {prompts.Count} greedy continuations");
+            var continued = GreedyContinuations(model, prompts, maxLength);
+            train.AddRange(DemoRoutingTracer.Trace(model, continued, maxLength, firstSequenceId: 2_000_000));
+        }
         progress?.Report($"tracing {corpus.HeldOutEntries.Count} held-out entries");
         var heldOut = DemoRoutingTracer.Trace(model, corpus.HeldOutEntries, maxLength, firstSequenceId: 1_000_000);
         RoutingTraceFile.Write(Path.Combine(directory, TrainTraceFile), header, RoutingTraceFile.ToRoutes(train));
         RoutingTraceFile.Write(Path.Combine(directory, HeldOutTraceFile), header, RoutingTraceFile.ToRoutes(heldOut));
         model.Dispose();
         return (header, train, heldOut);
+    }
+
+    /// <summary>Prompt length of the generated continuations (as `eval-cache`'s prompts).</summary>
+    public const int GeneratedPromptTokens = 24;
+
+    /// <summary>Each prompt followed by the model's greedy continuation up to <paramref name="length"/> tokens (full recomputation per token: the demo model is tiny).</summary>
+    static List<int[]> GreedyContinuations(DemoMixtral model, IReadOnlyList<int[]> prompts, int length)
+    {
+        model.eval();
+        using var noGrad = TorchSharp.torch.no_grad();
+        var result = new List<int[]>(prompts.Count);
+        foreach (var chunk in prompts.GroupBy(p => p.Length).SelectMany(g => g.Chunk(32)))
+        {
+            var rows = chunk.Select(p => p.ToList()).ToArray();
+            while (rows[0].Count < length)
+            {
+                using var scope = TorchSharp.torch.NewDisposeScope();
+                int n = rows[0].Count;
+                var ids = TorchSharp.torch.tensor(rows.SelectMany(r => r.Select(t => (long)t)).ToArray(), [rows.Length, n]);
+                var next = model.forward(ids).select(1, n - 1).argmax(-1).data<long>().ToArray();
+                for (int b = 0; b < rows.Length; b++) rows[b].Add((int)next[b]);
+            }
+            result.AddRange(rows.Select(r => r.ToArray()));
+        }
+        return result;
     }
 
     /// <summary>Evaluates the predictor and the heuristics on held-out traces, prefill and decode.</summary>

@@ -82,6 +82,23 @@ public class SeamTests
     }
 
     [Fact]
+    public void A_prompt_step_of_one_batch_is_a_prefill_while_the_other_batch_waits()
+    {
+        Fixtures.Cpu();
+        using var model = MoeModels.Load(Fixtures.Folder("mixtral"));
+        var recorder = new Recorder();
+        model.Observers.Add(recorder);
+        var prompt = Fixtures.Cases("mixtral")[0].InputIds;
+        model.ResetCache(2, 32);
+        using (model.Step([prompt, []])) { }          // batch A's prompt
+        using (model.Step([[], prompt])) { }          // batch B's prompt: A's row holds positions already
+        using (model.Step([[prompt[0]], []])) { }     // a decode step of A
+        Assert.Equal([true, true, false], recorder.Steps.Select(s => s.IsPrefill));
+        Assert.False(StepInfo.IsPromptStep([0, 5], [[1, 2], [3]]));
+        Assert.True(StepInfo.IsPromptStep([7, 0], [[], [3, 4]]));
+    }
+
+    [Fact]
     public void Observer_gets_step_tokens_first_and_decisions_with_positions_and_weights()
     {
         Fixtures.Cpu();
