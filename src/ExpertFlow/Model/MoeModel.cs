@@ -259,10 +259,11 @@ public sealed class MoeCausalLM : IMoeModel
                 step++;
                 for (int r = 0; r < rows; r++) cache.Lengths[r] += tokens[r].Length;
                 if (tokens.All(t => t.Length == 1)) return replayed;
-                using var scope0 = NewDisposeScope();
-                // rows that fed no token give zeros, as in an eager step
-                var active = tensor(tokens.Select(t => t.Length == 1 ? 1f : 0f).ToArray(), ScalarType.Float32, Device).unsqueeze(1);
-                return replayed.mul_(active).MoveToOuterDisposeScope();
+                // rows that fed no token give zeros, as in an eager step (the result stays in the caller's scope)
+                using (var active = tensor(tokens.Select(t => t.Length == 1 ? 1f : 0f).ToArray(), ScalarType.Float32, Device))
+                using (var column = active.unsqueeze(1))
+                    replayed.mul_(column);
+                return replayed;
             }
         }
 
