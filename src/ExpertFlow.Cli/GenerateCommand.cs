@@ -100,6 +100,8 @@ internal static class GenerateCommand
                 ["tokens_per_second"] = result.TokensPerSecond, ["decode_tokens_per_second"] = result.DecodeTokensPerSecond,
             };
             if (offloadStats != null) report["offload"] = offloadStats;
+            if (model is MoeCausalLM lm && device.type == TorchSharp.DeviceType.CUDA)
+                report["cuda_graphs"] = new { replays = lm.GraphStats.Replays, captures = lm.GraphStats.Captures, off_because = lm.GraphStats.Off };
             Console.WriteLine(JsonSerializer.Serialize(report));
             return 0;
         }
@@ -108,6 +110,11 @@ internal static class GenerateCommand
             for (int i = 0; i < result.OutputIds.Length; i++)
                 AnsiConsole.MarkupLineInterpolated($"[grey]sequence {i}:[/] {(tokenizer != null ? tokenizer.Decode(result.OutputIds[i]) : string.Join(",", result.OutputIds[i]))}");
         AnsiConsole.MarkupLineInterpolated($"[grey]{result.GeneratedTokens} tokens, prefill {result.PrefillSeconds:F2} s, {result.TokensPerSecond:F1} tokens/s ({result.DecodeTokensPerSecond:F1} tokens/s decoding)[/]");
+        if (model is MoeCausalLM causal && device.type == TorchSharp.DeviceType.CUDA)
+        {
+            var (captures, replays, off) = causal.GraphStats;
+            AnsiConsole.MarkupLineInterpolated($"[grey]decoding: {(replays > 0 ? $"{replays} steps replayed from {captures} CUDA graph(s)" : "eager" + (off != null ? $" ({off})" : cudaGraphs ? " (steps not eligible: offloaded experts or routing observed)" : " (--no-cuda-graphs)"))}[/]");
+        }
         return 0;
     }
 
