@@ -1,13 +1,9 @@
 #!/usr/bin/env bash
 # Issue 5's cache evaluation on the GPU machine with the committed demo model and predictor (docs/expertflow-prediction.md).
-# Bundle: .gpu/dotnet.tar.xz and .gpu/app/ (the published CLI alone, see the session-3 notes there); run from the
+# Bundle: .gpu/dotnet.tar.xz, .gpu/gpu-env.sh and .gpu/app/ (the published CLI alone, see the session-3 notes there); run from the
 # repository root with carry [".gpu"]: bash .gpu/gpu-eval-cache.sh. Writes into $OUT.
 cd "$(dirname "$0")/.."
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-if [ ! -x /tmp/gpu-dotnet/dotnet ]; then mkdir -p /tmp/gpu-dotnet && tar -xJf .gpu/dotnet.tar.xz -C /tmp/gpu-dotnet; fi
-export DOTNET_ROOT=/tmp/gpu-dotnet PATH=/tmp/gpu-dotnet:$PATH DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-export LIBTORCH=$(python3 -c 'import torch, os; print(os.path.dirname(torch.__file__))')
-export LD_LIBRARY_PATH="$LIBTORCH/lib:${LD_LIBRARY_PATH:-}"
+source .gpu/gpu-env.sh
 s=$(date +%s)
 timeout ${T:-400} dotnet .gpu/app/ExpertFlow.Cli.dll eval-cache --model models/demo-moe --device cuda \
   --policies lru,next-layer,expertflow-no-ts,expertflow --cache 0.1,0.25,0.5 --batch 1,16 --new-tokens 48 --plots false \

@@ -4,11 +4,7 @@
 # accelerate at the same budget. Bundle layout as bench/runtime/gpu-run.sh (make-bundle.sh, then copy this script and
 # bench/expertflow/accelerate_offload.py into .gpu/). Writes into $OUT.
 cd "$(dirname "$0")"
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-if [ ! -x /tmp/gpu-dotnet/dotnet ]; then mkdir -p /tmp/gpu-dotnet && tar -xJf dotnet.tar.xz -C /tmp/gpu-dotnet; fi
-export DOTNET_ROOT=/tmp/gpu-dotnet PATH=/tmp/gpu-dotnet:$PATH DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-export LIBTORCH=$(python3 -c 'import torch, os; print(os.path.dirname(torch.__file__))')
-export LD_LIBRARY_PATH="$LIBTORCH/lib:${LD_LIBRARY_PATH:-}"
+source ./gpu-env.sh
 A=app/ExpertFlow.Tests; W=/tmp/ef-bench
 nm -D --defined-only "$LIBTORCH/lib/libc10_cuda.so" | grep -i -E "emptyCache|DeviceStats|CachingAllocator9allocator" | head -30 > "$OUT/alloc-symbols.txt"
 run() { local name=$1; shift; local s=$(date +%s); timeout ${T:-150} dotnet $A/ExpertFlow.Cli.dll "$@" > "$OUT/$name.txt" 2>&1; echo "rc=$? s=$(( $(date +%s) - s ))" >> "$OUT/$name.txt"; }

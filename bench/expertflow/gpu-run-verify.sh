@@ -2,11 +2,7 @@
 # After the per-layer dispose scopes: GPU tests (parity, CUDA graphs, offloading), the offloading memory at 4 GiB in
 # fresh processes (batch 1 and 16), and the all-resident runtime with CUDA graphs alone. Bundle as gpu-run-memory.sh.
 cd "$(dirname "$0")"
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-if [ ! -x /tmp/gpu-dotnet/dotnet ]; then mkdir -p /tmp/gpu-dotnet && tar -xJf dotnet.tar.xz -C /tmp/gpu-dotnet; fi
-export DOTNET_ROOT=/tmp/gpu-dotnet PATH=/tmp/gpu-dotnet:$PATH DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-export LIBTORCH=$(python3 -c 'import torch, os; print(os.path.dirname(torch.__file__))')
-export LD_LIBRARY_PATH="$LIBTORCH/lib:${LD_LIBRARY_PATH:-}"
+source ./gpu-env.sh
 A=app/ExpertFlow.Tests; W=/tmp/ef-bench
 run() { local name=$1; shift; local s=$(date +%s); timeout ${T:-150} dotnet $A/ExpertFlow.Cli.dll "$@" > "$OUT/$name.txt" 2>&1; echo "rc=$? s=$(( $(date +%s) - s ))" >> "$OUT/$name.txt"; }
 s=$(date +%s); timeout 120 dotnet $A/ExpertFlow.Tests.dll -class ExpertFlow.Tests.Model.DecodeGraphTests -class ExpertFlow.Tests.Model.ParityTests \

@@ -2,11 +2,7 @@
 # Issue 3's comparison repeated: this runtime (stacked + CUDA graphs, one process per repeat) and the transformers
 # peer, alternating, three times each, so the ratio is not one noisy pair. Bundle as gpu-run.sh. Writes into $OUT.
 cd "$(dirname "$0")"
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-if [ ! -x /tmp/gpu-dotnet/dotnet ]; then mkdir -p /tmp/gpu-dotnet && tar -xJf dotnet.tar.xz -C /tmp/gpu-dotnet; fi
-export DOTNET_ROOT=/tmp/gpu-dotnet PATH=/tmp/gpu-dotnet:$PATH DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-export LIBTORCH=$(python3 -c 'import torch, os; print(os.path.dirname(torch.__file__))')
-export LD_LIBRARY_PATH="$LIBTORCH/lib:${LD_LIBRARY_PATH:-}"
+source ./gpu-env.sh
 A=app/ExpertFlow.Tests
 for i in 1 2 3; do
   timeout 60 dotnet $A/ExpertFlow.Cli.dll bench-runtime --device cuda --paths stacked --cuda-graphs on --json "$OUT/ours-$i.json" > /dev/null 2>&1

@@ -3,11 +3,7 @@
 # transformers peer. Expects the bundle folder layout made for this run: dotnet.tar.xz and app/ExpertFlow.Tests/
 # holding both the published tests and the published CLI (see docs/expertflow-runtime.md).
 cd "$(dirname "$0")"
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-if [ ! -x /tmp/gpu-dotnet/dotnet ]; then mkdir -p /tmp/gpu-dotnet && tar -xJf dotnet.tar.xz -C /tmp/gpu-dotnet; fi
-export DOTNET_ROOT=/tmp/gpu-dotnet PATH=/tmp/gpu-dotnet:$PATH DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-export LIBTORCH=$(python3 -c 'import torch, os; print(os.path.dirname(torch.__file__))')
-export LD_LIBRARY_PATH="$LIBTORCH/lib:${LD_LIBRARY_PATH:-}"
+source ./gpu-env.sh
 A=app/ExpertFlow.Tests
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$OUT/env.txt" 2>&1
 # the libtorch C++ entry points the CUDA-graph binding resolves by mangled name (TorchCudaNative), for the record

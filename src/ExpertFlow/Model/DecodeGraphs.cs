@@ -34,14 +34,13 @@ internal sealed class DecodeGraphs(ILogger log) : IDisposable
     // a few caches at a time (e.g. two batches in flight); a cache's graph bakes in its buffers' addresses
     const int MaxGraphs = 4;
     readonly List<Captured> graphs = [];
-    string? disabledBecause;
 
     /// <summary>Graphs captured so far (one per cache shape in use).</summary>
     public int Captures { get; private set; }
     /// <summary>Steps served by a replay.</summary>
     public long Replays { get; private set; }
     /// <summary>Why graphs were switched off after a failed capture; null while they work.</summary>
-    public string? DisabledBecause => disabledBecause;
+    public string? DisabledBecause { get; private set; }
 
     /// <summary>
     /// Runs one decode step with these per-row token ids and positions; null when graphs are off (the caller then
@@ -49,7 +48,7 @@ internal sealed class DecodeGraphs(ILogger log) : IDisposable
     /// </summary>
     public Tensor? TryStep(KvCache cache, long[] ids, long[] positions, Device device, Func<Tensor, Tensor, Tensor> body)
     {
-        if (disabledBecause != null) return null;
+        if (DisabledBecause != null) return null;
         graphs.RemoveAll(g => { if (!g.Cache.IsDisposed) return false; g.Dispose(); return true; });
         var entry = graphs.Find(g => g.Cache == cache);
         if (entry != null)
@@ -105,7 +104,7 @@ internal sealed class DecodeGraphs(ILogger log) : IDisposable
 
     void Disable(string why)
     {
-        disabledBecause = why;
+        DisabledBecause = why;
         log.LogWarning("CUDA graphs off, decoding eagerly: {Why}", why);
     }
 

@@ -252,7 +252,7 @@ public sealed class MoeCausalLM : IMoeModel
         {
             using var noGrad = no_grad();
             var stepIds = tokens.Select(t => t.Length == 1 ? (long)t[0] : 0L).ToArray();
-            var stepPositions = starts.Select(s0 => (long)Math.Min(s0, cache.Capacity - 1)).ToArray();
+            var stepPositions = starts.Select(s0 => (long)s0).ToArray(); // below capacity: checked above and by GraphEligible
             var replayed = graphs.TryStep(cache, stepIds, stepPositions, Device, DecodeFixedShape);
             if (replayed is not null)
             {
