@@ -27,15 +27,16 @@ internal static class BenchRuntimeCommand
         var dtype = new Option<string>("--dtype") { DefaultValueFactory = _ => "bf16" };
         var paths = new Option<string>("--paths") { Description = "Expert execution: stacked (resident fast kernels), grouped (through OnRouted/Get), or both.", DefaultValueFactory = _ => "both" };
         var graphsOpt = new Option<string>("--cuda-graphs") { Description = "Decode from CUDA graphs with the stacked path: on, off, or both (one row each).", DefaultValueFactory = _ => "both" };
+        var fusedOpt = new Option<string>("--fused-kernels") { Description = "On CUDA in bf16/fp16, libtorch's fused rms_norm and grouped expert GEMM: on, off (transformers' op sequence), or both (one row each).", DefaultValueFactory = _ => "on" };
         var small = new Option<bool>("--small") { Description = "A small model of the same structure (hidden 256, vocab 4096) for a CPU smoke run." };
         var json = new Option<string?>("--json") { Description = "Write the results to this JSON file." };
         var device = CommonOptions.Device();
         var command = new Command("bench-runtime", "Decode tokens/s and memory of a Qwen1.5-MoE-A2.7B-shaped model with random weights (all experts resident).")
         {
-            layers, batches, promptTokens, newTokens, dtype, paths, graphsOpt, small, json, device,
+            layers, batches, promptTokens, newTokens, dtype, paths, graphsOpt, fusedOpt, small, json, device,
         };
         command.SetAction(r => Run(r.GetValue(layers), r.GetValue(batches)!, r.GetValue(promptTokens), r.GetValue(newTokens), r.GetValue(dtype)!,
-            r.GetValue(paths)!, r.GetValue(graphsOpt)!, r.GetValue(small), r.GetValue(json), r.GetValue(device)!));
+            r.GetValue(paths)!, r.GetValue(graphsOpt)!, r.GetValue(fusedOpt)!, r.GetValue(small), r.GetValue(json), r.GetValue(device)!));
         return command;
     }
 
@@ -52,7 +53,7 @@ internal static class BenchRuntimeCommand
         return stats.TensorStatistics.CreatedInScopeCount;
     }
 
-    static int Run(int layers, string batchText, int promptTokens, int newTokens, string dtypeText, string pathsText, string graphsText, bool small, string? jsonPath, string deviceSpec)
+    static int Run(int layers, string batchText, int promptTokens, int newTokens, string dtypeText, string pathsText, string graphsText, string fusedText, bool small, string? jsonPath, string deviceSpec)
     {
         var dev = ComputeDevice.Resolve(deviceSpec);
         var dtype = MoeModels.ParseDType(dtypeText);
@@ -65,6 +66,13 @@ internal static class BenchRuntimeCommand
             "on" => [true],
             "off" => [false],
             _ => throw new ArgumentException($"--cuda-graphs {graphsText}: use on, off or both."),
+        };
+        bool[] fusedModes = fusedText switch
+        {
+            "both" => [true, false],
+            "on" => [true],
+            "off" => [false],
+            _ => throw new ArgumentException($"--fused-kernels {fusedText}: use on, off or both."),
         };
         var config = MoeConfig.Qwen15MoeA27B(layers);
         if (small) config = config with { HiddenSize = 256, NumHeads = 4, NumKvHeads = 4, HeadDim = 64, VocabSize = 4096, ExpertIntermediateSize = 176, SharedExpertIntermediateSize = 704, IntermediateSize = 704 };
@@ -82,11 +90,14 @@ internal static class BenchRuntimeCommand
             denseBytes = model.DenseBytes;
             expertBytes = model.Experts.ExpertBytes(model.Experts.MoeLayers[0]);
             foreach (bool graphs in path == "stacked" && cudaDev ? graphModes : [false])
+            foreach (bool fused in cudaDev ? fusedModes : [false])
             foreach (int batch in batchSizes)
             {
                 model.UseCudaGraphs = graphs;
+                MoeModels.FusedCudaKernels = fused;
+                model.DropCudaGraphs(); // a graph captured in the other mode would replay its kernels
                 var rng = new Random(7 + batch);
-                string label = path == "stacked" && graphs ? "stacked+graphs" : path;
+                string label = (path == "stacked" && graphs ? "stacked+graphs" : path) + (fused && cudaDev ? "+fused" : "");
                 var prompts = Enumerable.Range(0, batch).Select(_ => Enumerable.Range(0, promptTokens).Select(_ => rng.Next(config.VocabSize)).ToArray()).ToArray();
                 Generation.Generate(model, prompts, new GenerationOptions { MaxNewTokens = newTokens, StopTokens = [] }); // warm-up (and graph capture: the same cache shape as the measured run)
                 var result = Generation.Generate(model, prompts, new GenerationOptions { MaxNewTokens = newTokens, StopTokens = [] });

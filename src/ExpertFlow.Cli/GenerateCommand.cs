@@ -27,16 +27,17 @@ internal static class GenerateCommand
         var stop = new Option<string?>("--stop-ids") { Description = "Comma-separated stop token ids (default: the config's eos_token_id)." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object (output_ids per sequence, tokens_per_second, ...) instead of text." };
         var noGraphs = new Option<bool>("--no-cuda-graphs") { Description = "Decode eagerly on CUDA (by default, decode steps with resident experts replay a captured CUDA graph)." };
+        var noFused = new Option<bool>("--no-fused-kernels") { Description = "On CUDA in bf16/fp16, run transformers' exact op sequence instead of libtorch's fused rms_norm and grouped expert GEMM." };
         var verbose = CommonOptions.Verbose();
         var command = new Command("generate", "Generate tokens with a MoE model (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, DeepSeek-MoE, Switch Transformers).")
         {
-            model, prompt, inputIds, maxNew, greedy, temperature, topK, topP, seed, device, dtype, batch, stop, json, noGraphs, verbose,
+            model, prompt, inputIds, maxNew, greedy, temperature, topK, topP, seed, device, dtype, batch, stop, json, noGraphs, noFused, verbose,
         };
         var offload = new OffloadCliOptions();
         offload.AddTo(command);
         command.SetAction(r => Run(r.GetValue(model)!, r.GetValue(prompt), r.GetValue(inputIds), r.GetValue(maxNew), r.GetValue(greedy),
             r.GetValue(temperature), r.GetValue(topK), r.GetValue(topP), r.GetValue(seed), r.GetValue(device)!, r.GetValue(dtype)!,
-            r.GetValue(batch), r.GetValue(stop), r.GetValue(json), r.GetValue(verbose), offload.Read(r), !r.GetValue(noGraphs)));
+            r.GetValue(batch), r.GetValue(stop), r.GetValue(json), r.GetValue(verbose), offload.Read(r), !r.GetValue(noGraphs), !r.GetValue(noFused)));
         return command;
     }
 
@@ -53,8 +54,9 @@ internal static class GenerateCommand
     }
 
     static int Run(string folder, string? prompt, string? inputIds, int maxNew, bool greedy, double? temperature, int? topK, double? topP,
-        int seed, string deviceSpec, string dtypeText, int batch, string? stopIds, bool json, bool verbose, OffloadCliOptions.Choice? offload = null, bool cudaGraphs = true)
+        int seed, string deviceSpec, string dtypeText, int batch, string? stopIds, bool json, bool verbose, OffloadCliOptions.Choice? offload = null, bool cudaGraphs = true, bool fusedKernels = true)
     {
+        MoeModels.FusedCudaKernels = fusedKernels;
         if ((prompt == null) == (inputIds == null)) throw new ArgumentException("Give exactly one of --prompt TEXT or --input-ids 1,2,3.");
         bool sampling = temperature != null || topK != null || topP != null;
         if (greedy && sampling) throw new ArgumentException("--greedy cannot be combined with --temperature, --top-k or --top-p.");
@@ -102,6 +104,7 @@ internal static class GenerateCommand
             if (offloadStats != null) report["offload"] = offloadStats;
             if (model is MoeCausalLM lm && device.type == TorchSharp.DeviceType.CUDA)
                 report["cuda_graphs"] = new { replays = lm.GraphStats.Replays, captures = lm.GraphStats.Captures, off_because = lm.GraphStats.Off };
+            if (device.type == TorchSharp.DeviceType.CUDA) report["fused_kernels"] = FusedKernelsUsed(dtype);
             Console.WriteLine(JsonSerializer.Serialize(report));
             return 0;
         }
@@ -113,10 +116,14 @@ internal static class GenerateCommand
         if (model is MoeCausalLM causal && device.type == TorchSharp.DeviceType.CUDA)
         {
             var (captures, replays, off) = causal.GraphStats;
-            AnsiConsole.MarkupLineInterpolated($"[grey]decoding: {(replays > 0 ? $"{replays} steps replayed from {captures} CUDA graph(s)" : "eager" + (off != null ? $" ({off})" : cudaGraphs ? " (steps not eligible: offloaded experts or routing observed)" : " (--no-cuda-graphs)"))}[/]");
+            AnsiConsole.MarkupLineInterpolated($"[grey]decoding: {(replays > 0 ? $"{replays} steps replayed from {captures} CUDA graph(s)" : "eager" + (off != null ? $" ({off})" : cudaGraphs ? " (steps not eligible: offloaded experts or routing observed)" : " (--no-cuda-graphs)"))}, fused kernels {(FusedKernelsUsed(dtype) ? "on" : "off")}[/]");
         }
         return 0;
     }
+
+    /// <summary>Whether CUDA steps of this dtype run libtorch's fused rms_norm and grouped expert GEMM.</summary>
+    static bool FusedKernelsUsed(TorchSharp.torch.ScalarType dtype) =>
+        MoeModels.FusedCudaKernels && dtype != TorchSharp.torch.ScalarType.Float32 && Toolkit.Runtime.LibTorchOps.IsAvailable(out _);
 
     /// <summary>Prints the text of each new token as it arrives (decoding the whole tail keeps multi-byte characters whole).</summary>
     static Action<int, int> Streamer(ModelTokenizer tokenizer)

@@ -108,9 +108,12 @@ internal sealed class DecodeGraphs(ILogger log) : IDisposable
         log.LogWarning("CUDA graphs off, decoding eagerly: {Why}", why);
     }
 
-    public void Dispose()
+    /// <summary>Drops every captured graph; the next eligible step captures anew.</summary>
+    public void Clear()
     {
         foreach (var g in graphs) g.Dispose();
         graphs.Clear();
     }
+
+    public void Dispose() => Clear();
 }

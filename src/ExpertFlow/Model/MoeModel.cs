@@ -68,6 +68,16 @@ public static class MoeModels
         return config.IsEncoderDecoder ? SwitchModel.Load(folder, config, options) : MoeCausalLM.Load(folder, config, options);
     }
 
+    /// <summary>
+    /// Whether CUDA steps in bf16/fp16 use libtorch's fused rms_norm and grouped expert GEMM (default: on where the
+    /// libtorch in use exports them, PyTorch 2.9+). Off gives transformers' exact op sequence. Process-wide.
+    /// </summary>
+    public static bool FusedCudaKernels
+    {
+        get => Ops.FusedCudaKernels;
+        set => Ops.FusedCudaKernels = value;
+    }
+
     internal static void CheckDType(ScalarType dtype)
     {
         if (dtype is not (ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16))
@@ -189,6 +199,9 @@ public sealed class MoeCausalLM : IMoeModel
 
     /// <summary>Replay eligible decode steps from CUDA graphs (on CUDA only; see <see cref="ModelLoadOptions.CudaGraphs"/>).</summary>
     public bool UseCudaGraphs { get; set; }
+
+    /// <summary>Forgets the captured decode graphs (the next eligible step captures anew), e.g. after switching kernels.</summary>
+    public void DropCudaGraphs() => graphs?.Clear();
 
     /// <summary>CUDA graph use so far: captures, replayed steps, and why graphs were switched off (null while on or unused).</summary>
     public (int Captures, long Replays, string? Off) GraphStats => graphs == null ? (0, 0, "not on CUDA") : (graphs.Captures, graphs.Replays, graphs.DisabledBecause);

@@ -1,4 +1,5 @@
 using TorchSharp;
+using Toolkit.Runtime;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -7,9 +8,45 @@ namespace ExpertFlow.Model;
 /// <summary>Small numeric building blocks, each written to match transformers' arithmetic.</summary>
 internal static class Ops
 {
-    /// <summary>RMSNorm/T5LayerNorm as transformers: statistics in fp32, then weight * x.to(input dtype).</summary>
+    /// <summary>
+    /// Whether CUDA steps in bf16/fp16 use libtorch's fused kernels (<see cref="LibTorchOps"/>: rms_norm and the
+    /// grouped expert GEMM): on by default where libtorch exports them; off gives transformers' exact op sequence.
+    /// </summary>
+    public static bool FusedCudaKernels { get; set; } = true;
+
+    static readonly Lazy<bool> FusedAvailable = new(() => LibTorchOps.IsAvailable(out _));
+
+    // tests: null = the rule below; true = fused kernels on any device and dtype and the grouped expert GEMM for every
+    // token count (libtorch's reference implementations on the CPU); false = never
+    [ThreadStatic] static bool? forced;
+
+    /// <summary>Until disposed, this thread's steps use (or never use) the fused kernels, whatever the device and dtype.</summary>
+    internal static IDisposable ForceFusedKernels(bool on)
+    {
+        forced = on;
+        return new Restore(() => forced = null);
+    }
+
+    /// <summary>Forced on for this thread: the grouped expert GEMM also where the gather or dense kernels would run.</summary>
+    internal static bool FusedForcedOn => forced == true;
+
+    sealed class Restore(Action undo) : IDisposable
+    {
+        public void Dispose() => undo();
+    }
+
+    /// <summary>True when a tensor like <paramref name="x"/> takes the fused kernels (CUDA, half precision, available).</summary>
+    public static bool UsesFusedKernels(Tensor x) =>
+        (forced ?? (FusedCudaKernels && x.device_type == DeviceType.CUDA && x.dtype is ScalarType.BFloat16 or ScalarType.Float16))
+        && FusedAvailable.Value;
+
+    /// <summary>
+    /// RMSNorm/T5LayerNorm as transformers: statistics in fp32, then weight * x.to(input dtype). On CUDA in bf16/fp16 one
+    /// fused kernel instead of eight (the result is rounded once, not twice: at most one unit in the last place apart).
+    /// </summary>
     public static Tensor RmsNorm(Tensor x, Tensor weight, double eps)
     {
+        if (UsesFusedKernels(x) && weight.dtype == x.dtype) return LibTorchOps.RmsNorm(x, weight, eps);
         var dtype = x.dtype;
         var x32 = dtype == ScalarType.Float32 ? x : x.to(ScalarType.Float32);
         var variance = x32.pow(2).mean([-1], keepdim: true);
