@@ -28,10 +28,12 @@ internal static class BenchCommand
         var output = new Option<string>("--out") { Description = "Report folder (report.md, results.json, plots).", DefaultValueFactory = _ => "bench-report" };
         var cold = new Option<bool>("--cold") { Description = "No warm-up run and no repeat of the reference: the device memory a single run in a fresh process holds (its speed includes first-run costs)." };
         var replot = new Option<string?>("--replot") { Description = "Only redraw the plots of an earlier run from its results.json into --out." };
+        var noGraphs = new Option<bool>("--no-cuda-graphs") { Description = "Decode eagerly on CUDA (by default, offloaded decode steps run CUDA graphs between expert layers)." };
+        var noFused = new Option<bool>("--no-fused-kernels") { Description = "On CUDA in bf16/fp16, run transformers' op sequence instead of libtorch's fused rms_norm and grouped expert GEMM." };
         var device = CommonOptions.Device();
         var verbose = CommonOptions.Verbose();
         var command = new Command("bench", "Offloading policy sweep: tokens/s, hit ratio, transfers, stall time and memory per policy, budget and batch size; writes a markdown report with plots.");
-        foreach (var o in new Option[] { replot, cold, model, synthetic, work, policies, memory, batch, prompt, newTokens, resident, bandwidth, output, device, verbose }) command.Options.Add(o);
+        foreach (var o in new Option[] { replot, cold, model, synthetic, work, policies, memory, batch, prompt, newTokens, resident, bandwidth, output, noGraphs, noFused, device, verbose }) command.Options.Add(o);
         command.SetAction(parse =>
         {
             if (parse.GetValue(replot) is string resultsJson)
@@ -42,6 +44,7 @@ internal static class BenchCommand
             }
             using var logging = CliApp.CreateLogging(parse.GetValue(verbose));
             var log = logging.CreateLogger("bench");
+            ExpertFlow.Model.MoeModels.FusedCudaKernels = !parse.GetValue(noFused);
             var dev = ComputeDevice.Resolve(parse.GetValue(device));
             string? folder = parse.GetValue(model);
             IExpertSource? source = null;
@@ -83,7 +86,7 @@ internal static class BenchCommand
 
             var bench = new OffloadBenchmark(folder, dev, log)
             {
-                PromptTokens = parse.GetValue(prompt), NewTokens = parse.GetValue(newTokens), ExpertSource = source, WarmUp = !parse.GetValue(cold),
+                PromptTokens = parse.GetValue(prompt), NewTokens = parse.GetValue(newTokens), ExpertSource = source, WarmUp = !parse.GetValue(cold), CudaGraphs = !parse.GetValue(noGraphs),
             };
             string machine = dev.type == TorchSharp.DeviceType.CUDA && CudaDriver.TryOpen(out var driver, out _) ? driver.DeviceName(dev.index < 0 ? 0 : dev.index) : $"CPU ({Environment.ProcessorCount} threads)";
             string commandLine = "expertflow " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1));

@@ -89,7 +89,20 @@ internal sealed class MoeBlock
     /// </summary>
     public Tensor Forward(Tensor x, Tensor residual, IExpertProvider provider, StepContext ctx)
     {
-        Tensor logits, sharedAct = null!;
+        var (experts, weights, sharedAct) = Router(x);
+        if (ctx.Observed) ctx.Routing.Add((layer, experts.MoveToOuterDisposeScope(), weights.MoveToOuterDisposeScope())); // read after the layer's scope ends; Publish disposes them
+        var y = RunExperts(x, experts, weights, provider);
+        return Combine(residual, y, sharedAct);
+    }
+
+    /// <summary>
+    /// The routing of [N, H] tokens: experts [N, k] (int64) and weights [N, k] (dtype <see cref="WeightsDType"/>), and
+    /// the shared expert's gated activation [N, <see cref="SharedWidth"/>] (null without a shared expert). Device only.
+    /// </summary>
+    internal (Tensor Experts, Tensor Weights, Tensor? SharedAct) Router(Tensor x)
+    {
+        Tensor logits;
+        Tensor? sharedAct = null;
         if (fusedIn is null) logits = RouterLogits(x);
         else
         {
@@ -102,10 +115,20 @@ internal sealed class MoeBlock
             }
         }
         var (experts, weights) = Route(logits, x.dtype);
-        if (ctx.Observed) ctx.Routing.Add((layer, experts.MoveToOuterDisposeScope(), weights.MoveToOuterDisposeScope())); // read after the layer's scope ends; Publish disposes them
-        var y = RunExperts(x, experts, weights, provider);
-        return sharedAct is null ? residual + y : addmm(residual + y, sharedAct, sharedDownT!, 1, 1);
+        return (experts, weights, sharedAct);
     }
+
+    /// <summary><paramref name="residual"/> + <paramref name="y"/> (the routed experts' sum) + the shared expert's down projection.</summary>
+    internal Tensor Combine(Tensor residual, Tensor y, Tensor? sharedAct) =>
+        sharedAct is null ? residual + y : addmm(residual + y, sharedAct, sharedDownT!, 1, 1);
+
+    /// <summary>The dtype of the routing weights for a compute dtype: fp32 for Mixtral and DeepSeek, else the compute dtype.</summary>
+    internal ScalarType WeightsDType(ScalarType dtype) => router is RouterKind.Mixtral or RouterKind.Deepseek ? ScalarType.Float32 : dtype;
+
+    /// <summary>Width of the shared expert's activation (0 without one).</summary>
+    internal long SharedWidth => sharedInter;
+
+    internal int TopK => topK;
 
     Tensor RouterLogits(Tensor x) => router == RouterKind.SwitchTop1
         ? F.linear(x.to(ScalarType.Float32), gate.Value.to(ScalarType.Float32))
@@ -226,15 +249,30 @@ internal sealed class MoeBlock
     }
 
     /// <summary>
-    /// The general path, through the provider: the routing comes to the host once, tokens are grouped by expert
-    /// (ascending expert, then top-k slot, then token, as transformers), each expert runs once on its tokens, the
-    /// outputs go back to (token, slot) order with one index_copy (unique targets: deterministic, unlike an atomic
-    /// index_add on CUDA) and are summed with their weights in one batched product.
+    /// The general path, through the provider: the routing comes to the host once (<see cref="ExpertsBySlot"/>) and the
+    /// outputs are summed with their weights in one batched product.
     /// </summary>
     Tensor GroupedPath(Tensor x, Tensor idx, Tensor w, IExpertProvider provider)
     {
         long n = x.shape[0], k = idx.shape[1], h = x.shape[1];
-        var chosen = idx.cpu().data<long>().ToArray();
+        var bySlot = ExpertsBySlot(x, idx.cpu().data<long>().ToArray(), (int)k, provider);
+        return WeightedSum(w, bySlot, n, k, h, x.dtype);
+    }
+
+    /// <summary>Σ_j w[t, j] · out[t, j] as one batched product; <paramref name="bySlot"/> is [n*k, h] in (token, slot) order.</summary>
+    internal static Tensor WeightedSum(Tensor w, Tensor bySlot, long n, long k, long h, ScalarType dtype) =>
+        bmm((w.dtype == dtype ? w : w.to(dtype)).view(n, 1, k), bySlot.view(n, k, h)).view(n, h);
+
+    /// <summary>
+    /// The experts' outputs [n*k, H] in (token, slot) order for host-side routing <paramref name="chosen"/> (n*k expert
+    /// ids), through the provider: tokens are grouped by expert (ascending expert, then top-k slot, then token, as
+    /// transformers), each expert runs once on its tokens, and the outputs go back to (token, slot) order with one
+    /// index_copy (unique targets: deterministic, unlike an atomic index_add on CUDA), into
+    /// <paramref name="into"/> when given.
+    /// </summary>
+    internal Tensor ExpertsBySlot(Tensor x, long[] chosen, int k, IExpertProvider provider, Tensor? into = null)
+    {
+        long n = x.shape[0], h = x.shape[1];
         var rowsOf = new List<long>[numExperts];
         var flatOf = new List<long>[numExperts];
         for (int slot = 0; slot < k; slot++)
@@ -269,7 +307,7 @@ internal sealed class MoeBlock
         }
         provider.OnLayerDone(layer);
         var grouped = outputs.Length == 1 ? outputs[0] : cat(outputs, 0);
-        var bySlot = empty([n * k, h], x.dtype, device).index_copy_(0, tensor(flat.ToArray(), ScalarType.Int64, device), grouped);
-        return bmm((w.dtype == x.dtype ? w : w.to(x.dtype)).view(n, 1, k), bySlot.view(n, k, h)).view(n, h);
+        into ??= empty([n * k, h], x.dtype, device);
+        return into.index_copy_(0, tensor(flat.ToArray(), ScalarType.Int64, device), grouped);
     }
 }

@@ -97,7 +97,7 @@ public static class MoeModels
 /// Decoder-only MoE language model (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, DeepSeek-MoE v1) with a preallocated KV cache.
 /// Built on the meta device from config.json, then materialised from the safetensors checkpoint.
 /// </summary>
-public sealed class MoeCausalLM : IMoeModel
+public sealed class MoeCausalLM : IMoeModel, SegmentedDecode.IModel
 {
     readonly ParamSet ps = new();
     readonly IWeightSource checkpoint;
@@ -107,6 +107,9 @@ public sealed class MoeCausalLM : IMoeModel
     KvCache? cache;
     long step;
     readonly DecodeGraphs? graphs;
+    readonly SegmentedDecode? segmented;
+    readonly int[] moeIndex;      // decoder layers with a MoE block, in order
+    StepContext? segmentStep;     // the step a segmented replay serves (routing for observers)
 
     sealed record Layer(Param InputNorm, Param PostNorm, DecoderAttention Attention, MoeBlock? Moe, Param? Gate, Param? Up, Param? Down);
 
@@ -193,7 +196,12 @@ public sealed class MoeCausalLM : IMoeModel
         rope = new RopeTables(c.HeadDim, c.RopeTheta, c.MaxPositionEmbeddings, Device);
         ExpertProvider = o.Experts ?? new ResidentExpertProvider();
         ExpertProvider.Attach(Experts, Device);
-        if (Device.type == TorchSharp.DeviceType.CUDA) graphs = new DecodeGraphs(o.Log ?? NullLogger.Instance);
+        moeIndex = Enumerable.Range(0, c.NumLayers).Where(i => layers[i].Moe != null).ToArray();
+        if (Device.type == TorchSharp.DeviceType.CUDA)
+        {
+            graphs = new DecodeGraphs(o.Log ?? NullLogger.Instance);
+            segmented = new SegmentedDecode(o.Log ?? NullLogger.Instance);
+        }
         UseCudaGraphs = o.CudaGraphs;
     }
 
@@ -201,10 +209,18 @@ public sealed class MoeCausalLM : IMoeModel
     public bool UseCudaGraphs { get; set; }
 
     /// <summary>Forgets the captured decode graphs (the next eligible step captures anew), e.g. after switching kernels.</summary>
-    public void DropCudaGraphs() => graphs?.Clear();
+    public void DropCudaGraphs()
+    {
+        graphs?.Clear();
+        segmented?.Clear();
+    }
 
-    /// <summary>CUDA graph use so far: captures, replayed steps, and why graphs were switched off (null while on or unused).</summary>
-    public (int Captures, long Replays, string? Off) GraphStats => graphs == null ? (0, 0, "not on CUDA") : (graphs.Captures, graphs.Replays, graphs.DisabledBecause);
+    /// <summary>
+    /// CUDA graph use so far: captures, replayed steps, and why graphs were switched off (null while on or unused). Counts
+    /// both whole-step graphs (resident experts) and segmented ones (offloaded experts, one capture per KV cache).
+    /// </summary>
+    public (int Captures, long Replays, string? Off) GraphStats => graphs == null || segmented == null ? (0, 0, "not on CUDA")
+        : (graphs.Captures + segmented.Captures, graphs.Replays + segmented.Replays, graphs.DisabledBecause ?? segmented.DisabledBecause);
 
     static (string Prefix, string Gate, string Up, string Down) ExpertNames(ModelFamily f) =>
         f == ModelFamily.Mixtral ? ("block_sparse_moe", "w1", "w3", "w2") : ("mlp", "gate_proj", "up_proj", "down_proj");
@@ -280,6 +296,32 @@ public sealed class MoeCausalLM : IMoeModel
             }
         }
 
+        if (segmented != null && UseCudaGraphs && !allPositions && SegmentedEligible(tokens))
+        {
+            using var noGrad = no_grad();
+            var ctx1 = new StepContext
+            {
+                Step = step, Rows = rows, Width = 1, Counts = tokens.Select(t => t.Length).ToArray(), Starts = starts, Tokens = tokens,
+                SequenceIds = sequenceIds ?? Enumerable.Range(0, rows).ToArray(), Observed = Observers.Count > 0,
+            };
+            if (ctx1.Observed)
+            {
+                var info = new StepInfo(ctx1.Step, false, ctx1.SequenceIds, starts, tokens);
+                foreach (var o in Observers) o.OnStep(info);
+            }
+            segmentStep = ctx1;
+            Tensor? replayed;
+            try { replayed = segmented.TryStep(cache, tokens.Select(t => (long)t[0]).ToArray(), starts.Select(s0 => (long)s0).ToArray(), Device, this); }
+            finally { segmentStep = null; }
+            if (replayed is not null)
+            {
+                step++;
+                for (int r = 0; r < rows; r++) cache.Lengths[r]++;
+                ctx1.Publish(Observers);
+                return replayed;
+            }
+        }
+
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var counts = tokens.Select(t => t.Length).ToArray();
@@ -347,6 +389,101 @@ public sealed class MoeCausalLM : IMoeModel
             if (tokens[r].Length == 0 && starts[r] >= cache!.Capacity) return false;
         var stacked = ExpertProvider as IStackedExperts;
         return Config.MoeLayers.Select((moe, i) => !moe || stacked?.Stacked(i) is not null).All(ok => ok);
+    }
+
+    /// <summary>
+    /// Whether a step runs as segmented CUDA graphs: every row feeds exactly one token and some MoE layer's experts are
+    /// not resident as stacked tensors (otherwise the whole-step graph applies).
+    /// </summary>
+    bool SegmentedEligible(int[][] tokens)
+    {
+        if (tokens.Any(t => t.Length != 1) || moeIndex.Length == 0) return false;
+        var stacked = ExpertProvider as IStackedExperts;
+        return moeIndex.Any(i => stacked?.Stacked(i) is null);
+    }
+
+    int SegmentedDecode.IModel.MoeLayerCount => moeIndex.Length;
+
+    SegmentedDecode.Buffers[] SegmentedDecode.IModel.AllocateBuffers(int rows)
+    {
+        long h = Config.HiddenSize;
+        return moeIndex.Select(i =>
+        {
+            var moe = layers[i].Moe!;
+            int k = moe.TopK;
+            return new SegmentedDecode.Buffers
+            {
+                Normed = zeros([rows, h], DType, Device).DetachFromDisposeScope(),
+                Residual = zeros([rows, h], DType, Device).DetachFromDisposeScope(),
+                Experts = zeros([rows, k], ScalarType.Int64, Device).DetachFromDisposeScope(),
+                Weights = zeros([rows, k], moe.WeightsDType(DType), Device).DetachFromDisposeScope(),
+                Shared = moe.SharedWidth > 0 ? zeros([rows, moe.SharedWidth], DType, Device).DetachFromDisposeScope() : null,
+                BySlot = zeros([rows * k, h], DType, Device).DetachFromDisposeScope(),
+            };
+        }).ToArray();
+    }
+
+    /// <summary>
+    /// Segment j of a segmented decode step (see <see cref="SegmentedDecode"/>): the (j-1)-th MoE layer's combine (or
+    /// the embedding), the layers up to the j-th MoE layer's router, whose outputs go to <paramref name="buffers"/>[j];
+    /// the last segment returns fp32 logits. Per-step values come from device tensors, as in <see cref="DecodeFixedShape"/>.
+    /// </summary>
+    Tensor? SegmentedDecode.IModel.Segment(int j, Tensor ids, Tensor positions, SegmentedDecode.Buffers[] buffers)
+    {
+        var c = cache ?? throw new InvalidOperationException("Call ResetCache before decoding.");
+        int rows = (int)ids.shape[0];
+        long h = Config.HiddenSize;
+        var slots = positions + arange(0, rows, 1, ScalarType.Int64, Device) * c.Capacity;
+        var attnStep = MakeStep(positions.view(rows, 1), rows, 1, c.Capacity, slots, null, unmasked: false);
+        Tensor hidden;
+        int first;
+        if (j == 0)
+        {
+            hidden = embed.Value.index_select(0, ids).view(rows, 1, h);
+            first = 0;
+        }
+        else
+        {
+            var b = buffers[j - 1];
+            var moe = layers[moeIndex[j - 1]].Moe!;
+            var y = MoeBlock.WeightedSum(b.Weights, b.BySlot, rows, moe.TopK, h, DType);
+            hidden = moe.Combine(b.Residual, y, b.Shared).view(rows, 1, h);
+            first = moeIndex[j - 1] + 1;
+        }
+        int last = j < moeIndex.Length ? moeIndex[j] : layers.Length - 1;
+        for (int i = first; i <= last; i++)
+        {
+            using var layerScope = NewDisposeScope();
+            var layer = layers[i];
+            hidden = layer.Attention.Forward(Ops.RmsNorm(hidden, layer.InputNorm.Value, Config.NormEps), hidden, attnStep, c);
+            var normed = Ops.RmsNorm(hidden, layer.PostNorm.Value, Config.NormEps);
+            if (layer.Moe != null)
+            {
+                var flat = normed.view(rows, h);
+                var (experts, weights, shared) = layer.Moe.Router(flat);
+                var b = buffers[j];
+                b.Normed.copy_(flat);
+                b.Residual.copy_(hidden.view(rows, h));
+                b.Experts.copy_(experts);
+                b.Weights.copy_(weights);
+                b.Shared?.copy_(shared!);
+                return null;
+            }
+            hidden = (hidden + Ops.GatedFfn(normed, layer.Gate!.Value, layer.Down!.Value, Config.HiddenAct)).MoveToOuterDisposeScope();
+        }
+        return nn.functional.linear(Ops.RmsNorm(hidden.view(rows, h), finalNorm.Value, Config.NormEps), lmHead.Value).to(ScalarType.Float32);
+    }
+
+    void SegmentedDecode.IModel.Experts(int j, SegmentedDecode.Buffers[] buffers)
+    {
+        var b = buffers[j];
+        int layer = moeIndex[j];
+        var moe = layers[layer].Moe!;
+        using var scope = NewDisposeScope();
+        var chosen = b.Experts.cpu().data<long>().ToArray(); // the one host round trip per MoE layer
+        if (segmentStep is { Observed: true } ctx)
+            ctx.Routing.Add((layer, b.Experts.clone().DetachFromDisposeScope(), b.Weights.clone().DetachFromDisposeScope()));
+        moe.ExpertsBySlot(b.Normed, chosen, moe.TopK, ExpertProvider, into: b.BySlot);
     }
 
     /// <summary>
@@ -421,6 +558,7 @@ public sealed class MoeCausalLM : IMoeModel
     {
         foreach (var p in ps.All) p.Value.Dispose();
         graphs?.Dispose();
+        segmented?.Dispose();
         foreach (var l in layers)
         {
             l.Attention.Release();

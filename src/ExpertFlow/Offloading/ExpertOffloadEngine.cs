@@ -46,6 +46,7 @@ public sealed class ExpertOffloadEngine : ICacheControl, IDisposable
     readonly HashSet<int> wanted = [];       // routed for the current layer, not yet used
     readonly List<int> pendingMisses = [];   // routed misses not yet issued (no free slot at the time)
     int currentLayer = -1;
+    long layerStartTicks, layerEndTicks; // host phases of decode steps (OffloadStats.HostInLayerSeconds and HostBetweenLayersSeconds)
     long now;
     long stepStartTicks;
     bool inStep, decodeStep;
@@ -99,6 +100,7 @@ public sealed class ExpertOffloadEngine : ICacheControl, IDisposable
         stepStartTicks = Stopwatch.GetTimestamp();
         info ??= new StepInfo(Step, Step == 0, [], [], []);
         decodeStep = !info.IsPrefill;
+        layerEndTicks = 0;
         policy.OnStepStart(info);
     }
 
@@ -111,6 +113,8 @@ public sealed class ExpertOffloadEngine : ICacheControl, IDisposable
         int position = Layout.PositionOf(layer);
         if (currentLayer != layer) FinishLayerIfOpen();
         currentLayer = layer;
+        layerStartTicks = Stopwatch.GetTimestamp();
+        if (decodeStep && layerEndTicks != 0) Stats.HostBetweenLayersSeconds += Stopwatch.GetElapsedTime(layerEndTicks, layerStartTicks).TotalSeconds;
         var distinct = experts.Distinct().Order().ToArray();
         var missed = new List<int>();
         var layerStats = Stats.Layers[position];
@@ -253,6 +257,8 @@ public sealed class ExpertOffloadEngine : ICacheControl, IDisposable
         if (currentLayer < 0) return;
         int layer = currentLayer;
         currentLayer = -1;
+        layerEndTicks = Stopwatch.GetTimestamp();
+        if (decodeStep && layerStartTicks != 0) Stats.HostInLayerSeconds += Stopwatch.GetElapsedTime(layerStartTicks, layerEndTicks).TotalSeconds;
         ReleaseAllLeases();
         foreach (int index in wanted) countedThisLayer[index] = false;
         wanted.Clear();

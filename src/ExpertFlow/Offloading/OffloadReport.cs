@@ -55,6 +55,8 @@ public static class OffloadReport
         s.DeviceStallSeconds,
         s.DemandCopySeconds,
         s.DemandBandwidthGBps,
+        s.HostInLayerSeconds,
+        s.HostBetweenLayersSeconds,
         Memory = s.MemoryTimeline.Select(m => new { m.Seconds, m.PlannedBytes, m.CachedExpertBytes, m.MeasuredDeviceBytes }),
     };
 

@@ -55,6 +55,16 @@ public sealed class OffloadStats
     public double StallSeconds => HostStallSeconds + DeviceStallSeconds;
     /// <summary>Seconds spent copying time on the demand stream, measured on the device (CUDA), when known.</summary>
     public double DemandCopySeconds { get; set; }
+    /// <summary>
+    /// Host time of decode steps inside MoE layers, from the routing reaching the engine to the layer's end: issuing
+    /// copies and launching the experts' kernels (and, on CPU, computing them).
+    /// </summary>
+    public double HostInLayerSeconds { get; set; }
+    /// <summary>
+    /// Host time of decode steps between a MoE layer's end and the next layer's routing: launching the residual, the
+    /// next attention and router, then waiting for the routing to reach the host (the device catching up, copies included).
+    /// </summary>
+    public double HostBetweenLayersSeconds { get; set; }
     public int Steps { get; set; }
     public long Tokens { get; set; }
     /// <summary>Seconds from the first step's start to the last step's end.</summary>

@@ -31,12 +31,22 @@ public sealed unsafe class TorchCudaGraph : IDisposable
     /// <summary>True when the loaded libtorch has CUDA and exports what capture needs; otherwise why not.</summary>
     public static bool IsAvailable([NotNullWhen(false)] out string? reason) => TorchCudaNative.TryResolve(out reason);
 
+    /// <summary>Whether graphs can share one memory pool here (see <see cref="Capture"/>'s sharePoolWith).</summary>
+    public static bool CanSharePools => TorchCudaNative.CanSharePools;
+
     /// <summary>
     /// Runs <paramref name="warmUp"/> eagerly, then captures <paramref name="capture"/>, both on a side stream from
     /// libtorch's pool (libraries such as cuBLAS create per-stream workspaces on first use, which must not happen
     /// during capture). The device is synchronised before and after; the current stream is restored.
     /// </summary>
-    public static TorchCudaGraph Capture(Action warmUp, Action capture)
+    /// <param name="warmUp">Eager run before the capture (its results are this step's).</param>
+    /// <param name="capture">The work to capture.</param>
+    /// <param name="sharePoolWith">
+    /// A graph whose private memory pool this one shares (as torch.cuda.graph(pool=...)): safe when the graphs always
+    /// replay in the order they were captured, and it saves a pool per graph. Ignored where libtorch does not export
+    /// CUDAGraph::pool.
+    /// </param>
+    public static TorchCudaGraph Capture(Action warmUp, Action capture, TorchCudaGraph? sharePoolWith = null)
     {
         if (!TorchCudaNative.TryResolve(out var why)) throw new NotSupportedException("CUDA graphs are not available: " + why);
         torch.cuda.synchronize();
@@ -54,7 +64,9 @@ public sealed unsafe class TorchCudaGraph : IDisposable
             TorchCudaNative.Construct(memory);
             var graph = new TorchCudaGraph(memory);
             memory = IntPtr.Zero; // owned by the graph from here
-            TorchCudaNative.CaptureBegin(graph.self);
+            var pool = sharePoolWith is { self: not 0, captured: true } other && TorchCudaNative.CanSharePools
+                ? TorchCudaNative.Pool(other.self) : default;
+            TorchCudaNative.CaptureBegin(graph.self, pool);
             try { capture(); }
             catch
             {
@@ -121,6 +133,17 @@ internal static unsafe class TorchCudaNative
     static delegate* unmanaged<IntPtr, void> destroy, captureEnd, replay;
     static delegate* unmanaged<IntPtr, ulong, ulong, int, byte, void> captureBegin;
     static delegate* unmanaged<StreamValue*, IntPtr> rawStream;
+    static delegate* unmanaged<IntPtr, PoolId> graphPool;
+
+    /// <summary>MempoolId_t: a pair of unsigned long long ({0, 0}: a new private pool).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct PoolId
+    {
+        public ulong First, Second;
+    }
+
+    /// <summary>Whether graphs can share a memory pool (libtorch exports CUDAGraph::pool).</summary>
+    public static bool CanSharePools => graphPool != null;
 
     /// <summary>cudaStreamCaptureModeRelaxed: the capturing thread may still call cudaMalloc (libtorch's allocator may need a new segment).</summary>
     const int CaptureModeRelaxed = 2;
@@ -167,6 +190,8 @@ internal static unsafe class TorchCudaNative
         var launch = Find(torchCuda, "at::cuda::CUDAGraph::replay", "_ZN2at4cuda9CUDAGraph6replayEv");
         var raw = Find(c10, "c10::cuda::CUDAStream::stream() const", "_ZNK3c104cuda10CUDAStream6streamEv");
         if (!CudaDriver.TryOpen(out _, out var noDriver)) missing.Add("a CUDA driver: " + noDriver);
+        // optional: sharing one pool between graphs that replay in capture order
+        if (NativeLibrary.TryGetExport(torchCuda, "_ZN2at4cuda9CUDAGraph4poolEv", out var poolOf)) graphPool = (delegate* unmanaged<IntPtr, PoolId>)poolOf;
         if (missing.Count > 0) return $"libtorch in {location.LibDirectory} does not export {string.Join("; ", missing)}";
         getStreamFromPool = (delegate* unmanaged<byte, sbyte, StreamValue>)pool;
         getCurrentStream = (delegate* unmanaged<sbyte, StreamValue>)current;
@@ -187,8 +212,9 @@ internal static unsafe class TorchCudaNative
     public static void SetCurrentStream(StreamValue stream) => setCurrentStream(stream);
     public static void Construct(IntPtr self) => construct(self, 0); // keep_graph = false: instantiate at capture_end
     public static void Destroy(IntPtr self) => destroy(self);
-    /// <summary>Pool {0, 0}: a new private pool for this graph.</summary>
-    public static void CaptureBegin(IntPtr self) => captureBegin(self, 0, 0, CaptureModeRelaxed, 0);
+    /// <summary>Pool {0, 0}: a new private pool for this graph; another graph's pool id: share it.</summary>
+    public static void CaptureBegin(IntPtr self, PoolId pool) => captureBegin(self, pool.First, pool.Second, CaptureModeRelaxed, 0);
+    public static PoolId Pool(IntPtr self) => graphPool(self);
     public static void CaptureEnd(IntPtr self) => captureEnd(self);
     public static void Replay(IntPtr self) => replay(self);
 

@@ -45,6 +45,56 @@ public class DecodeGraphTests
         }
     }
 
+    /// <summary>
+    /// The segmented step (offloaded experts: graphs between expert layers, experts eager) run eagerly on the CPU,
+    /// segment by segment through the buffers, against the eager step with the same non-stacked provider.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(DecoderFamilies))]
+    public void The_segmented_decode_bodies_match_the_eager_step(string family)
+    {
+        Fixtures.Cpu();
+        Assert.SkipUnless(Fixtures.Exists(family), $"fixture {family} not present");
+        var cases = Fixtures.Cases(family);
+        int[][] prompts = [cases[0].InputIds, cases[1].InputIds];
+        using var eager = MoeCausalLM.Load(Fixtures.Folder(family), options: new ModelLoadOptions { Experts = new ResidentExpertProvider(offerStacked: false) });
+        using var segmentedModel = MoeCausalLM.Load(Fixtures.Folder(family), options: new ModelLoadOptions { Experts = new ResidentExpertProvider(offerStacked: false) });
+        var segmented = (SegmentedDecode.IModel)segmentedModel;
+        eager.ResetCache(2, 24);
+        segmentedModel.ResetCache(2, 24);
+        int[] next;
+        using (var a = eager.Step(prompts)) next = Generation.Pick(a, new SamplingOptions(), null);
+        using (segmentedModel.Step(prompts)) { }
+        var buffers = segmented.AllocateBuffers(2);
+        try
+        {
+            for (int s = 0; s < 8; s++)
+            {
+                using var scope = NewDisposeScope();
+                var expected = eager.Step([[next[0]], [next[1]]]);
+                var ids = tensor(next.Select(t => (long)t).ToArray(), ScalarType.Int64);
+                var positions = tensor(segmentedModel.CacheLengths.Select(l => (long)l).ToArray(), ScalarType.Int64);
+                for (int j = 0; j < segmented.MoeLayerCount; j++)
+                {
+                    Assert.Null(segmented.Segment(j, ids, positions, buffers));
+                    segmented.Experts(j, buffers);
+                }
+                var actual = segmented.Segment(segmented.MoeLayerCount, ids, positions, buffers)!;
+                for (int r = 0; r < 2; r++) segmentedModel.CacheLengths[r]++;
+                for (int r = 0; r < 2; r++)
+                {
+                    double d = Fixtures.MaxAbsDiff(Fixtures.Row(expected[r]), Fixtures.Row(actual[r]));
+                    Assert.True(d <= 1e-5, $"{family}: step {s}, row {r} differs by {d:g3}");
+                }
+                next = Generation.Pick(expected, new SamplingOptions(), null);
+            }
+        }
+        finally
+        {
+            foreach (var b in buffers) b.Dispose();
+        }
+    }
+
     [Fact]
     public void Graphs_are_not_used_on_the_cpu()
     {
@@ -101,5 +151,56 @@ public class DecodeGraphTests
             for (int r = 0; r < 2; r++) Assert.Equal(eager.OutputIds[r], replayed.OutputIds[r]);
         else
             for (int r = 0; r < 2; r++) Assert.Equal(eager.OutputIds[r].Take(4), replayed.OutputIds[r].Take(4));
+    }
+
+    /// <summary>
+    /// Segmented graphs (experts through the provider, graphs in between) against eager decoding on a GPU, with the
+    /// provider path of resident experts and with the offloading engine (on-demand, two slots): greedy ids identical in
+    /// fp32, the first tokens in bf16 (the graph attends over the whole cache with a mask).
+    /// </summary>
+    [Theory]
+    [Trait("Category", "GPU")]
+    [MemberData(nameof(FamiliesAndDTypes))]
+    public void Segmented_graphs_on_the_gpu_match_eager_decoding(string family, string dtypeText)
+    {
+        Fixtures.Cpu();
+        Assert.SkipUnless(torch.cuda.is_available(), "no CUDA device");
+        Assert.SkipUnless(Fixtures.Exists(family), $"fixture {family} not present");
+        var device = new Device(DeviceType.CUDA, 0);
+        var dtype = MoeModels.ParseDType(dtypeText);
+        var cases = Fixtures.Cases(family);
+        int[][] prompts = [cases[0].InputIds, cases[1].InputIds];
+        foreach (bool offload in new[] { false, true })
+        {
+            GenerationResult Run(bool graphs, out (int Captures, long Replays, string? Off) stats)
+            {
+                MoeCausalLM? model = null;
+                IExpertProvider provider = offload
+                    ? new ExpertFlow.Offloading.OffloadingExpertProvider(new ExpertFlow.Offloading.OffloadOptions("on-demand", null, ExpertFlow.Offloading.HostTier.Auto),
+                        () => new ExpertFlow.Offloading.DeviceFootprint(model!.DenseBytes, model.CacheBytes, 0))
+                    : new ResidentExpertProvider(offerStacked: false);
+                using var loaded = model = MoeCausalLM.Load(Fixtures.Folder(family), options: new ModelLoadOptions { Device = device, DType = dtype, CudaGraphs = graphs, Experts = provider });
+                if (provider is ExpertFlow.Offloading.OffloadingExpertProvider offloading)
+                {
+                    model.Observers.Add(offloading);
+                    model.ResetCache(2, 64);
+                    var layout = ExpertFlow.Offloading.OffloadingExpertProvider.LayoutOf(model.Experts);
+                    offloading.SetBudget(model.DenseBytes + model.CacheBytes + (1L << 26) + 2 * layout.BytesPerExpert);
+                }
+                var options = new GenerationOptions { MaxNewTokens = 12, StopTokens = [] };
+                Generation.Generate(model, prompts, options); // captured on this cache, replayed in the next run
+                var result = Generation.Generate(model, prompts, options);
+                stats = model.GraphStats;
+                return result;
+            }
+            var eager = Run(false, out _);
+            var replayed = Run(true, out var stats);
+            Assert.Null(stats.Off);
+            Assert.Equal(1, stats.Captures);
+            Assert.True(stats.Replays > 15, $"only {stats.Replays} replays");
+            for (int r = 0; r < 2; r++)
+                if (dtype == ScalarType.Float32) Assert.Equal(eager.OutputIds[r], replayed.OutputIds[r]);
+                else Assert.Equal(eager.OutputIds[r].Take(4), replayed.OutputIds[r].Take(4));
+        }
     }
 }

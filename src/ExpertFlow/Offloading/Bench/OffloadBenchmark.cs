@@ -39,6 +39,8 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
     public ScalarType DType { get; init; } = ScalarType.BFloat16;
     /// <summary>Runs the first case once, briefly and unrecorded, before the sweep.</summary>
     public bool WarmUp { get; init; } = true;
+    /// <summary>Decode offloaded steps from segmented CUDA graphs (CUDA only; see SegmentedDecode).</summary>
+    public bool CudaGraphs { get; init; } = true;
     /// <summary>The expert bytes (default: the model's checkpoint).</summary>
     public IExpertSource? ExpertSource { get; init; }
 
@@ -137,7 +139,7 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
                 () => DeviceFootprint.ForModel(OffloadingExpertProvider.ResidentWeightBytes(model!.Experts) ?? model.DenseBytes, model.CacheBytes,
                     ActivationEstimate.Bytes(config, c.Batch, PromptTokens, capacity, DType), device),
                 log, sharedHost: host, measureDeviceBytes: device.type == TorchSharp.DeviceType.CUDA ? Measure : null);
-        using (model = (MoeCausalLM)MoeModels.Load(modelFolder, new ModelLoadOptions { Device = device, DType = DType, Experts = provider, Log = log }))
+        using (model = (MoeCausalLM)MoeModels.Load(modelFolder, new ModelLoadOptions { Device = device, DType = DType, Experts = provider, Log = log, CudaGraphs = CudaGraphs }))
         {
             if (provider is OffloadingExpertProvider op) model.Observers.Add(op);
             if (device.type == TorchSharp.DeviceType.CUDA)
