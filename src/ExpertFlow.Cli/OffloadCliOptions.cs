@@ -59,7 +59,7 @@ internal sealed class OffloadCliOptions
             var m = model();
             long resident = OffloadingExpertProvider.ResidentWeightBytes(m.Experts) ?? (m as MoeCausalLM)?.DenseBytes ?? 0;
             long kv = (m as MoeCausalLM)?.CacheBytes ?? 0;
-            return DeviceFootprint.ForModel(resident, kv, ActivationEstimate.Bytes(m.Config, rows, promptTokens, capacity, m.DType), m.Device);
+            return DeviceFootprint.ForModel(resident, kv, ActivationEstimate.Bytes(m.Config, rows, promptTokens, capacity, m.DType), m.Device, rows);
         }, log);
 
     /// <summary>After generation: the stats table (unless JSON output) and --stats-json.</summary>

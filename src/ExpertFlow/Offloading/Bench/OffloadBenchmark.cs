@@ -137,7 +137,7 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
             ? new ResidentExpertProvider()
             : new OffloadingExpertProvider(new OffloadOptions(c.Policy, c.MemoryBytes, host?.Store.Tier == "disk" ? HostTier.Disk : HostTier.Arena),
                 () => DeviceFootprint.ForModel(OffloadingExpertProvider.ResidentWeightBytes(model!.Experts) ?? model.DenseBytes, model.CacheBytes,
-                    ActivationEstimate.Bytes(config, c.Batch, PromptTokens, capacity, DType), device),
+                    ActivationEstimate.Bytes(config, c.Batch, PromptTokens, capacity, DType), device, c.Batch),
                 log, sharedHost: host, measureDeviceBytes: device.type == TorchSharp.DeviceType.CUDA ? Measure : null);
         using (model = (MoeCausalLM)MoeModels.Load(modelFolder, new ModelLoadOptions { Device = device, DType = DType, Experts = provider, Log = log, CudaGraphs = CudaGraphs }))
         {
