@@ -116,7 +116,7 @@ internal static class GenerateCommand
         if (model is MoeCausalLM causal && device.type == TorchSharp.DeviceType.CUDA)
         {
             var (captures, replays, off) = causal.GraphStats;
-            AnsiConsole.MarkupLineInterpolated($"[grey]decoding: {(replays > 0 ? $"{replays} steps replayed from {captures} CUDA graph(s)" : "eager" + (off != null ? $" ({off})" : cudaGraphs ? " (steps not eligible: offloaded experts or routing observed)" : " (--no-cuda-graphs)"))}, fused kernels {(FusedKernelsUsed(dtype) ? "on" : "off")}[/]");
+            AnsiConsole.MarkupLineInterpolated($"[grey]decoding: {(replays > 0 ? $"{replays} steps replayed from CUDA graphs ({captures} capture(s))" : "eager" + (off != null ? $" ({off})" : cudaGraphs ? " (no decode step was eligible: e.g. rows feeding several tokens)" : " (--no-cuda-graphs)"))}, fused kernels {(FusedKernelsUsed(dtype) ? "on" : "off")}[/]");
         }
         return 0;
     }
