@@ -60,20 +60,8 @@ internal static class BenchRuntimeCommand
         var batchSizes = GenerateCommand.ParseIds(batchText, "--batch");
         string[] paths = pathsText == "both" ? ["stacked", "grouped"] : [pathsText];
         if (paths.Any(p => p is not ("stacked" or "grouped"))) throw new ArgumentException($"--paths {pathsText}: use stacked, grouped or both.");
-        bool[] graphModes = graphsText switch
-        {
-            "both" => [true, false],
-            "on" => [true],
-            "off" => [false],
-            _ => throw new ArgumentException($"--cuda-graphs {graphsText}: use on, off or both."),
-        };
-        bool[] fusedModes = fusedText switch
-        {
-            "both" => [true, false],
-            "on" => [true],
-            "off" => [false],
-            _ => throw new ArgumentException($"--fused-kernels {fusedText}: use on, off or both."),
-        };
+        bool[] graphModes = Modes(graphsText, "--cuda-graphs");
+        bool[] fusedModes = Modes(fusedText, "--fused-kernels");
         var config = MoeConfig.Qwen15MoeA27B(layers);
         if (small) config = config with { HiddenSize = 256, NumHeads = 4, NumKvHeads = 4, HeadDim = 64, VocabSize = 4096, ExpertIntermediateSize = 176, SharedExpertIntermediateSize = 704, IntermediateSize = 704 };
         bool cudaDev = dev.type == DeviceType.CUDA;
@@ -128,6 +116,15 @@ internal static class BenchRuntimeCommand
         }
         return 0;
     }
+
+    /// <summary>An on|off|both option as the modes to run (both: on first).</summary>
+    static bool[] Modes(string text, string option) => text switch
+    {
+        "both" => [true, false],
+        "on" => [true],
+        "off" => [false],
+        _ => throw new ArgumentException($"{option} {text}: use on, off or both."),
+    };
 
     static int CopyElementSize(ScalarType t) => t == ScalarType.Float32 ? 4 : 2;
 

@@ -104,7 +104,7 @@ internal static class GenerateCommand
             if (offloadStats != null) report["offload"] = offloadStats;
             if (model is MoeCausalLM lm && device.type == TorchSharp.DeviceType.CUDA)
                 report["cuda_graphs"] = new { replays = lm.GraphStats.Replays, captures = lm.GraphStats.Captures, off_because = lm.GraphStats.Off };
-            if (device.type == TorchSharp.DeviceType.CUDA) report["fused_kernels"] = FusedKernelsUsed(dtype);
+            if (device.type == TorchSharp.DeviceType.CUDA) report["fused_kernels"] = MoeModels.UsesFusedKernels(device, dtype);
             Console.WriteLine(JsonSerializer.Serialize(report));
             return 0;
         }
@@ -116,14 +116,10 @@ internal static class GenerateCommand
         if (model is MoeCausalLM causal && device.type == TorchSharp.DeviceType.CUDA)
         {
             var (captures, replays, off) = causal.GraphStats;
-            AnsiConsole.MarkupLineInterpolated($"[grey]decoding: {(replays > 0 ? $"{replays} steps replayed from CUDA graphs ({captures} capture(s))" : "eager" + (off != null ? $" ({off})" : cudaGraphs ? " (no decode step was eligible: e.g. rows feeding several tokens)" : " (--no-cuda-graphs)"))}, fused kernels {(FusedKernelsUsed(dtype) ? "on" : "off")}[/]");
+            AnsiConsole.MarkupLineInterpolated($"[grey]decoding: {(replays > 0 ? $"{replays} steps replayed from CUDA graphs ({captures} capture(s))" : "eager" + (off != null ? $" ({off})" : cudaGraphs ? " (no decode step was eligible: e.g. rows feeding several tokens)" : " (--no-cuda-graphs)"))}, fused kernels {(MoeModels.UsesFusedKernels(device, dtype) ? "on" : "off")}[/]");
         }
         return 0;
     }
-
-    /// <summary>Whether CUDA steps of this dtype run libtorch's fused rms_norm and grouped expert GEMM.</summary>
-    static bool FusedKernelsUsed(TorchSharp.torch.ScalarType dtype) =>
-        MoeModels.FusedCudaKernels && dtype != TorchSharp.torch.ScalarType.Float32 && Toolkit.Runtime.LibTorchOps.IsAvailable(out _);
 
     /// <summary>Prints the text of each new token as it arrives (decoding the whole tail keeps multi-byte characters whole).</summary>
     static Action<int, int> Streamer(ModelTokenizer tokenizer)

@@ -35,9 +35,8 @@ public static unsafe class LibTorchOps
         public long Engaged;  // bool, padded to the optional's 16 bytes
     }
 
-    static readonly Lock Gate = new();
-    static bool resolved;
-    static string? failure;
+    // resolved once, on first use: null when everything was found, otherwise why not
+    static readonly Lazy<string?> failure = new(Resolve);
     // (sret, self, mat2, const optional<Tensor>& offs, const optional<Tensor>& bias, optional<ScalarType> out_dtype)
     static delegate* unmanaged<IntPtr, IntPtr, IntPtr, OptionalTensor*, OptionalTensor*, ushort, IntPtr> groupedMm;
     // (sret, input, SymIntArrayRef {data, size}, const optional<Tensor>& weight, optional<double> {value, engaged})
@@ -46,16 +45,8 @@ public static unsafe class LibTorchOps
     /// <summary>True when the loaded libtorch exports the operators; otherwise why not.</summary>
     public static bool IsAvailable([NotNullWhen(false)] out string? reason)
     {
-        lock (Gate)
-        {
-            if (!resolved)
-            {
-                failure = Resolve();
-                resolved = true;
-            }
-            reason = failure;
-            return failure == null;
-        }
+        reason = failure.Value;
+        return reason == null;
     }
 
     static string? Resolve()

@@ -203,8 +203,8 @@ internal sealed class MoeBlock
         }
         else a = Ops.Activation(hid, act);
         var o = LibTorchOps.GroupedMm(a, outputs.transpose(1, 2), offsets); // [n*k, H], in expert order
-        var bySlot = empty_like(o).index_copy_(0, order, o).view(n, k, h);
-        return bmm((w.dtype == o.dtype ? w : w.to(o.dtype)).view(n, 1, k), bySlot).view(n, h);
+        var bySlot = empty_like(o).index_copy_(0, order, o);
+        return WeightedSum(w, bySlot, n, k, h, o.dtype);
     }
 
     /// <summary>Few tokens: gather the chosen experts' weights and run them as one batched matmul (no host sync).</summary>
@@ -225,8 +225,7 @@ internal sealed class MoeBlock
         }
         else a = Ops.Activation(hid, act);
         var o = bmm(wout, a.unsqueeze(2)).view(n, k, h);
-        // weighted sum over the k experts as one batched product
-        return bmm((w.dtype == o.dtype ? w : w.to(o.dtype)).view(n, 1, k), o).view(n, h);
+        return WeightedSum(w, o, n, k, h, o.dtype);
     }
 
     /// <summary>Moderate token counts: every expert on every token, combined with a dense weight matrix (no host sync).</summary>

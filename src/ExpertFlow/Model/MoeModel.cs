@@ -15,8 +15,9 @@ public sealed record ModelLoadOptions
     public IExpertProvider? Experts { get; init; }
     public ILogger? Log { get; init; }
     /// <summary>
-    /// On CUDA, replay decode steps from CUDA graphs where the step allows it (resident stacked experts, no routing
-    /// observers, one token per row); see <see cref="DecodeGraphs"/>. Ignored on the CPU.
+    /// On CUDA, replay decode steps from CUDA graphs where the step allows it: the whole step with resident stacked
+    /// experts (no routing observers, at most one token per row), or the stretches between MoE layers with experts
+    /// reached through the provider (one token per row); see <see cref="DecodeGraphs"/>. Ignored on the CPU.
     /// </summary>
     public bool CudaGraphs { get; init; } = true;
 }
@@ -78,6 +79,9 @@ public static class MoeModels
         set => Ops.FusedCudaKernels = value;
     }
 
+    /// <summary>Whether steps on this device in this dtype run the fused kernels (<see cref="FusedCudaKernels"/>).</summary>
+    public static bool UsesFusedKernels(Device device, ScalarType dtype) => Ops.UsesFusedKernels(device.type, dtype);
+
     internal static void CheckDType(ScalarType dtype)
     {
         if (dtype is not (ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16))
@@ -97,7 +101,7 @@ public static class MoeModels
 /// Decoder-only MoE language model (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, DeepSeek-MoE v1) with a preallocated KV cache.
 /// Built on the meta device from config.json, then materialised from the safetensors checkpoint.
 /// </summary>
-public sealed class MoeCausalLM : IMoeModel, SegmentedDecode.IModel
+public sealed class MoeCausalLM : IMoeModel, DecodeGraphs.IStepBody
 {
     readonly ParamSet ps = new();
     readonly IWeightSource checkpoint;
@@ -106,8 +110,8 @@ public sealed class MoeCausalLM : IMoeModel, SegmentedDecode.IModel
     readonly RopeTables rope;
     KvCache? cache;
     long step;
-    readonly DecodeGraphs? graphs;
-    readonly SegmentedDecode? segmented;
+    readonly DecodeGraphs? graphs;     // whole decode steps (resident stacked experts)
+    readonly DecodeGraphs? segmented;  // decode steps broken at every MoE layer (experts through the provider, eagerly)
     readonly int[] moeIndex;      // decoder layers with a MoE block, in order
     StepContext? segmentStep;     // the step a segmented replay serves (routing for observers)
 
@@ -199,8 +203,8 @@ public sealed class MoeCausalLM : IMoeModel, SegmentedDecode.IModel
         moeIndex = Enumerable.Range(0, c.NumLayers).Where(i => layers[i].Moe != null).ToArray();
         if (Device.type == TorchSharp.DeviceType.CUDA)
         {
-            graphs = new DecodeGraphs(o.Log ?? NullLogger.Instance);
-            segmented = new SegmentedDecode(o.Log ?? NullLogger.Instance);
+            graphs = new DecodeGraphs(o.Log ?? NullLogger.Instance, maxCaches: 4);
+            segmented = new DecodeGraphs(o.Log ?? NullLogger.Instance, maxCaches: 2);
         }
         UseCudaGraphs = o.CudaGraphs;
     }
@@ -282,7 +286,7 @@ public sealed class MoeCausalLM : IMoeModel, SegmentedDecode.IModel
             using var noGrad = no_grad();
             var stepIds = tokens.Select(t => t.Length == 1 ? (long)t[0] : 0L).ToArray();
             var stepPositions = starts.Select(s0 => (long)s0).ToArray(); // below capacity: checked above and by GraphEligible
-            var replayed = graphs.TryStep(cache, stepIds, stepPositions, Device, DecodeFixedShape);
+            var replayed = graphs.TryStep(cache, stepIds, stepPositions, Device, new WholeStep(this));
             if (replayed is not null)
             {
                 step++;
@@ -306,7 +310,7 @@ public sealed class MoeCausalLM : IMoeModel, SegmentedDecode.IModel
             };
             if (ctx1.Observed)
             {
-                var info = new StepInfo(ctx1.Step, false, ctx1.SequenceIds, starts, tokens);
+                var info = new StepInfo(ctx1.Step, StepInfo.IsPromptStep(starts, tokens), ctx1.SequenceIds, starts, tokens);
                 foreach (var o in Observers) o.OnStep(info);
             }
             segmentStep = ctx1;
@@ -387,9 +391,11 @@ public sealed class MoeCausalLM : IMoeModel, SegmentedDecode.IModel
         if (tokens.Any(t => t.Length > 1) || tokens.All(t => t.Length == 0)) return false;
         for (int r = 0; r < tokens.Length; r++)
             if (tokens[r].Length == 0 && starts[r] >= cache!.Capacity) return false;
-        var stacked = ExpertProvider as IStackedExperts;
-        return Config.MoeLayers.Select((moe, i) => !moe || stacked?.Stacked(i) is not null).All(ok => ok);
+        return AllExpertsStacked;
     }
+
+    /// <summary>Every MoE layer's experts are resident as stacked tensors (their kernels never read the routing on the host).</summary>
+    bool AllExpertsStacked => moeIndex.All(i => (ExpertProvider as IStackedExperts)?.Stacked(i) is not null);
 
     /// <summary>
     /// Whether a step runs as segmented CUDA graphs: every row feeds exactly one token and some MoE layer's experts are
@@ -397,21 +403,28 @@ public sealed class MoeCausalLM : IMoeModel, SegmentedDecode.IModel
     /// </summary>
     bool SegmentedEligible(int[][] tokens)
     {
-        if (tokens.Any(t => t.Length != 1) || moeIndex.Length == 0) return false;
-        var stacked = ExpertProvider as IStackedExperts;
-        return moeIndex.Any(i => stacked?.Stacked(i) is null);
+        return tokens.All(t => t.Length == 1) && moeIndex.Length > 0 && !AllExpertsStacked;
     }
 
-    int SegmentedDecode.IModel.MoeLayerCount => moeIndex.Length;
+    /// <summary>The whole decode step as one graph body (<see cref="DecodeFixedShape"/>), for resident stacked experts.</summary>
+    sealed class WholeStep(MoeCausalLM model) : DecodeGraphs.IStepBody
+    {
+        public int ExpertBreaks => 0;
+        public DecodeGraphs.Buffers[] AllocateBuffers(int rows) => [];
+        public Tensor? Segment(int j, Tensor ids, Tensor positions, DecodeGraphs.Buffers[] buffers) => model.DecodeFixedShape(ids, positions);
+        public void Experts(int j, DecodeGraphs.Buffers[] buffers) => throw new InvalidOperationException("a whole-step graph has no expert breaks");
+    }
 
-    SegmentedDecode.Buffers[] SegmentedDecode.IModel.AllocateBuffers(int rows)
+    int DecodeGraphs.IStepBody.ExpertBreaks => moeIndex.Length;
+
+    DecodeGraphs.Buffers[] DecodeGraphs.IStepBody.AllocateBuffers(int rows)
     {
         long h = Config.HiddenSize;
         return moeIndex.Select(i =>
         {
             var moe = layers[i].Moe!;
             int k = moe.TopK;
-            return new SegmentedDecode.Buffers
+            return new DecodeGraphs.Buffers
             {
                 Normed = zeros([rows, h], DType, Device).DetachFromDisposeScope(),
                 Residual = zeros([rows, h], DType, Device).DetachFromDisposeScope(),
@@ -424,17 +437,15 @@ public sealed class MoeCausalLM : IMoeModel, SegmentedDecode.IModel
     }
 
     /// <summary>
-    /// Segment j of a segmented decode step (see <see cref="SegmentedDecode"/>): the (j-1)-th MoE layer's combine (or
+    /// Segment j of a decode step broken at its MoE layers (see <see cref="DecodeGraphs"/>): the (j-1)-th MoE layer's combine (or
     /// the embedding), the layers up to the j-th MoE layer's router, whose outputs go to <paramref name="buffers"/>[j];
     /// the last segment returns fp32 logits. Per-step values come from device tensors, as in <see cref="DecodeFixedShape"/>.
     /// </summary>
-    Tensor? SegmentedDecode.IModel.Segment(int j, Tensor ids, Tensor positions, SegmentedDecode.Buffers[] buffers)
+    Tensor? DecodeGraphs.IStepBody.Segment(int j, Tensor ids, Tensor positions, DecodeGraphs.Buffers[] buffers)
     {
-        var c = cache ?? throw new InvalidOperationException("Call ResetCache before decoding.");
+        var (c, attnStep) = FixedShapeStep(positions);
         int rows = (int)ids.shape[0];
         long h = Config.HiddenSize;
-        var slots = positions + arange(0, rows, 1, ScalarType.Int64, Device) * c.Capacity;
-        var attnStep = MakeStep(positions.view(rows, 1), rows, 1, c.Capacity, slots, null, unmasked: false);
         Tensor hidden;
         int first;
         if (j == 0)
@@ -474,7 +485,7 @@ public sealed class MoeCausalLM : IMoeModel, SegmentedDecode.IModel
         return nn.functional.linear(Ops.RmsNorm(hidden.view(rows, h), finalNorm.Value, Config.NormEps), lmHead.Value).to(ScalarType.Float32);
     }
 
-    void SegmentedDecode.IModel.Experts(int j, SegmentedDecode.Buffers[] buffers)
+    void DecodeGraphs.IStepBody.Experts(int j, DecodeGraphs.Buffers[] buffers)
     {
         var b = buffers[j];
         int layer = moeIndex[j];
@@ -494,10 +505,8 @@ public sealed class MoeCausalLM : IMoeModel, SegmentedDecode.IModel
     /// </summary>
     internal Tensor DecodeFixedShape(Tensor ids, Tensor positions)
     {
-        var c = cache ?? throw new InvalidOperationException("Call ResetCache before decoding.");
+        var (_, attnStep) = FixedShapeStep(positions);
         int rows = (int)ids.shape[0];
-        var slots = positions + arange(0, rows, 1, ScalarType.Int64, Device) * c.Capacity;
-        var attnStep = MakeStep(positions.view(rows, 1), rows, 1, c.Capacity, slots, null, unmasked: false);
         var ctx = new StepContext
         {
             Step = step, Rows = rows, Width = 1, Counts = new int[rows], Starts = new int[rows], Tokens = [],
@@ -505,6 +514,18 @@ public sealed class MoeCausalLM : IMoeModel, SegmentedDecode.IModel
         };
         var hidden = RunLayers(embed.Value.index_select(0, ids).view(rows, 1, Config.HiddenSize), attnStep, ctx);
         return nn.functional.linear(Ops.RmsNorm(hidden.view(rows, Config.HiddenSize), finalNorm.Value, Config.NormEps), lmHead.Value).to(ScalarType.Float32);
+    }
+
+    /// <summary>
+    /// Attention inputs of a one-token-per-row step from device positions [rows]: RoPE rows, cache slots, and a mask
+    /// over the whole cache capacity (shapes fixed by the cache, as a CUDA graph needs).
+    /// </summary>
+    (KvCache Cache, DecoderStep Step) FixedShapeStep(Tensor positions)
+    {
+        var c = cache ?? throw new InvalidOperationException("Call ResetCache before decoding.");
+        int rows = (int)positions.shape[0];
+        var slots = positions + arange(0, rows, 1, ScalarType.Int64, Device) * c.Capacity;
+        return (c, MakeStep(positions.view(rows, 1), rows, 1, c.Capacity, slots, null, unmasked: false));
     }
 
     /// <summary>All decoder layers on hidden states [rows, width, H]; returns the last layer's output.</summary>

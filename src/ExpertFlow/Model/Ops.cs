@@ -36,8 +36,11 @@ internal static class Ops
     }
 
     /// <summary>True when a tensor like <paramref name="x"/> takes the fused kernels (CUDA, half precision, available).</summary>
-    public static bool UsesFusedKernels(Tensor x) =>
-        (forced ?? (FusedCudaKernels && x.device_type == DeviceType.CUDA && x.dtype is ScalarType.BFloat16 or ScalarType.Float16))
+    public static bool UsesFusedKernels(Tensor x) => UsesFusedKernels(x.device_type, x.dtype);
+
+    /// <summary>True when tensors of this device type and dtype take the fused kernels.</summary>
+    public static bool UsesFusedKernels(DeviceType device, ScalarType dtype) =>
+        (forced ?? (FusedCudaKernels && device == DeviceType.CUDA && dtype is ScalarType.BFloat16 or ScalarType.Float16))
         && FusedAvailable.Value;
 
     /// <summary>

@@ -18,7 +18,7 @@ public sealed record DeviceFootprint(long ResidentWeightBytes, long KvCacheBytes
     public const long CudaRuntimeReserve = 192L << 20;
 
     /// <summary>
-    /// What decoding from CUDA graphs holds on top (segmented graphs of offloaded steps, see SegmentedDecode): the
+    /// What decoding from CUDA graphs holds on top (segmented graphs of offloaded steps, see DecodeGraphs): the
     /// capture stream's cuBLAS workspace (~38 MiB on the H200) and the graphs' private memory pool, which grows with the
     /// rows of the batch. Measured on the H200 without it: 41-44 MiB over the budget at batch 1, 118 MiB at batch 16.
     /// </summary>

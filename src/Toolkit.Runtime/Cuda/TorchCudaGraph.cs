@@ -136,9 +136,8 @@ internal static unsafe class TorchCudaNative
         public long Id;     // c10::StreamId
     }
 
-    static readonly Lock Gate = new();
-    static bool resolved;
-    static string? failure;
+    // resolved once, on first use: null when everything was found, otherwise why not
+    static readonly Lazy<string?> failure = new(Resolve);
     static delegate* unmanaged<byte, sbyte, StreamValue> getStreamFromPool;
     static delegate* unmanaged<sbyte, StreamValue> getCurrentStream, getDefaultStream;
     static delegate* unmanaged<StreamValue, void> setCurrentStream;
@@ -163,16 +162,8 @@ internal static unsafe class TorchCudaNative
 
     public static bool TryResolve([NotNullWhen(false)] out string? reason)
     {
-        lock (Gate)
-        {
-            if (!resolved)
-            {
-                failure = Resolve();
-                resolved = true;
-            }
-            reason = failure;
-            return failure == null;
-        }
+        reason = failure.Value;
+        return reason == null;
     }
 
     static string? Resolve()

@@ -14,36 +14,8 @@ public class DecodeGraphTests
 
     [Theory]
     [MemberData(nameof(DecoderFamilies))]
-    public void The_fixed_shape_decode_body_matches_the_eager_step(string family)
-    {
-        Fixtures.Cpu();
-        Assert.SkipUnless(Fixtures.Exists(family), $"fixture {family} not present");
-        var cases = Fixtures.Cases(family);
-        int[][] prompts = [cases[0].InputIds, cases[1].InputIds]; // different lengths: per-row positions and masks
-        using var eager = MoeCausalLM.Load(Fixtures.Folder(family));
-        using var fixedShape = MoeCausalLM.Load(Fixtures.Folder(family));
-        const int capacity = 24;
-        eager.ResetCache(2, capacity);
-        fixedShape.ResetCache(2, capacity);
-        int[] next;
-        using (var a = eager.Step(prompts)) next = Generation.Pick(a, new SamplingOptions(), null);
-        using (fixedShape.Step(prompts)) { }
-        for (int s = 0; s < 8; s++)
-        {
-            using var scope = NewDisposeScope();
-            var expected = eager.Step([[next[0]], [next[1]]]);
-            var ids = tensor(next.Select(t => (long)t).ToArray(), ScalarType.Int64);
-            var positions = tensor(fixedShape.CacheLengths.Select(l => (long)l).ToArray(), ScalarType.Int64);
-            var actual = fixedShape.DecodeFixedShape(ids, positions);
-            for (int r = 0; r < 2; r++) fixedShape.CacheLengths[r]++;
-            for (int r = 0; r < 2; r++)
-            {
-                double d = Fixtures.MaxAbsDiff(Fixtures.Row(expected[r]), Fixtures.Row(actual[r]));
-                Assert.True(d <= 1e-5, $"{family}: step {s}, row {r} differs by {d:g3}");
-            }
-            next = Generation.Pick(expected, new SamplingOptions(), null);
-        }
-    }
+    public void The_fixed_shape_decode_body_matches_the_eager_step(string family) =>
+        CompareWithEagerSteps(family, stackedExperts: true, (model, ids, positions) => model.DecodeFixedShape(ids, positions));
 
     /// <summary>
     /// The segmented step (offloaded experts: graphs between expert layers, experts eager) run eagerly on the CPU,
@@ -51,47 +23,59 @@ public class DecodeGraphTests
     /// </summary>
     [Theory]
     [MemberData(nameof(DecoderFamilies))]
-    public void The_segmented_decode_bodies_match_the_eager_step(string family)
+    public void The_segmented_decode_bodies_match_the_eager_step(string family) =>
+        CompareWithEagerSteps(family, stackedExperts: false, (model, ids, positions) =>
+        {
+            var body = (DecodeGraphs.IStepBody)model;
+            var buffers = body.AllocateBuffers((int)ids.shape[0]);
+            try
+            {
+                for (int j = 0; j < body.ExpertBreaks; j++)
+                {
+                    Assert.Null(body.Segment(j, ids, positions, buffers));
+                    body.Experts(j, buffers);
+                }
+                return body.Segment(body.ExpertBreaks, ids, positions, buffers)!;
+            }
+            finally
+            {
+                foreach (var b in buffers) b.Dispose();
+            }
+        });
+
+    /// <summary>
+    /// Two prompts of different lengths (per-row positions and masks) prefilled in two copies of a model, then 8 greedy
+    /// decode steps: <paramref name="body"/> (ids, positions read from device tensors) against the eager step, to 1e-5.
+    /// </summary>
+    static void CompareWithEagerSteps(string family, bool stackedExperts, Func<MoeCausalLM, Tensor, Tensor, Tensor> body)
     {
         Fixtures.Cpu();
         Assert.SkipUnless(Fixtures.Exists(family), $"fixture {family} not present");
         var cases = Fixtures.Cases(family);
         int[][] prompts = [cases[0].InputIds, cases[1].InputIds];
-        using var eager = MoeCausalLM.Load(Fixtures.Folder(family), options: new ModelLoadOptions { Experts = new ResidentExpertProvider(offerStacked: false) });
-        using var segmentedModel = MoeCausalLM.Load(Fixtures.Folder(family), options: new ModelLoadOptions { Experts = new ResidentExpertProvider(offerStacked: false) });
-        var segmented = (SegmentedDecode.IModel)segmentedModel;
-        eager.ResetCache(2, 24);
-        segmentedModel.ResetCache(2, 24);
+        ModelLoadOptions Options() => new() { Experts = new ResidentExpertProvider(offerStacked: stackedExperts) };
+        using var eager = MoeCausalLM.Load(Fixtures.Folder(family), options: Options());
+        using var tested = MoeCausalLM.Load(Fixtures.Folder(family), options: Options());
+        const int capacity = 24;
+        eager.ResetCache(2, capacity);
+        tested.ResetCache(2, capacity);
         int[] next;
         using (var a = eager.Step(prompts)) next = Generation.Pick(a, new SamplingOptions(), null);
-        using (segmentedModel.Step(prompts)) { }
-        var buffers = segmented.AllocateBuffers(2);
-        try
+        using (tested.Step(prompts)) { }
+        for (int s = 0; s < 8; s++)
         {
-            for (int s = 0; s < 8; s++)
+            using var scope = NewDisposeScope();
+            var expected = eager.Step([[next[0]], [next[1]]]);
+            var ids = tensor(next.Select(t => (long)t).ToArray(), ScalarType.Int64);
+            var positions = tensor(tested.CacheLengths.Select(l => (long)l).ToArray(), ScalarType.Int64);
+            var actual = body(tested, ids, positions);
+            for (int r = 0; r < 2; r++) tested.CacheLengths[r]++;
+            for (int r = 0; r < 2; r++)
             {
-                using var scope = NewDisposeScope();
-                var expected = eager.Step([[next[0]], [next[1]]]);
-                var ids = tensor(next.Select(t => (long)t).ToArray(), ScalarType.Int64);
-                var positions = tensor(segmentedModel.CacheLengths.Select(l => (long)l).ToArray(), ScalarType.Int64);
-                for (int j = 0; j < segmented.MoeLayerCount; j++)
-                {
-                    Assert.Null(segmented.Segment(j, ids, positions, buffers));
-                    segmented.Experts(j, buffers);
-                }
-                var actual = segmented.Segment(segmented.MoeLayerCount, ids, positions, buffers)!;
-                for (int r = 0; r < 2; r++) segmentedModel.CacheLengths[r]++;
-                for (int r = 0; r < 2; r++)
-                {
-                    double d = Fixtures.MaxAbsDiff(Fixtures.Row(expected[r]), Fixtures.Row(actual[r]));
-                    Assert.True(d <= 1e-5, $"{family}: step {s}, row {r} differs by {d:g3}");
-                }
-                next = Generation.Pick(expected, new SamplingOptions(), null);
+                double d = Fixtures.MaxAbsDiff(Fixtures.Row(expected[r]), Fixtures.Row(actual[r]));
+                Assert.True(d <= 1e-5, $"{family}: step {s}, row {r} differs by {d:g3}");
             }
-        }
-        finally
-        {
-            foreach (var b in buffers) b.Dispose();
+            next = Generation.Pick(expected, new SamplingOptions(), null);
         }
     }
 

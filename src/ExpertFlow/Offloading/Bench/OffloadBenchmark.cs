@@ -39,7 +39,7 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
     public ScalarType DType { get; init; } = ScalarType.BFloat16;
     /// <summary>Runs the first case once, briefly and unrecorded, before the sweep.</summary>
     public bool WarmUp { get; init; } = true;
-    /// <summary>Decode offloaded steps from segmented CUDA graphs (CUDA only; see SegmentedDecode).</summary>
+    /// <summary>Decode offloaded steps from segmented CUDA graphs (CUDA only; see DecodeGraphs).</summary>
     public bool CudaGraphs { get; init; } = true;
     /// <summary>The expert bytes (default: the model's checkpoint).</summary>
     public IExpertSource? ExpertSource { get; init; }
