@@ -39,7 +39,7 @@ internal static class PredictorCommands
             int length = parse.GetValue(maxLength);
             Directory.CreateDirectory(outDir);
             var (header, train, heldOut) = PredictorWorkflow.TraceDemoModel(modelDir, outDir, parse.GetValue(entries), length,
-                new SynchronousProgress<string>(m => AnsiConsole.MarkupLine(Markup.Escape(m))), parse.GetValue(generated));
+                new SynchronousProgress<string>(m => AnsiConsole.MarkupLine(Markup.Escape(m))), parse.GetValue(generated), dev);
             AnsiConsole.MarkupLine($"Traced {train.Sum(t => t.Length)} training and {heldOut.Sum(t => t.Length)} held-out tokens into {Markup.Escape(outDir)}");
             var (_, tokenizer) = Demo.DemoCheckpoint.Load(modelDir);
             var config = new PredictorConfig

@@ -26,13 +26,15 @@ internal static class TrainDemoCommand
         var layers = new Option<int>("--layers") { Description = "Decoder layers.", DefaultValueFactory = _ => 4 };
         var experts = new Option<int>("--experts") { Description = "Experts per layer.", DefaultValueFactory = _ => 8 };
         var topK = new Option<int>("--top-k") { Description = "Experts per token.", DefaultValueFactory = _ => 2 };
+        var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Write a checkpoint every N steps (atomically; the final model is always written).", DefaultValueFactory = _ => 100 };
+        var minutes = new Option<double>("--max-minutes") { Description = "Stop training after this many minutes and save the model as it is (0: run all steps).", DefaultValueFactory = _ => 0 };
         var threads = new Option<int>("--threads") { Description = "CPU threads for torch (0: libtorch default).", DefaultValueFactory = _ => 0 };
         var device = CommonOptions.Device();
         var seed = CommonOptions.Seed();
         var verbose = CommonOptions.Verbose();
         var command = new Command("train-demo", "Train the small Mixtral-style demo MoE on GCIDE dictionary text with a GPT-2 BPE subset vocabulary; saves a Hugging Face folder.")
         {
-            output, corpus, entries, steps, batch, length, lr, vocab, hidden, ff, layers, experts, topK, threads, device, seed, verbose,
+            output, corpus, entries, steps, batch, length, lr, vocab, hidden, ff, layers, experts, topK, checkpointEvery, minutes, threads, device, seed, verbose,
         };
         command.SetAction(parse =>
         {
@@ -58,7 +60,8 @@ internal static class TrainDemoCommand
             var options = new DemoTrainingOptions
             {
                 Steps = parse.GetValue(steps), BatchSize = parse.GetValue(batch), SequenceLength = parse.GetValue(length),
-                LearningRate = parse.GetValue(lr), Seed = seedValue,
+                LearningRate = parse.GetValue(lr), Seed = seedValue, CheckpointEvery = Math.Max(1, parse.GetValue(checkpointEvery)),
+                TimeLimit = parse.GetValue(minutes) > 0 ? TimeSpan.FromMinutes(parse.GetValue(minutes)) : null,
             };
             DemoTrainingResult? result = null;
             AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())

@@ -19,6 +19,7 @@ internal static class LaunchCommand
         public readonly Option<long> Rounds = new("--rounds") { Description = "Rounds to train.", DefaultValueFactory = _ => 200 };
         public readonly Option<double?> MaxWall = new("--max-wall-s") { Description = "Stop each run once its training wall time reaches this many seconds (rounds is then an upper bound)." };
         public readonly Option<double> Budget = new("--time-budget-ms") { Description = "Communication time budget per round and direction (ms).", DefaultValueFactory = _ => 100 };
+        public readonly Option<bool> IndependentDirections = new("--independent-directions") { Description = "Estimate each direction of a worker's link on its own (default: a shared bottleneck; each message is sized for the slower direction's current estimate)." };
         public readonly Option<double> CommRatio = new("--comm-ratio") { Description = "Compute-aware budget: communication time per round and direction = this x the smoothed compute time of a round (replaces --time-budget-ms; 0 = off).", DefaultValueFactory = _ => 0 };
         public readonly Option<float?> Lr = new("--lr") { Description = "Learning rate (default: the task's)." };
         public readonly Option<int> Batch = new("--batch-size") { Description = "Minibatch per worker.", DefaultValueFactory = _ => 64 };
@@ -30,13 +31,13 @@ internal static class LaunchCommand
 
         public void AddTo(Command c)
         {
-            foreach (var o in new Option[] { Workers, Task, Trace, Stagger, Out, Rounds, MaxWall, Budget, CommRatio, Lr, Batch, EvalEvery, Shaping, Timeout, Seed, Verbose }) c.Options.Add(o);
+            foreach (var o in new Option[] { Workers, Task, Trace, Stagger, Out, Rounds, MaxWall, Budget, CommRatio, IndependentDirections, Lr, Batch, EvalEvery, Shaping, Timeout, Seed, Verbose }) c.Options.Add(o);
         }
 
         public LaunchOptions Read(ParseResult p, string method, string outDir) => new()
         {
             Workers = p.GetValue(Workers), Task = p.GetValue(Task)!, Method = method, Traces = p.GetValue(Trace) ?? [],
-            TraceStaggerSeconds = p.GetValue(Stagger), OutputDirectory = outDir, Rounds = p.GetValue(Rounds), MaxWallSeconds = p.GetValue(MaxWall), TimeBudgetMs = p.GetValue(Budget), CommRatio = p.GetValue(CommRatio),
+            TraceStaggerSeconds = p.GetValue(Stagger), OutputDirectory = outDir, Rounds = p.GetValue(Rounds), MaxWallSeconds = p.GetValue(MaxWall), TimeBudgetMs = p.GetValue(Budget), CommRatio = p.GetValue(CommRatio), IndependentDirections = p.GetValue(IndependentDirections),
             LearningRate = p.GetValue(Lr), BatchSize = p.GetValue(Batch), EvalEvery = p.GetValue(EvalEvery), Shaping = p.GetValue(Shaping),
             RunTimeout = TimeSpan.FromSeconds(p.GetValue(Timeout)), Seed = p.GetValue(Seed),
         };

@@ -16,6 +16,7 @@ internal static class ServerCommand
         var downlink = new Option<string?>("--downlink") { Description = "Downlink method (server to workers); default: the same as --method; 'uncompressed' turns downlink compression off." };
         var maxWall = new Option<double?>("--max-wall-s") { Description = "Stop once training wall time (evaluation excluded) reaches this many seconds." };
         var budget = new Option<double>("--time-budget-ms") { Description = "Communication time budget per round and direction (ms).", DefaultValueFactory = _ => 100 };
+        var independent = new Option<bool>("--independent-directions") { Description = "Estimate each direction of a worker's link on its own. Default: both directions share one bottleneck, so each message is sized for the slower direction's current estimate (a drop seen on a pull shrinks the next push and vice versa)." };
         var commRatio = new Option<double>("--comm-ratio") { Description = "Compute-aware budget: communication time per round and direction = this x the smoothed compute time of a round (replaces --time-budget-ms; 0 = off).", DefaultValueFactory = _ => 0 };
         var lr = new Option<float?>("--lr") { Description = "Learning rate (default: the task's)." };
         var port = new Option<int>("--port") { Description = "TCP port.", DefaultValueFactory = _ => 50051 };
@@ -30,7 +31,7 @@ internal static class ServerCommand
         var certPassword = new Option<string?>("--cert-password") { Description = "Password of the PFX." };
         var maxMessage = new Option<long>("--max-message-bytes") { Description = "Largest uplink message accepted.", DefaultValueFactory = _ => 64L << 20 };
         var command = new Command("server", "Run the parameter server: synchronous EF21 rounds over gRPC.")
-            { method, downlink, rounds, maxWall, budget, commRatio, lr, port, bind, output, checkpoint, resume, evalEvery, roundTimeout, startTimeout, cert, certPassword, maxMessage };
+            { method, downlink, rounds, maxWall, budget, commRatio, independent, lr, port, bind, output, checkpoint, resume, evalEvery, roundTimeout, startTimeout, cert, certPassword, maxMessage };
         shared.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
@@ -44,6 +45,7 @@ internal static class ServerCommand
                 MaxWallSeconds = parse.GetValue(maxWall),
                 TimeBudgetMs = parse.GetValue(budget),
                 CommRatio = parse.GetValue(commRatio),
+                IndependentDirections = parse.GetValue(independent),
                 LearningRate = parse.GetValue(lr),
                 ExpectedWorkers = parse.GetValue(shared.Workers),
                 RoundTimeout = TimeSpan.FromSeconds(parse.GetValue(roundTimeout)),

@@ -8,7 +8,7 @@ public static class Charts
 {
     /// <summary>Writes a line chart of one or more series to <paramref name="pngPath"/> (atomically).</summary>
     public static void Line(string pngPath, string title, string xLabel, string yLabel, IEnumerable<Series> series,
-        bool logY = false, int width = 900, int height = 540)
+        bool logY = false, int width = 900, int height = 540) => Draw(pngPath, () =>
     {
         var plot = new ScottPlot.Plot();
         foreach (var s in series)
@@ -20,11 +20,11 @@ public static class Charts
             line.MarkerSize = s.X.Count > 60 ? 0 : 4;
         }
         Finish(plot, pngPath, title, xLabel, logY ? $"log10 {yLabel}" : yLabel, width, height);
-    }
+    });
 
     /// <summary>Writes a bar chart: one group per category, one bar per series within it.</summary>
     public static void Bars(string pngPath, string title, string yLabel, IReadOnlyList<string> categories,
-        IReadOnlyList<(string Name, IReadOnlyList<double> Values)> series, int width = 900, int height = 540)
+        IReadOnlyList<(string Name, IReadOnlyList<double> Values)> series, int width = 900, int height = 540) => Draw(pngPath, () =>
     {
         var plot = new ScottPlot.Plot();
         var palette = new ScottPlot.Palettes.Category10();
@@ -42,6 +42,18 @@ public static class Charts
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks);
         plot.Axes.Margins(bottom: 0);
         Finish(plot, pngPath, title, "", yLabel, width, height);
+    });
+
+    /// <summary>Draws a chart; where SkiaSharp's native library is missing (trimmed bundles, odd platforms) the chart is
+    /// skipped with a warning instead of failing the run whose results it would only illustrate.</summary>
+    static void Draw(string pngPath, Action draw)
+    {
+        try { draw(); }
+        catch (Exception e) when (e is DllNotFoundException or TypeInitializationException)
+        {
+            Console.Error.WriteLine($"warning: chart '{pngPath}' not drawn: SkiaSharp's native library could not be loaded ({e.GetBaseException().Message}); " +
+                "the data behind it is written as usual (redraw it where SkiaSharp works).");
+        }
     }
 
     static void Finish(ScottPlot.Plot plot, string pngPath, string title, string xLabel, string yLabel, int width, int height)

@@ -16,6 +16,8 @@ public sealed record DemoTrainingOptions
     public int WarmupSteps { get; init; } = 30;
     public double WeightDecay { get; init; } = 0.01;
     public int CheckpointEvery { get; init; } = 100;
+    /// <summary>Stop after the step that crosses this much training time (the schedule still assumes <see cref="Steps"/>); null: run every step.</summary>
+    public TimeSpan? TimeLimit { get; init; }
     public int Seed { get; init; } = 0;
 }
 
@@ -38,14 +40,21 @@ public sealed class DemoTrainer(ILogger logger)
         var optimizer = optim.AdamW(model.parameters(), lr: options.LearningRate, weight_decay: options.WeightDecay);
         var losses = new List<double>();
         var clock = Stopwatch.StartNew();
+        var device = model.parameters().First().device;
         long tokens = 0;
         model.train();
+        int stepsDone = 0;
         for (int step = 1; step <= options.Steps; step++)
         {
+            if (options.TimeLimit is { } limit && clock.Elapsed > limit)
+            {
+                logger.LogWarning("time limit of {Minutes:F1} min reached after {Steps} of {Planned} steps; saving the model as it is", limit.TotalMinutes, stepsDone, options.Steps);
+                break;
+            }
             cancellation.ThrowIfCancellationRequested();
             SetLearningRate(optimizer, LearningRateAt(step, options));
             using var scope = NewDisposeScope();
-            var batch = SampleBatch(corpus.TrainStream, options.BatchSize, length + 1, random);
+            var batch = SampleBatch(corpus.TrainStream, options.BatchSize, length + 1, random).to(device);
             var inputs = batch.narrow(1, 0, length);
             var targets = batch.narrow(1, 1, length);
             var logits = model.Forward(inputs, null, out var aux);
@@ -57,6 +66,7 @@ public sealed class DemoTrainer(ILogger logger)
             optimizer.step();
             double lmValue = lm.item<float>();
             losses.Add(lmValue);
+            stepsDone = step;
             tokens += options.BatchSize * length;
             progress?.Report(new DemoTrainingProgress(step, options.Steps, lmValue, aux.item<float>(), tokens / clock.Elapsed.TotalSeconds));
             if (step % options.CheckpointEvery == 0 && step < options.Steps)
@@ -67,11 +77,11 @@ public sealed class DemoTrainer(ILogger logger)
         }
         model.eval();
         var (validation, share) = Validate(model, corpus, length);
-        DemoCheckpoint.Save(outputDirectory, model, corpus.Tokenizer, Metadata(options.Steps, options));
+        DemoCheckpoint.Save(outputDirectory, model, corpus.Tokenizer, Metadata(stepsDone, options));
         WriteLossCurve(Path.Combine(outputDirectory, "loss.png"), losses);
         Files.WriteAllTextAtomically(Path.Combine(outputDirectory, "training_log.csv"),
             "step,loss\n" + string.Join("\n", losses.Select((l, i) => $"{i + 1},{l.ToString("F5", System.Globalization.CultureInfo.InvariantCulture)}")) + "\n");
-        logger.LogInformation("trained {Steps} steps in {Seconds:F0} s; held-out loss {Validation:F3}", options.Steps, clock.Elapsed.TotalSeconds, validation);
+        logger.LogInformation("trained {Steps} steps in {Seconds:F0} s; held-out loss {Validation:F3}", stepsDone, clock.Elapsed.TotalSeconds, validation);
         return new DemoTrainingResult(losses, validation, clock.Elapsed.TotalSeconds, share);
     }
 
@@ -111,19 +121,20 @@ public sealed class DemoTrainer(ILogger logger)
         using var noGrad = no_grad();
         double total = 0; long count = 0;
         var counts = new double[model.Config.NumExperts];
+        var device = model.parameters().First().device;
         foreach (var entry in corpus.HeldOutEntries.Take(200))
         {
             if (entry.Length < 2) continue;
             using var scope = NewDisposeScope();
             var ids = entry.Take(maxLength + 1).Select(i => (long)i).ToArray();
-            var input = tensor(ids[..^1], [1, ids.Length - 1]);
-            var target = tensor(ids[1..], [ids.Length - 1]);
+            var input = tensor(ids[..^1], [1, ids.Length - 1]).to(device);
+            var target = tensor(ids[1..], [ids.Length - 1]).to(device);
             var capture = new List<(Tensor Ids, Tensor Logits)>();
             var logits = model.Forward(input, capture, out _);
             total += nn.functional.cross_entropy(logits[0], target, reduction: nn.Reduction.Sum).item<float>();
             count += ids.Length - 1;
             foreach (var (expertIds, _) in capture)
-                foreach (long e in expertIds.flatten().data<long>()) counts[e]++;
+                foreach (long e in expertIds.flatten().cpu().data<long>()) counts[e]++;
         }
         double sum = Math.Max(1, counts.Sum());
         return (total / Math.Max(1, count), counts.Select(c => c / sum).ToArray());

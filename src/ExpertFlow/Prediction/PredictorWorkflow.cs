@@ -1,3 +1,4 @@
+using TorchSharp;
 using System.Text.Json;
 using ExpertFlow.Demo;
 using ExpertFlow.Tracing;
@@ -28,11 +29,14 @@ public static class PredictorWorkflow
     public const string TrainTraceFile = "train.eftrace";
     public const string HeldOutTraceFile = "heldout.eftrace";
 
-    /// <summary>Traces <paramref name="trainEntries"/> training entries and all held-out entries of the model's corpus into <paramref name="directory"/>.</summary>
+    /// <summary>Traces <paramref name="trainEntries"/> training entries and all held-out entries of the model's corpus into
+    /// <paramref name="directory"/>, running the model on <paramref name="device"/> (CPU when null).</summary>
     public static (RoutingTraceHeader Header, List<TracedSequence> Train, List<TracedSequence> HeldOut) TraceDemoModel(
-        string modelDirectory, string directory, int trainEntries, int maxLength, IProgress<string>? progress = null, int generatedEntries = 0)
+        string modelDirectory, string directory, int trainEntries, int maxLength, IProgress<string>? progress = null, int generatedEntries = 0,
+        TorchSharp.torch.Device? device = null)
     {
         var (model, tokenizer) = DemoCheckpoint.Load(modelDirectory);
+        if (device != null) model.to(device);
         var recipe = DemoCorpusRecipe.Load(modelDirectory);
         progress?.Report("reading corpus");
         var corpus = DemoCorpus.Load(recipe.Corpus, recipe.Entries, tokenizer.VocabularySize, tokenizer);
@@ -68,6 +72,7 @@ public static class PredictorWorkflow
     {
         model.eval();
         using var noGrad = TorchSharp.torch.no_grad();
+        var device = model.parameters().First().device;
         var result = new List<int[]>(prompts.Count);
         foreach (var chunk in prompts.GroupBy(p => p.Length).SelectMany(g => g.Chunk(32)))
         {
@@ -76,8 +81,8 @@ public static class PredictorWorkflow
             {
                 using var scope = TorchSharp.torch.NewDisposeScope();
                 int n = rows[0].Count;
-                var ids = TorchSharp.torch.tensor(rows.SelectMany(r => r.Select(t => (long)t)).ToArray(), [rows.Length, n]);
-                var next = model.forward(ids).select(1, n - 1).argmax(-1).data<long>().ToArray();
+                var ids = TorchSharp.torch.tensor(rows.SelectMany(r => r.Select(t => (long)t)).ToArray(), [rows.Length, n]).to(device);
+                var next = model.forward(ids).select(1, n - 1).argmax(-1).cpu().data<long>().ToArray();
                 for (int b = 0; b < rows.Length; b++) rows[b].Add((int)next[b]);
             }
             result.AddRange(rows.Select(r => r.ToArray()));

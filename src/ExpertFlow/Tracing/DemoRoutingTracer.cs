@@ -15,6 +15,7 @@ public static class DemoRoutingTracer
         var result = new List<TracedSequence>(sequences.Count);
         model.eval();
         using var noGrad = no_grad();
+        var device = model.parameters().First().device;
         // Sequences of equal length are batched together so no padding enters the routing.
         var order = Enumerable.Range(0, sequences.Count).Where(i => sequences[i].Length > 0)
             .GroupBy(i => Math.Min(sequences[i].Length, maxLength));
@@ -30,9 +31,9 @@ public static class DemoRoutingTracer
                 for (int b = 0; b < chunk.Length; b++)
                     for (int p = 0; p < length; p++) ids[b * length + p] = sequences[chunk[b]][p];
                 var capture = new List<(Tensor Ids, Tensor Logits)>();
-                model.Forward(tensor(ids, [chunk.Length, length]), capture, out _);
+                model.Forward(tensor(ids, [chunk.Length, length]).to(device), capture, out _);
                 // capture[l].Ids: [B*S, k]
-                var perLayer = capture.Select(c => c.Ids.data<long>().ToArray()).ToArray();
+                var perLayer = capture.Select(c => c.Ids.cpu().data<long>().ToArray()).ToArray();
                 for (int b = 0; b < chunk.Length; b++)
                 {
                     var experts = new short[length][];

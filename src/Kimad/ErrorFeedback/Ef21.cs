@@ -43,20 +43,19 @@ public sealed class Ef21Worker
 }
 
 /// <summary>
-/// EF21 server state: the model x, the workers' copy w of the model (downlink error feedback, EF21-P style:
-/// the server sends C(x - w) and both sides set w += that), and g_i for every worker that ever joined.
+/// EF21 server state: the model x, g_i for every worker that ever joined, and per worker the copy w_i of the model
+/// that worker computes its gradients at (downlink error feedback, EF21-P style, one copy per link: the server
+/// sends C_i(x - w_i) to worker i and both sides set w_i += that). Keeping one w_i per worker lets every link's
+/// downlink follow that link's bandwidth: a slow link gets a small message without shrinking the others'.
 /// The step uses g = mean of g_i over the workers counted as alive.
 /// </summary>
 public sealed class Ef21Server
 {
-    public Ef21Server(float[][] initialModel)
-    {
-        X = initialModel.Select(a => (float[])a.Clone()).ToArray();
-        W = initialModel.Select(a => (float[])a.Clone()).ToArray();
-    }
+    public Ef21Server(float[][] initialModel) => X = initialModel.Select(a => (float[])a.Clone()).ToArray();
 
     public float[][] X { get; private set; }
-    public float[][] W { get; private set; }
+    /// <summary>w_i: the model copy of each worker, as both sides hold it.</summary>
+    public SortedDictionary<int, float[][]> W { get; } = new();
     public SortedDictionary<int, float[][]> G { get; } = new();
     public int[] LayerLengths => X.Select(a => a.Length).ToArray();
 
@@ -66,6 +65,13 @@ public sealed class Ef21Server
         if (!G.TryGetValue(worker, out var g)) G[worker] = g = X.Select(a => new float[a.Length]).ToArray();
         return g;
     }
+
+    /// <summary>w_i of a worker; it exists once the worker has received the full state (<see cref="SyncWorkerModel"/>).</summary>
+    public float[][] WorkerModel(int worker) => W.TryGetValue(worker, out var w) ? w
+        : throw new InvalidOperationException($"worker {worker} has no model copy yet: send it the full state first");
+
+    /// <summary>Resets w_i to x (the worker is about to receive the full state) and returns it.</summary>
+    public float[][] SyncWorkerModel(int worker) => W[worker] = CloneLayers(X);
 
     /// <summary>Decodes a worker's uplink message (validating shapes) and applies g_i += c_i.</summary>
     public void ApplyUplink(int worker, ReadOnlySpan<byte> message, IReadOnlyList<string>? names = null)
@@ -93,36 +99,41 @@ public sealed class Ef21Server
         return true;
     }
 
-    /// <summary>The downlink message C(x - w) with per-layer levels; applies w += decode(message) at once.</summary>
-    public byte[] CompressDownlink(IReadOnlyList<double> ratios, Random random)
+    /// <summary>Worker i's downlink message C(x - w_i) with per-layer levels; applies w_i += decode(message) at once.</summary>
+    public byte[] CompressDownlink(int worker, IReadOnlyList<double> ratios, Random random)
     {
-        var diff = DownlinkDifference();
-        byte[] message = ModelCodec.Encode(diff, ratios, random);
+        byte[] message = ModelCodec.Encode(DownlinkDifference(worker), ratios, random);
+        var w = WorkerModel(worker);
         var delta = X.Select(a => new float[a.Length]).ToArray();
         ModelCodec.Decode(message, delta);
-        for (int l = 0; l < W.Length; l++) Vector.Add(W[l], delta[l]);
+        for (int l = 0; l < w.Length; l++) Vector.Add(w[l], delta[l]);
         return message;
     }
 
-    /// <summary>x - w per layer.</summary>
-    public float[][] DownlinkDifference()
+    /// <summary>x - w_i per layer.</summary>
+    public float[][] DownlinkDifference(int worker)
     {
+        var w = WorkerModel(worker);
         var d = new float[X.Length][];
         for (int l = 0; l < X.Length; l++)
         {
             d[l] = new float[X[l].Length];
-            for (int i = 0; i < d[l].Length; i++) d[l][i] = X[l][i] - W[l][i];
+            for (int i = 0; i < d[l].Length; i++) d[l][i] = X[l][i] - w[l][i];
         }
         return d;
     }
 
     /// <summary>Replaces the whole state (checkpoint resume).</summary>
-    public void Restore(float[][] x, float[][] w, IReadOnlyDictionary<int, float[][]> g)
+    public void Restore(float[][] x, IReadOnlyDictionary<int, float[][]> w, IReadOnlyDictionary<int, float[][]> g)
     {
-        X = x; W = w;
+        X = x;
+        W.Clear();
+        foreach (var (k, v) in w) W[k] = v;
         G.Clear();
         foreach (var (k, v) in g) G[k] = v;
     }
+
+    static float[][] CloneLayers(float[][] layers) => layers.Select(a => (float[])a.Clone()).ToArray();
 }
 
 internal static class Vector

@@ -19,6 +19,8 @@ public sealed record LaunchOptions
     public double TimeBudgetMs { get; init; } = 100;
     /// <summary>&gt; 0: compute-aware budget (R x smoothed compute time), replacing <see cref="TimeBudgetMs"/>.</summary>
     public double CommRatio { get; init; }
+    /// <summary>Passed to the server: estimate a link's two directions apart (default: shared bottleneck).</summary>
+    public bool IndependentDirections { get; init; }
     public float? LearningRate { get; init; }
     public int BatchSize { get; init; } = 64;
     public int Seed { get; init; }

@@ -42,6 +42,7 @@ public static class Launcher
             "--round-timeout-s", I(o.RoundTimeout.TotalSeconds), "--checkpoint", Path.Combine(dir, "checkpoint.bin"), .. common, .. throttleArgs, .. o.ExtraServerArgs]);
         if (o.LearningRate is { } lr) serverArgs.AddRange(["--lr", I(lr)]);
         if (o.MaxWallSeconds is { } maxWall) serverArgs.AddRange(["--max-wall-s", I(maxWall)]);
+        if (o.IndependentDirections) serverArgs.Add("--independent-directions");
 
         NamespaceNetwork? network = null;
         var children = new List<ChildProcess>();

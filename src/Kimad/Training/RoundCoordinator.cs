@@ -9,10 +9,11 @@ namespace Kimad.Training;
 /// <summary>A request the server refuses; the reason goes back to the peer and into the log.</summary>
 public sealed class RejectedException(string reason) : Exception(reason);
 
-/// <summary>What a worker reports with its uplink message.</summary>
-public sealed record PushReport(double Loss, double UplinkBps, double DownlinkBps, float[] Ratios, double ComputeMs);
+/// <summary>What a worker reports with its uplink message (rates in bit/s, as the worker estimates them), and
+/// ServerUplinkBps: the server's own estimate of this worker's uplink from timing its pushes (null: unknown).</summary>
+public sealed record PushReport(double Loss, double UplinkBps, double DownlinkBps, float[] Ratios, double ComputeMs, double? ServerUplinkBps = null);
 
-/// <summary>The downlink of a round: either a compressed delta C(x - w) or the full state (w and g_i).</summary>
+/// <summary>The downlink of a round for one worker: either a compressed delta C(x - w_i) or the full state (w_i = x, and g_i).</summary>
 public sealed record PullResult(long Round, byte[] Data, bool FullState);
 
 /// <summary>
@@ -39,15 +40,15 @@ public sealed class RoundCoordinator
     readonly long maxUplinkBytes;
     readonly HashSet<int> joined = [], alive = [], inSync = [], pulled = [], pushed = [];
     readonly Dictionary<int, PushReport> reports = [];
-    readonly Dictionary<int, double> lastDownlinkBps = [];
+    readonly Dictionary<int, double> lastDownlinkBps = [], lastUplinkBps = [];
     readonly CommunicationBudget budgetRule;
     readonly List<RoundMetrics> metrics = [];
     readonly Stopwatch sinceStart = Stopwatch.StartNew();
     readonly Stopwatch trainClock = new();
     TaskCompletionSource changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     long round = -1, startRound;
-    byte[] downlink = [];
-    double[] downlinkRatios = [];
+    readonly Dictionary<int, byte[]> downlinks = [];
+    readonly Dictionary<int, double[]> downlinkRatios = [];
     DateTime openedAt;
     double wallOffset;
     long bytesUp, bytesDown;
@@ -140,8 +141,8 @@ public sealed class RoundCoordinator
                 alive.Add(worker);
                 log.LogInformation("worker {Worker} is back in round {Round}", worker, round);
             }
-            bool full = !(inSync.Contains(worker) && haveRound == round - 1);
-            byte[] data = full ? FullState(worker) : downlink;
+            bool full = !(inSync.Contains(worker) && haveRound == round - 1 && downlinks.ContainsKey(worker));
+            byte[] data = full ? FullState(worker) : downlinks[worker];
             inSync.Add(worker);
             pulled.Add(worker);
             bytesDown += data.Length;
@@ -151,7 +152,8 @@ public sealed class RoundCoordinator
 
     byte[] FullState(int worker)
     {
-        var layers = ef.W.Concat(ef.WorkerState(worker)).ToArray();
+        downlinks.Remove(worker);
+        var layers = ef.SyncWorkerModel(worker).Concat(ef.WorkerState(worker)).ToArray();
         return ModelCodec.Encode(layers, layers.Select(_ => 1.0).ToArray(), random);
     }
 
@@ -175,6 +177,7 @@ public sealed class RoundCoordinator
             bytesUp += data.Length;
             reports[worker] = report;
             if (report.DownlinkBps > 0) lastDownlinkBps[worker] = report.DownlinkBps;
+            if (report.ServerUplinkBps is > 0) lastUplinkBps[worker] = report.ServerUplinkBps.Value;
             if (alive.IsSubsetOf(pushed)) CloseRound();
         }
     }
@@ -244,7 +247,7 @@ public sealed class RoundCoordinator
             UplinkMbpsEstimate = pushed.Where(w => reports[w].UplinkBps > 0).ToDictionary(w => w, w => reports[w].UplinkBps / 1e6),
             DownlinkMbpsEstimate = pushed.Where(w => reports[w].DownlinkBps > 0).ToDictionary(w => w, w => reports[w].DownlinkBps / 1e6),
             UplinkRatios = pushed.ToDictionary(w => w, w => reports[w].Ratios),
-            DownlinkRatios = downlinkRatios,
+            DownlinkRatios = pushed.Where(downlinkRatios.ContainsKey).ToDictionary(w => w, w => downlinkRatios[w]),
             RoundMilliseconds = roundMs,
             WorkerComputeMilliseconds = pushed.Average(w => reports[w].ComputeMs),
         });
@@ -254,7 +257,7 @@ public sealed class RoundCoordinator
         long next = round + 1;
         RoundClosed?.Invoke(metrics);
         if (options.CheckpointPath is { } path)
-            new ServerCheckpoint(ModelVersion, next, wall, bytesUp, bytesDown, ef.X, ef.W, new Dictionary<int, float[][]>(ef.G)).Save(path);
+            new ServerCheckpoint(ModelVersion, next, wall, bytesUp, bytesDown, ef.X, new Dictionary<int, float[][]>(ef.W), new Dictionary<int, float[][]>(ef.G)).Save(path);
         if (last)
         {
             finished = true;
@@ -267,16 +270,24 @@ public sealed class RoundCoordinator
 
     void OpenRound(long next)
     {
-        double? budget = null;
-        var known = alive.Where(lastDownlinkBps.ContainsKey).Select(w => lastDownlinkBps[w]).ToList();
-        double? bps = known.Count > 0 ? known.Min() : options.InitialBitsPerSecond > 0 ? options.InitialBitsPerSecond : null;
-        budget = budgetRule.BudgetBytes(bps);
-        var diff = ef.DownlinkDifference();
-        // Auto budget on the downlink: the fixed part of a round is the workers' compute, the rate the slowest link's.
-        downlinkRatios = downlinkMethod.SizesItself && bps is { } rate && budgetRule.ComputeMs is { } computeMs
-            ? downlinkMethod.ChooseForRate(diff, new LinkTiming(computeMs / 1000, 8 / rate))
-            : downlinkMethod.Choose(diff, budget);
-        downlink = ef.CompressDownlink(downlinkRatios, random);
+        // One downlink per worker that will apply it (the others get the full state when they pull), each sized for
+        // that worker's own link: a slow link does not shrink the fast links' messages.
+        downlinks.Clear();
+        downlinkRatios.Clear();
+        foreach (int worker in inSync.Order())
+        {
+            double? bps = lastDownlinkBps.TryGetValue(worker, out double known) ? known
+                : options.InitialBitsPerSecond > 0 ? options.InitialBitsPerSecond : null;
+            // Shared bottleneck: a slow push just seen on this link also slows the pull that follows.
+            if (!options.IndependentDirections && bps is { } down && lastUplinkBps.TryGetValue(worker, out double up)) bps = Math.Min(down, up);
+            var diff = ef.DownlinkDifference(worker);
+            // Auto budget on the downlink: the fixed part of a round is the workers' compute, the rate this link's.
+            var ratios = downlinkMethod.SizesItself && bps is { } rate && budgetRule.ComputeMs is { } computeMs
+                ? downlinkMethod.ChooseForRate(diff, new LinkTiming(computeMs / 1000, 8 / rate))
+                : downlinkMethod.Choose(diff, budgetRule.BudgetBytes(bps));
+            downlinkRatios[worker] = ratios;
+            downlinks[worker] = ef.CompressDownlink(worker, ratios, random);
+        }
         round = next;
         pulled.Clear();
         pushed.Clear();

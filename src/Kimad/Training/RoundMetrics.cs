@@ -22,7 +22,7 @@ public sealed record RoundMetrics
     [JsonPropertyName("uplink_mbps_estimate")] public Dictionary<int, double> UplinkMbpsEstimate { get; init; } = [];
     [JsonPropertyName("downlink_mbps_estimate")] public Dictionary<int, double> DownlinkMbpsEstimate { get; init; } = [];
     [JsonPropertyName("uplink_ratios")] public Dictionary<int, float[]> UplinkRatios { get; init; } = [];
-    [JsonPropertyName("downlink_ratios")] public double[] DownlinkRatios { get; init; } = [];
+    [JsonPropertyName("downlink_ratios")] public Dictionary<int, double[]> DownlinkRatios { get; init; } = [];
     [JsonPropertyName("round_ms")] public double RoundMilliseconds { get; init; }
     /// <summary>Mean worker time for gradient + compression decision + encoding.</summary>
     [JsonPropertyName("worker_compute_ms")] public double WorkerComputeMilliseconds { get; init; }

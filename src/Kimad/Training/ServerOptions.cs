@@ -25,6 +25,13 @@ public sealed record ServerOptions
     public int EvalEvery { get; init; } = 10;
     public long MaxMessageBytes { get; init; } = 64L << 20;
     public int ChunkBytes { get; init; } = 64 << 10;
+    /// <summary>
+    /// False (default): the two directions of a worker's link share one bottleneck, so each side sizes a message for
+    /// the slower of the two directions' current estimates: a drop seen on the pull shrinks the push that follows, and
+    /// a drop seen on a push (timed by the server) shrinks the next pull. Without it, each direction learns of a drop
+    /// only from its own next transfer, a message still sized for the fast link. True: directions are estimated apart.
+    /// </summary>
+    public bool IndependentDirections { get; init; }
     public int Seed { get; init; }
     /// <summary>Downlink estimate used before any worker has reported one (bit/s).</summary>
     public double InitialBitsPerSecond { get; init; } = 0;

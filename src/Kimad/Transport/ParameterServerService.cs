@@ -20,6 +20,7 @@ public sealed class ParameterServerService(RoundCoordinator coordinator, ServerO
             return Task.FromResult(new JoinReply
             {
                 Accepted = true, Round = round, ExpectedWorkers = options.ExpectedWorkers, Method = options.Method, TimeBudgetMs = options.TimeBudgetMs, CommRatio = options.CommRatio,
+                IndependentDirections = options.IndependentDirections,
             });
         }
         catch (RejectedException e)
@@ -89,10 +90,13 @@ public sealed class ParameterServerService(RoundCoordinator coordinator, ServerO
             }
             if (header is null) throw new RejectedException("empty push stream");
             if (received != buffer!.Length) throw new RejectedException($"worker {header.WorkerId} announced {buffer.Length} bytes but sent {received}");
-            monitor.Record($"worker{header.WorkerId}", LinkDirection.Uplink, received, clock.Elapsed);
+            string link = $"worker{header.WorkerId}";
+            monitor.Record(link, LinkDirection.Uplink, received, clock.Elapsed);
+            var processing = Stopwatch.StartNew();
             coordinator.Push(header.WorkerId, header.Round, header.ModelVersion, buffer,
-                new PushReport(header.Loss, header.UplinkBps, header.DownlinkBps, header.LevelRatios.ToArray(), header.ComputeMs));
-            return new PushReply { Accepted = true };
+                new PushReport(header.Loss, header.UplinkBps, header.DownlinkBps, header.LevelRatios.ToArray(), header.ComputeMs,
+                    monitor.BudgetEstimate(link, LinkDirection.Uplink)));
+            return new PushReply { Accepted = true, ServerMs = processing.Elapsed.TotalMilliseconds };
         }
         catch (RejectedException e)
         {

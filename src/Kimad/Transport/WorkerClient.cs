@@ -97,7 +97,7 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
                 double loss = task.Gradient(w, gradient, options.WorkerId, options.Workers, round);
                 budgetRule.RecordCompute(compute.Elapsed.TotalMilliseconds);
                 var diff = ef.Difference(gradient);
-                var (ratios, up, down) = ChooseLevels(method, budgetRule, diff, pullSeconds);
+                var (ratios, up, down) = ChooseLevels(method, budgetRule, diff, pullSeconds, join.IndependentDirections);
                 byte[] message = ModelCodec.Encode(diff, ratios, random);
                 compute.Stop();
 
@@ -109,7 +109,9 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
                 outgoing.LevelRatios.AddRange(ratios.Select(r => (float)r));
                 clock.Restart();
                 var reply = await PushAsync(client, outgoing, message, ct);
-                monitor.Record(Link, LinkDirection.Uplink, message.Length, clock.Elapsed);
+                // The last push of a round waits while the server closes it (step, evaluation, checkpoint): not link time.
+                var transfer = clock.Elapsed - TimeSpan.FromMilliseconds(Math.Clamp(reply.ServerMs, 0, clock.Elapsed.TotalMilliseconds * 0.99));
+                monitor.Record(Link, LinkDirection.Uplink, message.Length, transfer);
                 if (reply.Accepted)
                 {
                     ef.Commit(message);
@@ -144,15 +146,20 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
     /// latency and the downlink just received, and the method sizes the message for the best EF21 contraction per
     /// second. Otherwise the byte budget is what the uplink carries in the time budget (effective rates within it).
     /// </summary>
-    (double[] Ratios, double? Up, double? Down) ChooseLevels(CompressionMethod method, CommunicationBudget budgetRule, float[][] diff, double pullSeconds)
+    (double[] Ratios, double? Up, double? Down) ChooseLevels(CompressionMethod method, CommunicationBudget budgetRule, float[][] diff, double pullSeconds,
+        bool independentDirections)
     {
         if (method.SizesItself && monitor.BudgetEstimate(Link, LinkDirection.Uplink) is { } upBps)
         {
+            // Shared bottleneck (the default): a pull that just crawled means this push will crawl too.
+            if (!independentDirections && monitor.BudgetEstimate(Link, LinkDirection.Downlink) is { } downBps) upBps = Math.Min(upBps, downBps);
             var timing = new LinkTiming((budgetRule.ComputeMs ?? 0) / 1000 + monitor.LatencySeconds(Link, LinkDirection.Uplink) + pullSeconds, 8 / upBps);
             return (method.ChooseForRate(diff, timing), upBps, monitor.BudgetEstimate(Link, LinkDirection.Downlink));
         }
         double? budgetMs = budgetRule.BudgetMs;
         double? budget = budgetMs is { } t ? monitor.BytesWithin(Link, LinkDirection.Uplink, t / 1000) : null;
+        if (!independentDirections && budget is { } upBytes && budgetMs is { } t2 && monitor.BytesWithin(Link, LinkDirection.Downlink, t2 / 1000) is { } downBytes)
+            budget = Math.Min(upBytes, downBytes);
         if (budget is null && options.InitialBitsPerSecond > 0) budget = budgetRule.BudgetBytes(options.InitialBitsPerSecond);
         double? up = budget is { } bytes && budgetMs is { } ms ? bytes * 8 / (ms / 1000) : null;
         double? down = budgetMs is { } ms2 && monitor.BytesWithin(Link, LinkDirection.Downlink, ms2 / 1000) is { } db ? db * 8 / (ms2 / 1000) : null;

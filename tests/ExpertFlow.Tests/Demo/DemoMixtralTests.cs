@@ -88,4 +88,26 @@ public class DemoMixtralTests
         }
         finally { Directory.Delete(dir, true); }
     }
+
+    [Fact]
+    public void ATimeLimitStopsTrainingAndSavesTheModelAsItIs()
+    {
+        manual_seed(4);
+        var tokenizer = Gpt2SubsetTokenizer.Build(["the cat sat on the mat"], 300);
+        var stream = tokenizer.Encode(string.Concat(Enumerable.Repeat("the cat sat on the mat. ", 40)));
+        var corpus = new DemoCorpus { Tokenizer = tokenizer, TrainStream = stream, TrainEntries = [stream], HeldOutEntries = [stream[..40]] };
+        using var model = new DemoMixtral(Tiny);
+        string dir = Path.Combine(Path.GetTempPath(), $"demo-limit-{Guid.NewGuid():N}");
+        try
+        {
+            var options = new DemoTrainingOptions { Steps = 100_000, BatchSize = 2, SequenceLength = 16, CheckpointEvery = 1_000_000, TimeLimit = TimeSpan.FromMilliseconds(300) };
+            var result = new DemoTrainer(Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance).Train(model, corpus, options, dir,
+                cancellation: TestContext.Current.CancellationToken);
+            Assert.InRange(result.Losses.Count, 1, 99_999);
+            var (reloaded, _) = DemoCheckpoint.Load(dir);   // the final model was written although the planned steps were not run
+            reloaded.Dispose();
+            Assert.Equal(result.Losses.Count, File.ReadAllLines(Path.Combine(dir, "training_log.csv")).Length - 1);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
 }
