@@ -22,7 +22,7 @@ public sealed record PullResult(long Round, byte[] Data, bool FullState);
 /// <see cref="ServerOptions.RoundTimeout"/>; then it completes with the workers that pushed, and the missing
 /// ones are marked dead (not waited for). The step averages g_i over the workers that pushed in this round.
 /// A dead worker rejoins by pulling again (or by calling Join after a restart): it then receives the full state
-/// (w and its own g_i as the server holds it) and is waited for again from that round on.</para>
+/// (its model copy w_i, reset to x, and its own g_i as the server holds it) and is waited for again from that round on.</para>
 /// <para>Checkpoint (when configured): after every completed round, before the next one opens. On resume all
 /// workers receive the full state; no completed round is lost.</para>
 /// </summary>

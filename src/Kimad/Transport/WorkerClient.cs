@@ -133,7 +133,7 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
                 {
                     join = await JoinAsync(client, ct);
                     round = Math.Max(join.Round, 0);
-                    haveRound = -1;   // the next pull brings the full state (w and g_i)
+                    haveRound = -1;   // the next pull brings the full state (w_i = x, and g_i)
                 }
                 catch (RpcException) { }
             }
