@@ -3,6 +3,10 @@
 # Mixtral-style, 8 layers, 16 experts top-2, hidden 1024, expert width 2816 (34.6 MB per expert in fp32, 1.1 B
 # parameters), on GCIDE (the bundle carries /usr/share/dictd/gcide.dict.dz as .gpu/gcide.dict.dz). The model stays in
 # /tmp/ef-big on the GPU machine for call B (gpu-big-demo-eval.sh), which must follow while the machine is warm.
+# Bundle (CLI only, so the corpus fits the device tool's 64 MiB): as bench/runtime/make-bundle.sh but publishing only
+# src/ExpertFlow.Cli into .gpu/app/ExpertFlow.Tests, then
+#   cp bench/gpu-env.sh bench/expertflow/gpu-big-demo-*.sh /usr/share/dictd/gcide.dict.dz .gpu/
+# and move models/ and docs/ aside while the device call runs. Run: bash .gpu/gpu-big-demo-train.sh (carry .gpu).
 cd "$(dirname "$0")"
 source ./gpu-env.sh
 A=app/ExpertFlow.Tests; M=/tmp/ef-big/model
