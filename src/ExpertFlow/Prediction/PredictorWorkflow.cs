@@ -1,9 +1,9 @@
-using TorchSharp;
 using System.Text.Json;
 using ExpertFlow.Demo;
 using ExpertFlow.Tracing;
 using Toolkit.Data.Text;
 using Toolkit.Reporting;
+using TorchSharp;
 
 namespace ExpertFlow.Prediction;
 
@@ -33,7 +33,7 @@ public static class PredictorWorkflow
     /// <paramref name="directory"/>, running the model on <paramref name="device"/> (CPU when null).</summary>
     public static (RoutingTraceHeader Header, List<TracedSequence> Train, List<TracedSequence> HeldOut) TraceDemoModel(
         string modelDirectory, string directory, int trainEntries, int maxLength, IProgress<string>? progress = null, int generatedEntries = 0,
-        TorchSharp.torch.Device? device = null)
+        torch.Device? device = null)
     {
         var (model, tokenizer) = DemoCheckpoint.Load(modelDirectory);
         if (device != null) model.to(device);
