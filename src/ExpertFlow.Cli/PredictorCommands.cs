@@ -3,6 +3,7 @@ using ExpertFlow.Prediction;
 using ExpertFlow.Tracing;
 using Spectre.Console;
 using Toolkit.Cli;
+using Toolkit.Data.Text;
 using Toolkit.Reporting;
 using Toolkit.Runtime;
 using TorchSharp;
@@ -41,7 +42,7 @@ internal static class PredictorCommands
             var (header, train, heldOut) = PredictorWorkflow.TraceDemoModel(modelDir, outDir, parse.GetValue(entries), length,
                 new SynchronousProgress<string>(m => AnsiConsole.MarkupLine(Markup.Escape(m))), parse.GetValue(generated), dev);
             AnsiConsole.MarkupLine($"Traced {train.Sum(t => t.Length)} training and {heldOut.Sum(t => t.Length)} held-out tokens into {Markup.Escape(outDir)}");
-            var (_, tokenizer) = Demo.DemoCheckpoint.Load(modelDir);
+            var tokenizer = Gpt2SubsetTokenizer.Load(Path.Combine(modelDir, Gpt2SubsetTokenizer.FileName));
             var config = new PredictorConfig
             {
                 VocabSize = tokenizer.VocabularySize, NumLayers = header.NumLayers, NumExperts = header.NumExperts, TopK = header.TopK,

@@ -31,6 +31,9 @@ public sealed class DemoMixtral : Module<Tensor, Tensor>
 
     public DemoMoeConfig Config => config;
 
+    /// <summary>The device the weights live on (inputs go there).</summary>
+    public Device Device => parameters().First().device;
+
     /// <summary>Logits [B, S, V] for token ids [B, S] (causal, positions 0..S-1).</summary>
     public override Tensor forward(Tensor inputIds) => Forward(inputIds, capture: null, out _);
 

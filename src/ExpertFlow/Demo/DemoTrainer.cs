@@ -40,7 +40,7 @@ public sealed class DemoTrainer(ILogger logger)
         var optimizer = optim.AdamW(model.parameters(), lr: options.LearningRate, weight_decay: options.WeightDecay);
         var losses = new List<double>();
         var clock = Stopwatch.StartNew();
-        var device = model.parameters().First().device;
+        var device = model.Device;
         long tokens = 0;
         model.train();
         int stepsDone = 0;
@@ -121,7 +121,7 @@ public sealed class DemoTrainer(ILogger logger)
         using var noGrad = no_grad();
         double total = 0; long count = 0;
         var counts = new double[model.Config.NumExperts];
-        var device = model.parameters().First().device;
+        var device = model.Device;
         foreach (var entry in corpus.HeldOutEntries.Take(200))
         {
             if (entry.Length < 2) continue;

@@ -72,7 +72,7 @@ public static class PredictorWorkflow
     {
         model.eval();
         using var noGrad = TorchSharp.torch.no_grad();
-        var device = model.parameters().First().device;
+        var device = model.Device;
         var result = new List<int[]>(prompts.Count);
         foreach (var chunk in prompts.GroupBy(p => p.Length).SelectMany(g => g.Chunk(32)))
         {

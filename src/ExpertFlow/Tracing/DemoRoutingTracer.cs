@@ -15,7 +15,7 @@ public static class DemoRoutingTracer
         var result = new List<TracedSequence>(sequences.Count);
         model.eval();
         using var noGrad = no_grad();
-        var device = model.parameters().First().device;
+        var device = model.Device;
         // Sequences of equal length are batched together so no padding enters the routing.
         var order = Enumerable.Range(0, sequences.Count).Where(i => sequences[i].Length > 0)
             .GroupBy(i => Math.Min(sequences[i].Length, maxLength));

@@ -99,10 +99,11 @@ public sealed class Ef21Server
         return true;
     }
 
-    /// <summary>Worker i's downlink message C(x - w_i) with per-layer levels; applies w_i += decode(message) at once.</summary>
-    public byte[] CompressDownlink(int worker, IReadOnlyList<double> ratios, Random random)
+    /// <summary>Worker i's downlink message C(x - w_i) with per-layer levels; applies w_i += decode(message) at once.
+    /// <paramref name="difference"/>: x - w_i when the caller already has it (<see cref="DownlinkDifference"/>).</summary>
+    public byte[] CompressDownlink(int worker, IReadOnlyList<double> ratios, Random random, float[][]? difference = null)
     {
-        byte[] message = ModelCodec.Encode(DownlinkDifference(worker), ratios, random);
+        byte[] message = ModelCodec.Encode(difference ?? DownlinkDifference(worker), ratios, random);
         var w = WorkerModel(worker);
         var delta = X.Select(a => new float[a.Length]).ToArray();
         ModelCodec.Decode(message, delta);

@@ -40,7 +40,7 @@ public sealed class RoundCoordinator
     readonly long maxUplinkBytes;
     readonly HashSet<int> joined = [], alive = [], inSync = [], pulled = [], pushed = [];
     readonly Dictionary<int, PushReport> reports = [];
-    readonly Dictionary<int, double> lastDownlinkBps = [], lastUplinkBps = [];
+    readonly Dictionary<int, double> lastDownlinkBps = [], serverTimedUplinkBps = [];
     readonly CommunicationBudget budgetRule;
     readonly List<RoundMetrics> metrics = [];
     readonly Stopwatch sinceStart = Stopwatch.StartNew();
@@ -177,7 +177,7 @@ public sealed class RoundCoordinator
             bytesUp += data.Length;
             reports[worker] = report;
             if (report.DownlinkBps > 0) lastDownlinkBps[worker] = report.DownlinkBps;
-            if (report.ServerUplinkBps is > 0) lastUplinkBps[worker] = report.ServerUplinkBps.Value;
+            if (report.ServerUplinkBps is > 0) serverTimedUplinkBps[worker] = report.ServerUplinkBps.Value;
             if (alive.IsSubsetOf(pushed)) CloseRound();
         }
     }
@@ -279,14 +279,14 @@ public sealed class RoundCoordinator
             double? bps = lastDownlinkBps.TryGetValue(worker, out double known) ? known
                 : options.InitialBitsPerSecond > 0 ? options.InitialBitsPerSecond : null;
             // Shared bottleneck: a slow push just seen on this link also slows the pull that follows.
-            if (!options.IndependentDirections && bps is { } down && lastUplinkBps.TryGetValue(worker, out double up)) bps = Math.Min(down, up);
+            if (!options.IndependentDirections && bps is { } down && serverTimedUplinkBps.TryGetValue(worker, out double up)) bps = Math.Min(down, up);
             var diff = ef.DownlinkDifference(worker);
             // Auto budget on the downlink: the fixed part of a round is the workers' compute, the rate this link's.
             var ratios = downlinkMethod.SizesItself && bps is { } rate && budgetRule.ComputeMs is { } computeMs
                 ? downlinkMethod.ChooseForRate(diff, new LinkTiming(computeMs / 1000, 8 / rate))
                 : downlinkMethod.Choose(diff, budgetRule.BudgetBytes(bps));
             downlinkRatios[worker] = ratios;
-            downlinks[worker] = ef.CompressDownlink(worker, ratios, random);
+            downlinks[worker] = ef.CompressDownlink(worker, ratios, random, diff);
         }
         round = next;
         pulled.Clear();

@@ -100,6 +100,16 @@ public class DecodeGraphTests
         return data;
     }
 
+    /// <summary>Skips without CUDA or the fixture; otherwise the GPU, the dtype and the family's first two prompts.</summary>
+    static (Device Device, ScalarType DType, IReadOnlyList<ReferenceCase> Cases, int[][] Prompts) GpuCase(string family, string dtypeText)
+    {
+        Fixtures.Cpu();
+        Assert.SkipUnless(torch.cuda.is_available(), "no CUDA device");
+        Assert.SkipUnless(Fixtures.Exists(family), $"fixture {family} not present");
+        var cases = Fixtures.Cases(family);
+        return (new Device(DeviceType.CUDA, 0), MoeModels.ParseDType(dtypeText), cases, [cases[0].InputIds, cases[1].InputIds]);
+    }
+
     /// <summary>
     /// Greedy outputs of a batch of two prompts of different lengths, one of which stops early (a finished row then
     /// feeds no token), with and without graphs: identical in fp32, and logits within float noise; in bf16 the graph
@@ -110,13 +120,7 @@ public class DecodeGraphTests
     [MemberData(nameof(FamiliesAndDTypes))]
     public void Graph_replay_on_the_gpu_matches_eager_decoding(string family, string dtypeText)
     {
-        Fixtures.Cpu();
-        Assert.SkipUnless(torch.cuda.is_available(), "no CUDA device");
-        Assert.SkipUnless(Fixtures.Exists(family), $"fixture {family} not present");
-        var device = new Device(DeviceType.CUDA, 0);
-        var dtype = MoeModels.ParseDType(dtypeText);
-        var cases = Fixtures.Cases(family);
-        int[][] prompts = [cases[0].InputIds, cases[1].InputIds];
+        var (device, dtype, cases, prompts) = GpuCase(family, dtypeText);
         int stop = cases[1].Greedy[5]; // the second prompt stops after six tokens (unless it appears earlier)
         GenerationResult Run(bool graphs, out (int Captures, long Replays, string? Off) stats)
         {
@@ -147,13 +151,7 @@ public class DecodeGraphTests
     [MemberData(nameof(FamiliesAndDTypes))]
     public void Segmented_graphs_on_the_gpu_match_eager_decoding(string family, string dtypeText)
     {
-        Fixtures.Cpu();
-        Assert.SkipUnless(torch.cuda.is_available(), "no CUDA device");
-        Assert.SkipUnless(Fixtures.Exists(family), $"fixture {family} not present");
-        var device = new Device(DeviceType.CUDA, 0);
-        var dtype = MoeModels.ParseDType(dtypeText);
-        var cases = Fixtures.Cases(family);
-        int[][] prompts = [cases[0].InputIds, cases[1].InputIds];
+        var (device, dtype, _, prompts) = GpuCase(family, dtypeText);
         foreach (bool offload in new[] { false, true })
         {
             GenerationResult Run(bool graphs, out (int Captures, long Replays, string? Off) stats)
