@@ -15,6 +15,6 @@ dotnet publish src/ExpertFlow.Cli/ExpertFlow.Cli.csproj -c Release -r linux-x64 
 find $A -maxdepth 1 \( -name 'libtorch*.so*' -o -name 'libc10*.so*' -o -name 'libgomp*.so*' -o -name 'libshm*.so*' -o -name 'libnnapi*' \
   -o -name 'libjitbackend*' -o -name 'libbackend_with*' -o -name 'libaoti*' -o -name 'libtorchbind*' -o -name '*.pdb' -o -name '*.xml' \
   -o -name 'libSkiaSharp.so' -o -name 'libHarfBuzzSharp.so' \) -delete
-(cd $A && rm -rf CodeCoverage alpine arm64 cs de es fr it ja ko pl pt-BR ru tr zh-Hans zh-Hant)
+(cd $A && rm -rf CodeCoverage alpine arm64 ubuntu macos x86 x64 cs de es fr it ja ko pl pt-BR ru tr zh-Hans zh-Hant)
 cp bench/gpu-env.sh .gpu/   # sourced by every GPU-machine script
 du -sh .gpu

@@ -26,14 +26,16 @@ internal sealed class DecodeGraphs(ILogger log, int maxCaches) : IDisposable
     {
         public required Tensor Normed { get; init; }     // [R, H] router input
         public required Tensor Residual { get; init; }   // [R, H]
-        public required Tensor Experts { get; init; }    // [R, k] int64
+        public required Tensor Routing { get; init; }    // [R, k + g] int64: the chosen experts, then the look-ahead guess (read by the host at once)
+        public required Tensor Experts { get; init; }    // [R, k] view of Routing
+        public Tensor? Guess { get; init; }               // [R, g] view of Routing: the next MoE layer's guessed experts (null: g = 0)
         public required Tensor Weights { get; init; }    // [R, k]
         public Tensor? Shared { get; init; }              // [R, shared width]
         public required Tensor BySlot { get; init; }     // [R*k, H] expert outputs in (token, slot) order
 
         public void Dispose()
         {
-            foreach (var t in new[] { Normed, Residual, Experts, Weights, Shared, BySlot }) t?.Dispose();
+            foreach (var t in new[] { Normed, Residual, Experts, Guess, Routing, Weights, Shared, BySlot }) t?.Dispose();
         }
     }
 

@@ -85,14 +85,27 @@ internal sealed class MoeBlock
 
     /// <summary>
     /// Returns <paramref name="residual"/> + MoE(<paramref name="x"/>), both [N, H]. The shared expert's down projection
-    /// is fused with the sums (addmm), and its sigmoid gate scales the (smaller) activation before it.
+    /// is fused with the sums (addmm), and its sigmoid gate scales the (smaller) activation before it. <paramref name="guess"/>:
+    /// the next MoE layer's look-ahead guess for these tokens ([N, g] expert ids, see <see cref="Guess"/>) and that layer's
+    /// index, handed to an <see cref="IAnticipatingProvider"/> when the experts go through the provider.
     /// </summary>
-    public Tensor Forward(Tensor x, Tensor residual, IExpertProvider provider, StepContext ctx)
+    public Tensor Forward(Tensor x, Tensor residual, IExpertProvider provider, StepContext ctx, (Tensor Experts, int Layer)? guess = null)
     {
         var (experts, weights, sharedAct) = Router(x);
         if (ctx.Observed) ctx.Routing.Add((layer, experts.MoveToOuterDisposeScope(), weights.MoveToOuterDisposeScope())); // read after the layer's scope ends; Publish disposes them
-        var y = RunExperts(x, experts, weights, provider);
+        var y = RunExperts(x, experts, weights, provider, guess);
         return Combine(residual, y, sharedAct);
+    }
+
+    /// <summary>
+    /// This layer's router used as a guess: the <paramref name="k"/> highest-scoring experts per token of [N, H]
+    /// <paramref name="normed"/> (already through this layer's post-attention norm), [N, k] int64, best first. Plain
+    /// top-k of the router's logits, whatever the family's routing rule.
+    /// </summary>
+    internal Tensor Guess(Tensor normed, int k)
+    {
+        var logits = fusedIn is null ? RouterLogits(normed) : F.linear(normed, fusedIn.narrow(0, 0, numExperts));
+        return logits.topk(Math.Min(k, numExperts), -1).indexes;
     }
 
     /// <summary>
@@ -157,7 +170,7 @@ internal sealed class MoeBlock
     Tensor Ffn(Tensor x, Tensor input, Tensor output) =>
         gated ? Ops.GatedFfn(x, input, output, act) : Ops.PlainFfn(x, input, output, act);
 
-    Tensor RunExperts(Tensor x, Tensor idx, Tensor w, IExpertProvider provider)
+    Tensor RunExperts(Tensor x, Tensor idx, Tensor w, IExpertProvider provider, (Tensor Experts, int Layer)? guess)
     {
         long n = x.shape[0], k = idx.shape[1];
         var stacked = (provider as IStackedExperts)?.Stacked(layer);
@@ -169,7 +182,7 @@ internal sealed class MoeBlock
             if (n * k * 3 <= numExperts) return GatherPath(x, idx, w, s.Inputs, s.Outputs);
             if (n <= DenseTokenLimit) return DensePath(x, idx, w, s.Inputs, s.Outputs);
         }
-        return GroupedPath(x, idx, w, provider);
+        return GroupedPath(x, idx, w, provider, guess);
     }
 
     /// <summary>Grouped-GEMM layer runs on this thread (tests check the path was taken).</summary>
@@ -251,11 +264,33 @@ internal sealed class MoeBlock
     /// The general path, through the provider: the routing comes to the host once (<see cref="ExpertsBySlot"/>) and the
     /// outputs are summed with their weights in one batched product.
     /// </summary>
-    Tensor GroupedPath(Tensor x, Tensor idx, Tensor w, IExpertProvider provider)
+    Tensor GroupedPath(Tensor x, Tensor idx, Tensor w, IExpertProvider provider, (Tensor Experts, int Layer)? guess)
     {
         long n = x.shape[0], k = idx.shape[1], h = x.shape[1];
-        var bySlot = ExpertsBySlot(x, idx.cpu().data<long>().ToArray(), (int)k, provider);
+        Tensor bySlot;
+        if (guess is not { } g) bySlot = ExpertsBySlot(x, idx.cpu().data<long>().ToArray(), (int)k, provider);
+        else
+        {
+            // one host round trip for the routing and the guess
+            int gk = (int)g.Experts.shape[1];
+            var (chosen, ahead) = SplitColumns(cat([idx, g.Experts], 1).cpu().data<long>().ToArray(), (int)k, gk);
+            bySlot = ExpertsBySlot(x, chosen, (int)k, provider, guess: (g.Layer, ahead, gk));
+        }
         return WeightedSum(w, bySlot, n, k, h, x.dtype);
+    }
+
+    /// <summary>Splits rows of <paramref name="k"/> + <paramref name="g"/> values into their first k and last g columns.</summary>
+    internal static (long[] Left, long[] Right) SplitColumns(long[] rows, int k, int g)
+    {
+        int n = rows.Length / (k + g);
+        var first = new long[n * k];
+        var rest = new long[n * g];
+        for (int t = 0; t < n; t++)
+        {
+            Array.Copy(rows, t * (k + g), first, t * k, k);
+            Array.Copy(rows, t * (k + g) + k, rest, t * g, g);
+        }
+        return (first, rest);
     }
 
     /// <summary>Σ_j w[t, j] · out[t, j] as one batched product; <paramref name="bySlot"/> is [n*k, h] in (token, slot) order.</summary>
@@ -267,9 +302,10 @@ internal sealed class MoeBlock
     /// ids), through the provider: tokens are grouped by expert (ascending expert, then top-k slot, then token, as
     /// transformers), each expert runs once on its tokens, and the outputs go back to (token, slot) order with one
     /// index_copy (unique targets: deterministic, unlike an atomic index_add on CUDA), into
-    /// <paramref name="into"/> when given.
+    /// <paramref name="into"/> when given. A <paramref name="guess"/> of the next MoE layer's experts goes to an
+    /// <see cref="IAnticipatingProvider"/> right after the routing, before any expert runs.
     /// </summary>
-    internal Tensor ExpertsBySlot(Tensor x, long[] chosen, int k, IExpertProvider provider, Tensor? into = null)
+    internal Tensor ExpertsBySlot(Tensor x, long[] chosen, int k, IExpertProvider provider, Tensor? into = null, (int Layer, long[] PerToken, int K)? guess = null)
     {
         long n = x.shape[0], h = x.shape[1];
         var rowsOf = new List<long>[numExperts];
@@ -292,6 +328,7 @@ internal sealed class MoeBlock
             flat.AddRange(flatOf[e]);
         }
         provider.OnRouted(layer, experts);
+        if (guess is { } g && provider is IAnticipatingProvider anticipating) anticipating.Anticipate(g.Layer, g.PerToken, g.K);
         var device = x.device;
         var xs = x.index_select(0, tensor(order.ToArray(), ScalarType.Int64, device));
         var outputs = new Tensor[experts.Count];

@@ -31,7 +31,7 @@ public sealed class CpuTransferEngine : ITransferEngine
     {
         if (failure != null) throw new InvalidOperationException("an expert copy failed", failure);
         var t = new CpuTransfer(key, slot);
-        (priority == TransferPriority.Demand ? demand : prefetch).Enqueue(t);
+        (priority == TransferPriority.Prefetch ? prefetch : demand).Enqueue(t);
         pending.Release();
         return t;
     }

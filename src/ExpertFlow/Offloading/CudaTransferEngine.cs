@@ -52,7 +52,7 @@ public sealed class CudaTransferEngine : ITransferEngine
 
     public ITransfer Start(ExpertKey key, int slot, TransferPriority priority, IComputeFence? slotFree)
     {
-        var stream = priority == TransferPriority.Demand ? demand : prefetch;
+        var stream = priority == TransferPriority.Prefetch ? prefetch : demand;
         if (slotFree is SlotFence { IsComplete: false } fence) stream.Wait(computeDone[fence.Slot]);
         long bytes = slots.Layout.BytesPerExpert;
         CudaEvent? start = null, end = null;

@@ -137,6 +137,13 @@ public sealed class ExpertOffloadEngine : ICacheControl, IDisposable
         policy.OnRouted(layer, distinct, missed);
     }
 
+    /// <summary>A look-ahead guess of <paramref name="layer"/>'s experts, most likely first (see <see cref="IOffloadPolicy.OnAnticipated"/>).</summary>
+    public void Anticipate(int layer, IReadOnlyList<int> experts)
+    {
+        Stats.AnticipatedLayers++;
+        policy.OnAnticipated(layer, experts);
+    }
+
     void Count(LayerStats layer, bool hit)
     {
         layer.Requests++;

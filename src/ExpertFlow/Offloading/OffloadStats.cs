@@ -48,6 +48,8 @@ public sealed class OffloadStats
     public long PrefetchBytes { get; set; }
     /// <summary>Prefetched experts evicted or passed over without being used.</summary>
     public long PrefetchWasted { get; set; }
+    /// <summary>MoE layers for which the runtime made a look-ahead guess (policies with <c>+lookahead</c>).</summary>
+    public long AnticipatedLayers { get; set; }
     /// <summary>Host time blocked waiting for copies (CPU engine; initial loads excluded).</summary>
     public double HostStallSeconds { get; set; }
     /// <summary>Time the compute stream waited on copies, measured with CUDA events (CUDA engine).</summary>

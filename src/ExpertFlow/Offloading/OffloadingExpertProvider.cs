@@ -16,7 +16,7 @@ namespace ExpertFlow.Offloading;
 /// is routed again. A lease on an expert ends at the next <see cref="Get"/> or at the layer's end (the runtime
 /// computes one expert at a time).
 /// </summary>
-public sealed class OffloadingExpertProvider : IExpertProvider, IRoutingObserver
+public sealed class OffloadingExpertProvider : IExpertProvider, IRoutingObserver, IAnticipatingProvider
 {
     OffloadOptions options;
     readonly Func<DeviceFootprint> footprint;
@@ -144,6 +144,25 @@ public sealed class OffloadingExpertProvider : IExpertProvider, IRoutingObserver
         else if (layer <= lastRoutedLayer && rowsInStep == 0) { EndStepIfOpen(); engine.BeginStep(); } // no observer: a new step starts
         lastRoutedLayer = layer;
         engine.OnRouted(layer, experts);
+    }
+
+    /// <summary>The policy's look-ahead width (starts the engine: the model asks once its KV cache exists).</summary>
+    public int AnticipatedExperts
+    {
+        get
+        {
+            EnsureStarted();
+            return offloaded!.Engine.Policy.AnticipatedExperts;
+        }
+    }
+
+    /// <summary>Ranks the guessed experts by how many tokens guessed them (then by their best rank) for the policy.</summary>
+    public void Anticipate(int layer, long[] perToken, int k)
+    {
+        var ranked = perToken.Select((e, i) => (Expert: (int)e, Rank: i % k)).GroupBy(x => x.Expert)
+            .OrderByDescending(g => g.Count()).ThenBy(g => g.Min(x => x.Rank)).ThenBy(g => g.Key)
+            .Select(g => g.Key).ToArray();
+        offloaded!.Engine.Anticipate(layer, ranked);
     }
 
     public ExpertWeights Get(int layer, int expert) => slotWeights[offloaded!.Engine.GetSlot(layer, expert)];

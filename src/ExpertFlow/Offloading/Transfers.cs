@@ -7,6 +7,11 @@ public enum TransferPriority
     Demand,
     /// <summary>Predicted or speculative: the low-priority prefetch stream.</summary>
     Prefetch,
+    /// <summary>
+    /// Speculative, but queued on the demand stream behind the copies already issued there: it never shares the link
+    /// with them (demand copies issued later wait for it). For guesses made just before the link would idle.
+    /// </summary>
+    BehindDemand,
 }
 
 /// <summary>A copy in flight into a slot.</summary>

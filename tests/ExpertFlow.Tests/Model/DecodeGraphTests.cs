@@ -44,18 +44,85 @@ public class DecodeGraphTests
         });
 
     /// <summary>
+    /// The look-ahead guesses (next MoE layer's router on the current layer's input) that the segmented bodies hand to
+    /// the provider equal those of the eager step, and follow the seam's contract: one per MoE layer but the last, for
+    /// the next MoE layer, after its routing, k ids per token in range.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(DecoderFamilies))]
+    public void The_segmented_bodies_guess_the_next_layer_as_the_eager_step_does(string family)
+    {
+        var eagerGuesses = new Anticipator();
+        var segmentGuesses = new Anticipator();
+        CompareWithEagerSteps(family, stackedExperts: false, (model, ids, positions) =>
+        {
+            var body = (DecodeGraphs.IStepBody)model;
+            var buffers = body.AllocateBuffers((int)ids.shape[0]);
+            try
+            {
+                for (int j = 0; j < body.ExpertBreaks; j++)
+                {
+                    body.Segment(j, ids, positions, buffers);
+                    body.Experts(j, buffers);
+                }
+                return body.Segment(body.ExpertBreaks, ids, positions, buffers)!;
+            }
+            finally
+            {
+                foreach (var b in buffers) b.Dispose();
+            }
+        }, eagerProvider: eagerGuesses, testedProvider: segmentGuesses);
+        var moeLayers = eagerGuesses.Catalog!.MoeLayers.ToList();
+        var decodeGuesses = eagerGuesses.Calls.Skip(moeLayers.Count - 1).ToArray(); // after the prefill's
+        Assert.Equal(8 * (moeLayers.Count - 1), decodeGuesses.Length);
+        var segmentDecodeGuesses = segmentGuesses.Calls.Skip(moeLayers.Count - 1).ToArray();
+        Assert.Equal(decodeGuesses.Length, segmentDecodeGuesses.Length);
+        for (int i = 0; i < decodeGuesses.Length; i++)
+        {
+            var (routed, layer, perToken) = segmentDecodeGuesses[i];
+            Assert.Equal(decodeGuesses[i].Layer, layer);
+            Assert.Equal(decodeGuesses[i].PerToken, perToken);
+            Assert.Equal(moeLayers[moeLayers.IndexOf(routed) + 1], layer);
+            Assert.Equal(2 * Anticipator.K, perToken.Length); // two rows
+            Assert.All(perToken, e => Assert.InRange(e, 0, eagerGuesses.Catalog.NumExperts - 1));
+        }
+    }
+
+    /// <summary>A resident provider (no stacked path) that asks for look-ahead guesses and records them with the layer routed just before.</summary>
+    sealed class Anticipator : IExpertProvider, IAnticipatingProvider
+    {
+        public const int K = 2;
+        readonly ResidentExpertProvider inner = new(offerStacked: false);
+        int lastRouted = -1;
+        public List<(int Routed, int Layer, long[] PerToken)> Calls { get; } = [];
+        public int AnticipatedExperts => K;
+        public void Anticipate(int layer, long[] perToken, int k)
+        {
+            Assert.Equal(K, k);
+            Calls.Add((lastRouted, layer, perToken));
+        }
+        public ExpertCatalog? Catalog { get; private set; }
+        public void Attach(ExpertCatalog catalog, Device device) { Catalog = catalog; inner.Attach(catalog, device); }
+        public void OnRouted(int layer, IReadOnlyList<int> experts) { lastRouted = layer; inner.OnRouted(layer, experts); }
+        public ExpertWeights Get(int layer, int expert) => inner.Get(layer, expert);
+        public void OnLayerDone(int layer) => inner.OnLayerDone(layer);
+        public void Dispose() => inner.Dispose();
+    }
+
+    /// <summary>
     /// Two prompts of different lengths (per-row positions and masks) prefilled in two copies of a model, then 8 greedy
     /// decode steps: <paramref name="body"/> (ids, positions read from device tensors) against the eager step, to 1e-5.
     /// </summary>
-    static void CompareWithEagerSteps(string family, bool stackedExperts, Func<MoeCausalLM, Tensor, Tensor, Tensor> body)
+    static void CompareWithEagerSteps(string family, bool stackedExperts, Func<MoeCausalLM, Tensor, Tensor, Tensor> body,
+        IExpertProvider? eagerProvider = null, IExpertProvider? testedProvider = null)
     {
         Fixtures.Cpu();
         Assert.SkipUnless(Fixtures.Exists(family), $"fixture {family} not present");
         var cases = Fixtures.Cases(family);
         int[][] prompts = [cases[0].InputIds, cases[1].InputIds];
-        ModelLoadOptions Options() => new() { Experts = new ResidentExpertProvider(offerStacked: stackedExperts) };
-        using var eager = MoeCausalLM.Load(Fixtures.Folder(family), options: Options());
-        using var tested = MoeCausalLM.Load(Fixtures.Folder(family), options: Options());
+        ModelLoadOptions Options(IExpertProvider? provider) => new() { Experts = provider ?? new ResidentExpertProvider(offerStacked: stackedExperts) };
+        using var eager = MoeCausalLM.Load(Fixtures.Folder(family), options: Options(eagerProvider));
+        using var tested = MoeCausalLM.Load(Fixtures.Folder(family), options: Options(testedProvider));
         const int capacity = 24;
         eager.ResetCache(2, capacity);
         tested.ResetCache(2, capacity);
@@ -143,7 +210,8 @@ public class DecodeGraphTests
 
     /// <summary>
     /// Segmented graphs (experts through the provider, graphs in between) against eager decoding on a GPU, with the
-    /// provider path of resident experts and with the offloading engine (on-demand, two slots): greedy ids identical in
+    /// provider path of resident experts and with the offloading engine (on-demand, two slots, with and without look-ahead
+    /// guesses captured in the graphs): greedy ids identical in
     /// fp32, the first tokens in bf16 (the graph attends over the whole cache with a mask).
     /// </summary>
     [Theory]
@@ -152,13 +220,14 @@ public class DecodeGraphTests
     public void Segmented_graphs_on_the_gpu_match_eager_decoding(string family, string dtypeText)
     {
         var (device, dtype, _, prompts) = GpuCase(family, dtypeText);
-        foreach (bool offload in new[] { false, true })
+        foreach (string? policy in new[] { null, "on-demand", "on-demand+lookahead:2" })
         {
+            bool offload = policy != null;
             GenerationResult Run(bool graphs, out (int Captures, long Replays, string? Off) stats)
             {
                 MoeCausalLM? model = null;
                 IExpertProvider provider = offload
-                    ? new ExpertFlow.Offloading.OffloadingExpertProvider(new ExpertFlow.Offloading.OffloadOptions("on-demand", null, ExpertFlow.Offloading.HostTier.Auto),
+                    ? new ExpertFlow.Offloading.OffloadingExpertProvider(new ExpertFlow.Offloading.OffloadOptions(policy!, null, ExpertFlow.Offloading.HostTier.Auto),
                         () => new ExpertFlow.Offloading.DeviceFootprint(model!.DenseBytes, model.CacheBytes, 0))
                     : new ResidentExpertProvider(offerStacked: false);
                 using var loaded = model = MoeCausalLM.Load(Fixtures.Folder(family), options: new ModelLoadOptions { Device = device, DType = dtype, CudaGraphs = graphs, Experts = provider });

@@ -141,6 +141,50 @@ public class CachePolicyTests
     }
 
     [Fact]
+    public void Lookahead_copies_the_guessed_expert_before_its_layer_and_corrects_a_wrong_guess()
+    {
+        var layout = Layout(layers: 3, experts: 6);
+        using var o = Create(layout, 4, "on-demand+lookahead");
+        var policy = Assert.IsType<LookaheadPolicy>(o.Engine.Policy);
+        Assert.Equal(1, policy.AnticipatedExperts);
+        int[][] routing = [[0, 1], [2, 3], [4, 5]];
+        // After layer 0 is routed the runtime guesses layer 1 = {2 (right), 5}: only the best guess is copied (count 1).
+        // After layer 1 it guesses layer 2 = {0}: wrong, evicted first and counted as wasted.
+        int[][] guesses = [[2, 5], [0]];
+        for (int step = 0; step < 3; step++)
+        {
+            var e = o.Engine;
+            e.BeginStep();
+            for (int l = 0; l < 3; l++)
+            {
+                e.OnRouted(l, routing[l]);
+                if (l < 2) e.Anticipate(l + 1, guesses[l]);
+                foreach (int x in routing[l]) { e.Get(l, x); e.Release(l, x); }
+                e.OnLayerDone(l);
+                e.CheckInvariants();
+            }
+            e.EndStep(1);
+        }
+        Assert.Equal(3, o.Stats.Hits); // layer 1's expert 2, every step; on-demand alone never hits
+        Assert.Equal(6, o.Stats.AnticipatedLayers);
+        Assert.True(o.Stats.PrefetchTransfers >= 4, $"{o.Stats.PrefetchTransfers} look-ahead copies");
+        Assert.True(o.Stats.PrefetchWasted >= 1, "the wrong guess should be counted as wasted");
+    }
+
+    [Fact]
+    public void Lookahead_wraps_any_policy_by_name()
+    {
+        var p = Assert.IsType<LookaheadPolicy>(PolicyFactory.Create("next-layer+lookahead:3"));
+        Assert.Equal(3, p.Count);
+        Assert.IsType<NextLayerPolicy>(p.Inner);
+        Assert.Equal("next-layer+lookahead:3", p.Name);
+        Assert.Equal("lru+lookahead", PolicyFactory.Create("lru+lookahead").Name);
+        Assert.Equal(0, PolicyFactory.Create("lru").AnticipatedExperts);
+        Assert.Contains("N >= 1", Assert.Throws<ArgumentException>(() => PolicyFactory.Create("lru+lookahead:0")).Message);
+        Assert.Contains("unknown", Assert.Throws<ArgumentException>(() => PolicyFactory.Create("fifo+lookahead")).Message);
+    }
+
+    [Fact]
     public void Quotas_follow_predicted_demand()
     {
         Assert.Equal([1, 3, 6], PredictivePolicy.ProportionalQuotas([0, 2, 5], 10));

@@ -23,6 +23,8 @@ public class FixtureOffloadingTests
             data.Add(f, "on-demand", 0.0);
             data.Add(f, "lru", 0.3);
             data.Add(f, "next-layer", 0.0);
+            data.Add(f, "lru+lookahead", 0.3);
+            data.Add(f, "on-demand+lookahead:2", 0.0);
         }
         return data;
     }
@@ -41,7 +43,7 @@ public class FixtureOffloadingTests
         Assert.SkipUnless(cuda.is_available(), "no CUDA device");
         var device = new Device(DeviceType.CUDA, 0);
         foreach (var f in DecoderFamilies)
-            foreach (var (policy, fraction) in new[] { ("all-resident", 1.0), ("on-demand", 0.0), ("lru", 0.0), ("lru", 0.3), ("next-layer", 0.3) })
+            foreach (var (policy, fraction) in new[] { ("all-resident", 1.0), ("on-demand", 0.0), ("lru", 0.0), ("lru", 0.3), ("next-layer", 0.3), ("lru+lookahead", 0.3), ("on-demand+lookahead:2", 0.0) })
                 Check(f, policy, fraction, device, observe: true);
     }
 
@@ -82,6 +84,7 @@ public class FixtureOffloadingTests
         Assert.True(stats.PeakCachedExpertBytes <= stats.Plan.SlotBytes);
         if (policy == "all-resident") Assert.Equal(1.0, stats.HitRatio);
         if (policy == "on-demand") Assert.Equal(0, stats.Hits);
+        if (policy.Contains("+lookahead")) Assert.True(stats.AnticipatedLayers > 0, "no look-ahead guesses reached the engine");
         if (observe) Assert.Equal(1 + 6, stats.Steps);
     }
 

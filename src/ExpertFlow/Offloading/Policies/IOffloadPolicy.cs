@@ -76,6 +76,19 @@ public interface IOffloadPolicy
 
     void OnStepDone() { }
 
+    /// <summary>
+    /// Experts per token the policy wants the runtime's look-ahead guess to name for each next MoE layer (0: none, and
+    /// the runtime skips the guess). See <see cref="OnAnticipated"/>.
+    /// </summary>
+    int AnticipatedExperts => 0;
+
+    /// <summary>
+    /// The runtime's guess of <paramref name="layer"/>'s experts, most likely first: the next layer's router applied to
+    /// the current layer's input, made just after the current layer was routed (its misses are already issued) and
+    /// before its experts run.
+    /// </summary>
+    void OnAnticipated(int layer, IReadOnlyList<int> experts) { }
+
     /// <summary>Eviction rank: the candidate with the lowest score is evicted first.</summary>
     double KeepScore(in CachedExpert expert) => expert.LastUse;
 }
