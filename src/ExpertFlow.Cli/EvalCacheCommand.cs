@@ -23,6 +23,7 @@ internal static class EvalCacheCommand
         var newTokens = new Option<int>("--new-tokens") { Description = "Tokens generated per prompt.", DefaultValueFactory = _ => 24 };
         var output = new Option<string>("--out") { Description = "Report folder (report.md, PNG plots).", DefaultValueFactory = _ => "docs/expertflow-cache" };
         var lookahead = new Option<int>("--lookahead") { Description = "PLEC: layers ahead whose predicted experts are prefetched.", DefaultValueFactory = _ => 2 };
+        var floor = new Option<float>("--prefetch-floor") { Description = "PLEC: experts the predictor scores below this are never prefetched (higher: fewer copies, more misses).", DefaultValueFactory = _ => ExpertFlow.Offloading.Policies.PredictivePolicy.DefaultPrefetchFloor };
         var overlap = new Option<bool>("--overlap") { Description = "expertflow: predict the first batch's next paths on a worker thread while the second batch computes. Off by default: on a 2-core CPU it was slower at batch 16 (docs/expertflow-prediction.md); not measured on a GPU.", DefaultValueFactory = _ => false };
         var plots = new Option<bool>("--plots") { Description = "Write PNG plots (needs SkiaSharp's native library).", DefaultValueFactory = _ => true };
         var replot = new Option<string?>("--replot") { Description = "Only redraw the plots of an earlier report folder from its results.json." };
@@ -30,7 +31,7 @@ internal static class EvalCacheCommand
         var verbose = CommonOptions.Verbose();
         var command = new Command("eval-cache", "Hit ratio, transfers, stall time and tokens/s of offloading policies (incl. expertflow = PLEC + predictor) on the demo model with held-out GCIDE prompts.")
         {
-            model, predictorDir, policies, fractions, batches, newTokens, output, lookahead, overlap, plots, replot, device, verbose,
+            model, predictorDir, policies, fractions, batches, newTokens, output, lookahead, floor, overlap, plots, replot, device, verbose,
         };
         command.SetAction(parse =>
         {
@@ -57,7 +58,7 @@ internal static class EvalCacheCommand
             var policyList = Split(parse.GetValue(policies)!).ToArray();
             foreach (int b in batchList) foreach (double f in fractionList) foreach (var p in policyList) cases.Add(new CacheCase(p, f, b));
             foreach (int b in batchList) cases.Add(new CacheCase("all-resident", 1, b));
-            var eval = new CacheEvaluation(modelDir, predictor, dev, log) { NewTokens = parse.GetValue(newTokens), Lookahead = parse.GetValue(lookahead), OverlapPrediction = parse.GetValue(overlap) };
+            var eval = new CacheEvaluation(modelDir, predictor, dev, log) { NewTokens = parse.GetValue(newTokens), Lookahead = parse.GetValue(lookahead), PrefetchFloor = parse.GetValue(floor), OverlapPrediction = parse.GetValue(overlap) };
             string outDir = parse.GetValue(output)!;
             Directory.CreateDirectory(outDir);
             // Partial results after every case, so a run cut short still leaves its measurements.

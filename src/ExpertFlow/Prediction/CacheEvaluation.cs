@@ -37,6 +37,8 @@ public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? pr
     public ScalarType DType { get; init; } = ScalarType.Float32;
     /// <summary>PLEC: layers ahead whose predicted experts are prefetched.</summary>
     public int Lookahead { get; init; } = 2;
+    /// <summary>PLEC: experts scored below this are not prefetched (<see cref="PredictivePolicy"/>'s prefetch floor).</summary>
+    public float PrefetchFloor { get; init; } = PredictivePolicy.DefaultPrefetchFloor;
     /// <summary>expertflow: predict the first batch's next paths while the second batch computes (DualBatchGenerator).
     /// Off by default: slower on a 2-core CPU at batch 16 (the threads compete with the copy threads).</summary>
     public bool OverlapPrediction { get; init; }
@@ -78,12 +80,17 @@ public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? pr
         PredictorForecast? forecast = null;
         PredictivePolicy? plec = null;
         Func<IOffloadPolicy>? policy = null;
-        bool schedule = c.Policy == "expertflow";
-        if (c.Policy is "expertflow" or "expertflow-no-ts")
+        var (basis, guesses) = PolicyFactory.SplitLookahead(c.Policy);
+        bool schedule = basis == "expertflow";
+        if (basis is "expertflow" or "expertflow-no-ts")
         {
             if (predictor == null) throw new ArgumentException("policy 'expertflow' needs a trained predictor (--predictor)");
             forecast = new PredictorForecast(predictor);
-            policy = () => plec = new PredictivePolicy(forecast, lookahead: Lookahead);
+            policy = () =>
+            {
+                plec = new PredictivePolicy(forecast, lookahead: Lookahead, prefetchFloor: PrefetchFloor);
+                return guesses > 0 ? new LookaheadPolicy(plec, guesses) : plec;
+            };
         }
         MoeCausalLM? model = null;
         var provider = c.Policy == "all-resident" ? null

@@ -19,17 +19,22 @@ public static class PolicyFactory
     /// <summary>A policy by name; <c>NAME+lookahead</c> or <c>NAME+lookahead:N</c> wraps it in a <see cref="LookaheadPolicy"/>.</summary>
     public static IOffloadPolicy Create(string name)
     {
+        var (basis, lookahead) = SplitLookahead(name);
+        if (lookahead > 0) return new LookaheadPolicy(Create(basis), lookahead);
+        return Known.TryGetValue(basis, out var make) ? make()
+            : throw new ArgumentException($"'--policy {name}' is unknown; use one of: {string.Join(", ", Known.Keys)} (any of them{LookaheadPolicy.Suffix}[:N] adds look-ahead prefetching).");
+    }
+
+    /// <summary>Splits <c>NAME+lookahead[:N]</c> into NAME and N (0 without the suffix).</summary>
+    public static (string Name, int Lookahead) SplitLookahead(string name)
+    {
         name = name.Trim();
         int plus = name.IndexOf(LookaheadPolicy.Suffix, StringComparison.OrdinalIgnoreCase);
-        if (plus > 0)
-        {
-            var rest = name[(plus + LookaheadPolicy.Suffix.Length)..];
-            int count = 1;
-            if (rest.Length > 0 && !(rest[0] == ':' && int.TryParse(rest[1..], out count) && count >= 1))
-                throw new ArgumentException($"'--policy {name}': write NAME{LookaheadPolicy.Suffix} or NAME{LookaheadPolicy.Suffix}:N with N >= 1 experts per layer.");
-            return new LookaheadPolicy(Create(name[..plus]), count);
-        }
-        return Known.TryGetValue(name, out var make) ? make()
-            : throw new ArgumentException($"'--policy {name}' is unknown; use one of: {string.Join(", ", Known.Keys)} (any of them{LookaheadPolicy.Suffix}[:N] adds look-ahead prefetching).");
+        if (plus <= 0) return (name, 0);
+        var rest = name[(plus + LookaheadPolicy.Suffix.Length)..];
+        int count = 1;
+        if (rest.Length > 0 && !(rest[0] == ':' && int.TryParse(rest[1..], out count) && count >= 1))
+            throw new ArgumentException($"'--policy {name}': write NAME{LookaheadPolicy.Suffix} or NAME{LookaheadPolicy.Suffix}:N with N >= 1 experts per layer.");
+        return (name[..plus], count);
     }
 }

@@ -19,10 +19,17 @@ public interface IRoutingForecast
 /// distinct experts per layer); the most likely experts of the next <c>lookahead</c> layers, as many as each
 /// layer's share, are prefetched (highest score first) while the current layer computes;
 /// correction is the engine's: predicted-but-unrouted experts go to the front of the eviction queue when
-/// their layer ends, misses are loaded at once on the high-priority stream.
+/// their layer ends, misses are loaded at once on the high-priority stream. Experts scored below
+/// <c>prefetchFloor</c> are never prefetched, even to fill a layer's share: a high floor keeps the share's other slots
+/// for experts retained from earlier steps (fewer copies when the link is the bottleneck), a low one prefetches
+/// unlikely experts too (fewer misses when the link has time to spare).
 /// </summary>
-public sealed class PredictivePolicy(IRoutingForecast forecast, string name = "expertflow", float threshold = 0.5f, int lookahead = 2) : IOffloadPolicy
+public sealed class PredictivePolicy(IRoutingForecast forecast, string name = "expertflow", float threshold = 0.5f, int lookahead = 2,
+    float prefetchFloor = PredictivePolicy.DefaultPrefetchFloor) : IOffloadPolicy
 {
+    /// <summary>The default <c>prefetchFloor</c>.</summary>
+    public const float DefaultPrefetchFloor = 0.3f;
+
     ICacheControl cache = null!;
     float[][]? scores;
     int[]? quotas;
@@ -65,12 +72,9 @@ public sealed class PredictivePolicy(IRoutingForecast forecast, string name = "e
     {
         var s = scores![position];
         int budget = Math.Max(quotas?[position] ?? 0, s.Count(x => x >= threshold));
-        foreach (int e in Enumerable.Range(0, s.Length).Where(e => s[e] >= MinimumScore).OrderByDescending(e => s[e]).Take(budget))
+        foreach (int e in Enumerable.Range(0, s.Length).Where(e => s[e] >= prefetchFloor).OrderByDescending(e => s[e]).Take(budget))
             cache.Prefetch(new ExpertKey(cache.Layout.MoeLayers[position], e)); // a refusal does not stop the next, lower-scored one
     }
-
-    /// <summary>Experts scored below this are never prefetched, even to fill a layer's quota.</summary>
-    const float MinimumScore = 0.05f;
 
     /// <summary>Eviction: lowest predicted score for this step first, then least recently used.</summary>
     public double KeepScore(in CachedExpert expert) =>
