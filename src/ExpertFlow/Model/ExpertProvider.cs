@@ -112,6 +112,23 @@ public interface IAnticipatingProvider
 }
 
 /// <summary>
+/// Optional capability of a provider that can have some experts computed on the host CPU, from host memory, instead of
+/// moving them to the compute device. Per MoE layer the runtime calls <see cref="PlanHost"/> before
+/// <see cref="IExpertProvider.OnRouted"/>, computes the returned experts first on the CPU with
+/// <see cref="HostWeights"/> (while the others' copies run), reports each with <see cref="HostDone"/>, and moves their
+/// outputs to the compute device; the provider's <see cref="IExpertProvider.Get"/> is not called for them.
+/// </summary>
+public interface IHostComputeProvider
+{
+    /// <summary>Which of the layer's <paramref name="experts"/> (with <paramref name="tokens"/> tokens each) to compute on the host.</summary>
+    IReadOnlyList<int> PlanHost(int layer, IReadOnlyList<int> experts, IReadOnlyList<int> tokens);
+    /// <summary>CPU tensors of a host expert, in the layout of <see cref="ExpertWeights"/>; the caller disposes them.</summary>
+    ExpertWeights HostWeights(int layer, int expert);
+    /// <summary>A host expert with <paramref name="tokens"/> tokens took <paramref name="seconds"/> of host compute.</summary>
+    void HostDone(int layer, int expert, int tokens, double seconds);
+}
+
+/// <summary>
 /// Optional capability of a provider whose experts of a layer all sit on the device as stacked tensors
 /// ([E, 2I, H] inputs, [E, H, I] outputs). The MoE layer then may skip the host round trip of the routing
 /// (no <see cref="IExpertProvider.OnRouted"/>/<see cref="IExpertProvider.Get"/> calls for that layer and step)

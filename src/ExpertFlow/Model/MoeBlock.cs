@@ -327,19 +327,39 @@ internal sealed class MoeBlock
             order.AddRange(rowsOf[e]);
             flat.AddRange(flatOf[e]);
         }
+        var hostProvider = provider as IHostComputeProvider;
+        var onHost = hostProvider?.PlanHost(layer, experts, experts.Select(e => rowsOf[e].Count).ToArray()) ?? [];
         provider.OnRouted(layer, experts);
         if (guess is { } g && provider is IAnticipatingProvider anticipating) anticipating.Anticipate(g.Layer, g.PerToken, g.K);
         var device = x.device;
         var xs = x.index_select(0, tensor(order.ToArray(), ScalarType.Int64, device));
         var outputs = new Tensor[experts.Count];
-        long start = 0;
+        var starts = new long[experts.Count];
+        for (int i = 1; i < experts.Count; i++) starts[i] = starts[i - 1] + rowsOf[experts[i - 1]].Count;
+        if (onHost.Count > 0)
+        {
+            // Host experts first: the CPU computes them while the copies of the others are in flight.
+            var xsHost = xs.device_type == TorchSharp.DeviceType.CPU ? xs : xs.cpu();
+            for (int i = 0; i < experts.Count; i++)
+            {
+                int e = experts[i];
+                if (!onHost.Contains(e)) continue;
+                int count = rowsOf[e].Count;
+                long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                var weights = hostProvider!.HostWeights(layer, e);
+                using (weights.Input)
+                using (weights.Output)
+                    outputs[i] = Ffn(xsHost.narrow(0, starts[i], count), weights.Input, weights.Output);
+                hostProvider.HostDone(layer, e, count, System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalSeconds);
+                if (outputs[i].device_type != device.type) outputs[i] = outputs[i].to(device);
+            }
+        }
         for (int i = 0; i < experts.Count; i++)
         {
+            if (outputs[i] is not null) continue;
             int e = experts[i];
-            long count = rowsOf[e].Count;
             var weights = provider.Get(layer, e);
-            outputs[i] = Ffn(xs.narrow(0, start, count), weights.Input, weights.Output);
-            start += count;
+            outputs[i] = Ffn(xs.narrow(0, starts[i], rowsOf[e].Count), weights.Input, weights.Output);
         }
         provider.OnLayerDone(layer);
         var grouped = outputs.Length == 1 ? outputs[0] : cat(outputs, 0);

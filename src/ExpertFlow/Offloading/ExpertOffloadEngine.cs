@@ -44,6 +44,13 @@ public sealed class ExpertOffloadEngine : ICacheControl, IDisposable
     int[]? quotas;
 
     readonly HashSet<int> wanted = [];       // routed for the current layer, not yet used
+    readonly HashSet<int> onHost = [];       // routed for the current layer, computed on the host (no copy)
+    readonly IExpertStore? hostStore;        // host compute: the arena the host computes from
+    readonly Dictionary<int, double> hostSeconds = []; // host compute time per expert by token count (moving average)
+    const int ProbeEvery = 16;                // host compute: a layer with misses sends one to the host at least this often
+    int layersWithoutHost;
+    double copySeconds;                       // one expert's demand copy (moving average; 0 until measured)
+    long demandTransfersSeen;
     readonly List<int> pendingMisses = [];   // routed misses not yet issued (no free slot at the time)
     int currentLayer = -1;
     long layerStartTicks, layerEndTicks; // host phases of decode steps (OffloadStats.HostInLayerSeconds and HostBetweenLayersSeconds)
@@ -51,8 +58,12 @@ public sealed class ExpertOffloadEngine : ICacheControl, IDisposable
     long stepStartTicks;
     bool inStep, decodeStep;
 
+    /// <summary>
+    /// <paramref name="hostCompute"/>: the host tier, to compute missed experts on the host CPU straight from it (see
+    /// <see cref="PlanHostCompute"/>); null: every miss is copied.
+    /// </summary>
     public ExpertOffloadEngine(SlotPool slots, ITransferEngine transfers, IOffloadPolicy policy, OffloadStats stats,
-        ILogger? log = null, Func<long>? measureDeviceBytes = null, bool implicitRelease = false)
+        ILogger? log = null, Func<long>? measureDeviceBytes = null, bool implicitRelease = false, IExpertStore? hostCompute = null)
     {
         Layout = slots.Layout;
         this.slots = slots;
@@ -79,6 +90,9 @@ public sealed class ExpertOffloadEngine : ICacheControl, IDisposable
         countedThisLayer = new bool[Layout.TotalExperts];
         layerOccupancy = new int[Layout.MoeLayers.Count];
         policy.Attach(this);
+        if (hostCompute != null && !hostCompute.TryGetHostPointer(Layout.KeyAt(0), out _))
+            throw new ArgumentException($"host compute (+cpu) needs the experts in a host arena; the '{hostCompute.Tier}' tier reads them from disk (use --host-tier arena)");
+        hostStore = hostCompute;
         Stats.Sample(CachedBytes, Measure());
     }
 
@@ -121,10 +135,11 @@ public sealed class ExpertOffloadEngine : ICacheControl, IDisposable
         foreach (int e in distinct)
         {
             int index = Layout.IndexOf(new ExpertKey(layer, e));
-            wanted.Add(index);
             countedThisLayer[index] = true;
             bool hit = expertSlot[index] != Empty;
             Count(layerStats, hit);
+            if (onHost.Contains(index)) continue; // a miss the host computes: nothing to load
+            wanted.Add(index);
             if (hit) continue;
             missed.Add(e);
         }
@@ -142,6 +157,99 @@ public sealed class ExpertOffloadEngine : ICacheControl, IDisposable
     {
         Stats.AnticipatedLayers++;
         policy.OnAnticipated(layer, experts);
+    }
+
+    // ---------------------------------------------------------------- host compute
+
+    /// <summary>True when missed experts may be computed on the host (<c>+cpu</c>).</summary>
+    public bool HostCompute => hostStore != null;
+
+    /// <summary>
+    /// Host compute, decided before <see cref="OnRouted"/>: which of the layer's missed experts the runtime should
+    /// compute on the host CPU, straight from the host arena, instead of copying them. At small token counts a CPU reads
+    /// an expert from RAM about as fast as the link copies it, so splitting a layer's misses between the two roughly
+    /// halves the layer's wait (Fiddler's observation for single-batch MoE inference). The split is greedy over the
+    /// misses, fewest tokens first: each goes where it would finish first, by the measured time of a copy and of a host
+    /// computation with that many tokens (moving averages; before the first measurement of either, the two are taken
+    /// as equal). On a CPU compute device every miss is computed in place (the copy would buy nothing). Experts in a
+    /// slot or on their way are never moved to the host. <paramref name="tokens"/>: tokens routed to each of
+    /// <paramref name="experts"/>.
+    /// </summary>
+    public IReadOnlyList<int> PlanHostCompute(int layer, IReadOnlyList<int> experts, IReadOnlyList<int> tokens)
+    {
+        if (currentLayer != layer) FinishLayerIfOpen();
+        currentLayer = layer;
+        onHost.Clear();
+        if (hostStore == null) return [];
+        bool cpu = slots.Device.type == TorchSharp.DeviceType.CPU;
+        double copy = copySeconds > 0 ? copySeconds : hostSeconds.GetValueOrDefault(1, 1e-3);
+        var misses = Enumerable.Range(0, experts.Count).Where(i => expertSlot[Layout.IndexOf(new ExpertKey(layer, experts[i]))] == Empty).ToArray();
+        // The first host computations of a process are slow (threads start, pages fault in): without an occasional
+        // probe, an estimate taken then would keep the host idle for good.
+        bool probe = ++layersWithoutHost >= ProbeEvery;
+        var onHostFlags = cpu ? misses.Select(_ => true).ToArray()
+            : SplitMisses(misses.Select(i => tokens[i]).ToArray(), n => HostEstimate(n, copy), copy, probe);
+        var chosen = new List<int>();
+        for (int m = 0; m < misses.Length; m++)
+        {
+            if (!onHostFlags[m]) continue;
+            int e = experts[misses[m]];
+            onHost.Add(Layout.IndexOf(new ExpertKey(layer, e)));
+            chosen.Add(e);
+        }
+        if (chosen.Count > 0) layersWithoutHost = 0;
+        return chosen;
+    }
+
+    /// <summary>
+    /// The greedy split of a layer's misses (their token counts) between the host and the link: fewest tokens first,
+    /// each where it would finish first, the host taking <paramref name="hostSeconds"/>(tokens) per expert and the link
+    /// <paramref name="copySeconds"/> per copy. With <paramref name="probe"/> the first miss goes to the host whatever
+    /// the estimates say. Returns, per miss, whether the host computes it.
+    /// </summary>
+    public static bool[] SplitMisses(IReadOnlyList<int> tokens, Func<int, double> hostSeconds, double copySeconds, bool probe = false)
+    {
+        var onHost = new bool[tokens.Count];
+        double host = 0, link = 0;
+        foreach (int m in Enumerable.Range(0, tokens.Count).OrderBy(m => tokens[m]))
+        {
+            double h = hostSeconds(tokens[m]);
+            if (probe || host + h <= link + copySeconds) { host += h; onHost[m] = true; probe = false; }
+            else link += copySeconds;
+        }
+        return onHost;
+    }
+
+    /// <summary>
+    /// Host compute: a CPU tensor over parts <paramref name="firstPart"/>.. of the expert's host copy (consecutive parts
+    /// are contiguous, so gate and up rows form one [2I, H] view), in <paramref name="shape"/>; dispose it after use.
+    /// </summary>
+    public Tensor HostView(int layer, int expert, int firstPart, int partCount, long[] shape)
+    {
+        var key = new ExpertKey(layer, expert);
+        if (hostStore == null || !hostStore.TryGetHostPointer(key, out IntPtr block))
+            throw new InvalidOperationException($"expert {key} has no host copy to compute from");
+        long elements = Enumerable.Range(firstPart, partCount).Sum(p => Layout.Parts[p].Elements);
+        if (shape.Aggregate(1L, (a, b) => a * b) != elements)
+            throw new ArgumentException($"a view of {elements} elements cannot have shape [{string.Join(",", shape)}]");
+        return Toolkit.Runtime.HostTensors.View(block + (nint)(Layout.PartElementOffsets[firstPart] * Layout.ElementSize), shape, Layout.DType);
+    }
+
+    /// <summary>Host compute: the runtime computed an expert with <paramref name="tokens"/> tokens in <paramref name="seconds"/>.</summary>
+    public void HostComputed(int tokens, double seconds)
+    {
+        Stats.HostComputedExperts++;
+        Stats.HostComputeSeconds += seconds;
+        int bucket = Math.Min(tokens, 64);
+        hostSeconds[bucket] = hostSeconds.TryGetValue(bucket, out double old) ? 0.8 * old + 0.2 * seconds : seconds;
+    }
+
+    double HostEstimate(int tokens, double copy)
+    {
+        int bucket = Math.Min(tokens, 64);
+        if (hostSeconds.TryGetValue(bucket, out double s)) return s;
+        if (hostSeconds.TryGetValue(1, out double one)) return one * tokens; // pessimistic: a CPU matmul grows slower than that
+        return copy;
     }
 
     void Count(LayerStats layer, bool hit)
@@ -248,6 +356,12 @@ public sealed class ExpertOffloadEngine : ICacheControl, IDisposable
         var (stall, demandCopy) = transfers.CollectDeviceTimes();
         Stats.DeviceStallSeconds += stall;
         Stats.DemandCopySeconds += demandCopy;
+        if (demandCopy > 0 && Stats.DemandTransfers > demandTransfersSeen)
+        {
+            double perCopy = demandCopy / (Stats.DemandTransfers - demandTransfersSeen);
+            copySeconds = copySeconds == 0 ? perCopy : 0.8 * copySeconds + 0.2 * perCopy;
+        }
+        demandTransfersSeen = Stats.DemandTransfers;
         policy.OnStepDone();
         Stats.Sample(CachedBytes, Measure());
     }
@@ -268,7 +382,9 @@ public sealed class ExpertOffloadEngine : ICacheControl, IDisposable
         if (decodeStep && layerStartTicks != 0) Stats.HostInLayerSeconds += Stopwatch.GetElapsedTime(layerStartTicks, layerEndTicks).TotalSeconds;
         ReleaseAllLeases();
         foreach (int index in wanted) countedThisLayer[index] = false;
+        foreach (int index in onHost) countedThisLayer[index] = false;
         wanted.Clear();
+        onHost.Clear();
         pendingMisses.Clear();
         int position = Layout.PositionOf(layer);
         for (int s = 0; s < SlotCount; s++)

@@ -57,6 +57,9 @@ public static class OffloadReport
         s.DemandBandwidthGBps,
         s.HostInLayerSeconds,
         s.HostBetweenLayersSeconds,
+        s.AnticipatedLayers,
+        s.HostComputedExperts,
+        s.HostComputeSeconds,
         Memory = s.MemoryTimeline.Select(m => new { m.Seconds, m.PlannedBytes, m.CachedExpertBytes, m.MeasuredDeviceBytes }),
     };
 

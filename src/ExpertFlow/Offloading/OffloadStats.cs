@@ -48,6 +48,10 @@ public sealed class OffloadStats
     public long PrefetchBytes { get; set; }
     /// <summary>Prefetched experts evicted or passed over without being used.</summary>
     public long PrefetchWasted { get; set; }
+    /// <summary>Missed experts computed on the host CPU from the host tier instead of being copied (<c>+cpu</c>).</summary>
+    public long HostComputedExperts { get; set; }
+    /// <summary>Host seconds spent computing those experts.</summary>
+    public double HostComputeSeconds { get; set; }
     /// <summary>MoE layers for which the runtime made a look-ahead guess (policies with <c>+lookahead</c>).</summary>
     public long AnticipatedLayers { get; set; }
     /// <summary>Host time blocked waiting for copies (CPU engine; initial loads excluded).</summary>

@@ -22,6 +22,8 @@ public enum HostTier
 /// <param name="MemoryBytes">--memory in bytes; null: no limit (every expert gets a slot).</param>
 /// <param name="Tier">Host tier.</param>
 /// <param name="ImplicitRelease">The runtime never calls Release: a lease ends at the next Get or at the layer's end.</param>
+/// <remarks>A policy name ending in <c>+cpu</c> (e.g. <c>on-demand+lookahead+cpu</c>) turns on host compute: see
+/// <see cref="ExpertOffloadEngine.PlanHostCompute"/>.</remarks>
 public sealed record OffloadOptions(string Policy = "all-resident", long? MemoryBytes = null, HostTier Tier = HostTier.Auto, bool ImplicitRelease = false);
 
 /// <summary>
@@ -127,6 +129,7 @@ public sealed class OffloadedExperts : IDisposable
     {
         log ??= NullLogger.Instance;
         policy ??= PolicyFactory.Create(options.Policy);
+        bool hostCompute = PolicyFactory.SplitHostCompute(options.Policy).HostCompute;
         var layout = source.Layout;
         bool cuda = device.type == TorchSharp.DeviceType.CUDA;
         if (!cuda) footprint = DeviceFootprint.None; // on CPU the budget bounds the RAM of cached experts only
@@ -142,10 +145,11 @@ public sealed class OffloadedExperts : IDisposable
         {
             slots = new SlotPool(layout, plan.Slots, device);
             transfers = cuda ? new CudaTransferEngine(host.Context!, host.Store, host.Pinned, slots) : new CpuTransferEngine(host.Store, slots);
-            var stats = new OffloadStats(layout, plan, policy.Name, device.ToString(), host.Store.Tier);
+            var stats = new OffloadStats(layout, plan, policy.Name + (hostCompute ? PolicyFactory.HostComputeSuffix : ""), device.ToString(), host.Store.Tier);
             var context = host.Context;
             measureDeviceBytes ??= context == null ? null : () => { var (free, total) = context.MemoryInfo(); return total - free; };
-            var engine = new ExpertOffloadEngine(slots, transfers, policy, stats, log, measureDeviceBytes, options.ImplicitRelease);
+            var engine = new ExpertOffloadEngine(slots, transfers, policy, stats, log, measureDeviceBytes, options.ImplicitRelease,
+                hostCompute ? host.Store : null);
             engine.WaitForTransfers();
             return new OffloadedExperts(host, sharedHost == null, slots, transfers, engine, plan);
         }

@@ -16,7 +16,7 @@ namespace ExpertFlow.Offloading;
 /// is routed again. A lease on an expert ends at the next <see cref="Get"/> or at the layer's end (the runtime
 /// computes one expert at a time).
 /// </summary>
-public sealed class OffloadingExpertProvider : IExpertProvider, IRoutingObserver, IAnticipatingProvider
+public sealed class OffloadingExpertProvider : IExpertProvider, IRoutingObserver, IAnticipatingProvider, IHostComputeProvider
 {
     OffloadOptions options;
     readonly Func<DeviceFootprint> footprint;
@@ -30,6 +30,7 @@ public sealed class OffloadingExpertProvider : IExpertProvider, IRoutingObserver
     OffloadedExperts? offloaded;
     ExpertWeights[] slotWeights = [];
     int lastRoutedLayer = int.MaxValue;
+    int plannedLayer = -1;
     int rowsInStep;
 
     /// <param name="options">Policy, budget, host tier.</param>
@@ -138,13 +139,37 @@ public sealed class OffloadingExpertProvider : IExpertProvider, IRoutingObserver
 
     public void OnRouted(int layer, IReadOnlyList<int> experts)
     {
+        if (plannedLayer == layer) plannedLayer = -1; // PlanHost entered the layer already
+        else EnterLayer(layer);
+        offloaded!.Engine.OnRouted(layer, experts);
+    }
+
+    /// <summary>Starts the engine and, when a layer comes round again, the next step (without an observer to say so).</summary>
+    void EnterLayer(int layer)
+    {
         EnsureStarted();
         var engine = offloaded!.Engine;
         if (layer <= lastRoutedLayer && !engine.InStep) engine.BeginStep();
         else if (layer <= lastRoutedLayer && rowsInStep == 0) { EndStepIfOpen(); engine.BeginStep(); } // no observer: a new step starts
         lastRoutedLayer = layer;
-        engine.OnRouted(layer, experts);
     }
+
+    public IReadOnlyList<int> PlanHost(int layer, IReadOnlyList<int> experts, IReadOnlyList<int> tokens)
+    {
+        EnterLayer(layer);
+        plannedLayer = layer;
+        return offloaded!.Engine.PlanHostCompute(layer, experts, tokens);
+    }
+
+    public ExpertWeights HostWeights(int layer, int expert)
+    {
+        var id = catalog!.Identity(layer, expert);
+        int inputs = id.InputParts.Count;
+        var engine = offloaded!.Engine;
+        return new ExpertWeights(engine.HostView(layer, expert, 0, inputs, id.InputShape), engine.HostView(layer, expert, inputs, 1, id.Output.Shape));
+    }
+
+    public void HostDone(int layer, int expert, int tokens, double seconds) => offloaded!.Engine.HostComputed(tokens, seconds);
 
     /// <summary>The policy's look-ahead width (starts the engine: the model asks once its KV cache exists).</summary>
     public int AnticipatedExperts

@@ -25,6 +25,8 @@ public class FixtureOffloadingTests
             data.Add(f, "next-layer", 0.0);
             data.Add(f, "lru+lookahead", 0.3);
             data.Add(f, "on-demand+lookahead:2", 0.0);
+            data.Add(f, "lru+cpu", 0.3);
+            data.Add(f, "on-demand+lookahead+cpu", 0.0);
         }
         return data;
     }
@@ -43,7 +45,7 @@ public class FixtureOffloadingTests
         Assert.SkipUnless(cuda.is_available(), "no CUDA device");
         var device = new Device(DeviceType.CUDA, 0);
         foreach (var f in DecoderFamilies)
-            foreach (var (policy, fraction) in new[] { ("all-resident", 1.0), ("on-demand", 0.0), ("lru", 0.0), ("lru", 0.3), ("next-layer", 0.3), ("lru+lookahead", 0.3), ("on-demand+lookahead:2", 0.0) })
+            foreach (var (policy, fraction) in new[] { ("all-resident", 1.0), ("on-demand", 0.0), ("lru", 0.0), ("lru", 0.3), ("next-layer", 0.3), ("lru+lookahead", 0.3), ("on-demand+lookahead:2", 0.0), ("on-demand+cpu", 0.0) })
                 Check(f, policy, fraction, device, observe: true);
     }
 
@@ -55,7 +57,8 @@ public class FixtureOffloadingTests
 
         MoeCausalLM? model = null;
         int wantedSlots = 0;
-        var provider = new OffloadingExpertProvider(new OffloadOptions(policy, null, HostTier.Auto),
+        bool hostCompute = policy.EndsWith("+cpu");
+        var provider = new OffloadingExpertProvider(new OffloadOptions(policy, null, hostCompute ? HostTier.Arena : HostTier.Auto),
             () => new DeviceFootprint(model!.DenseBytes, model.CacheBytes, 0));
         // The budget: the footprint plus the wanted number of slots, known once the model is loaded.
         var (logits, ids) = Run(Fixtures.Folder(family), device, provider, prompts, observe, m =>
@@ -85,6 +88,9 @@ public class FixtureOffloadingTests
         if (policy == "all-resident") Assert.Equal(1.0, stats.HitRatio);
         if (policy == "on-demand") Assert.Equal(0, stats.Hits);
         if (policy.Contains("+lookahead")) Assert.True(stats.AnticipatedLayers > 0, "no look-ahead guesses reached the engine");
+        // On the CPU every miss is computed in place from the host arena (nothing copied on demand).
+        if (hostCompute && device.type == DeviceType.CPU) Assert.Equal(stats.Requests - stats.Hits, stats.HostComputedExperts);
+        if (hostCompute) Assert.True(stats.HostComputedExperts > 0, "no expert was computed on the host");
         if (observe) Assert.Equal(1 + 6, stats.Steps);
     }
 

@@ -19,10 +19,20 @@ public static class PolicyFactory
     /// <summary>A policy by name; <c>NAME+lookahead</c> or <c>NAME+lookahead:N</c> wraps it in a <see cref="LookaheadPolicy"/>.</summary>
     public static IOffloadPolicy Create(string name)
     {
-        var (basis, lookahead) = SplitLookahead(name);
+        var (basis, lookahead) = SplitLookahead(SplitHostCompute(name).Policy);
         if (lookahead > 0) return new LookaheadPolicy(Create(basis), lookahead);
         return Known.TryGetValue(basis, out var make) ? make()
             : throw new ArgumentException($"'--policy {name}' is unknown; use one of: {string.Join(", ", Known.Keys)} (any of them{LookaheadPolicy.Suffix}[:N] adds look-ahead prefetching).");
+    }
+
+    /// <summary>The suffix that turns on host compute (an engine option, not a policy: see <see cref="ExpertOffloadEngine.PlanHostCompute"/>).</summary>
+    public const string HostComputeSuffix = "+cpu";
+
+    /// <summary>Splits <c>POLICY+cpu</c> into POLICY and whether host compute is on.</summary>
+    public static (string Policy, bool HostCompute) SplitHostCompute(string name)
+    {
+        name = name.Trim();
+        return name.EndsWith(HostComputeSuffix, StringComparison.OrdinalIgnoreCase) ? (name[..^HostComputeSuffix.Length], true) : (name, false);
     }
 
     /// <summary>Splits <c>NAME+lookahead[:N]</c> into NAME and N (0 without the suffix).</summary>
