@@ -16,7 +16,7 @@ namespace ExpertFlow.Cli;
 /// </summary>
 internal sealed class OffloadCliOptions
 {
-    readonly Option<string?> policy = new("--policy") { Description = "Expert offloading policy: " + string.Join(", ", PolicyFactory.Names) + "; append +lookahead (or +lookahead:N) to any of them to also copy the N experts per layer that the next layer's router, applied one layer early, guesses (default: all experts resident; lru when only --memory is given)." };
+    readonly Option<string?> policy = new("--policy") { Description = "Expert offloading policy: " + string.Join(", ", PolicyFactory.Names) + "; append +lookahead (or +lookahead:N) to any of them to also copy the N experts per layer that the next layer's router, applied one layer early, guesses, and then +cpu to compute some missed experts on the host CPU from the host arena instead of copying them (faster when the link is the bottleneck; on CUDA not bit-identical to computing on the GPU) (default: all experts resident; lru when only --memory is given)." };
     readonly Option<string?> memory = new("--memory") { Description = "Memory budget, e.g. 6.5GiB: on CUDA everything the model holds on the device; on CPU the RAM of cached experts." };
     readonly Option<string> tier = new("--host-tier") { Description = "Where experts wait: auto (pinned arena on CUDA, memory-mapped checkpoint on CPU), arena or disk.", DefaultValueFactory = _ => "auto" };
     readonly Option<string?> statsJson = new("--stats-json") { Description = "Write the offloading statistics (hit ratio per layer, transfers, stall time, memory) to this JSON file." };
