@@ -78,6 +78,8 @@ internal sealed class OffloadCliOptions
                 (stats.TransferBytes / 1e9).ToString("0.00", inv), stats.StallSeconds.ToString("0.000", inv),
                 stats.PeakMeasuredDeviceBytes >= 0 ? MemorySize.Format(stats.PeakMeasuredDeviceBytes) : MemorySize.Format(stats.Plan.PlannedBytes) + " planned");
             AnsiConsole.Write(table);
+            if (stats.HostComputedExperts > 0)
+                AnsiConsole.MarkupLineInterpolated($"[grey]computed on the host instead of copied: {stats.HostComputedExperts} experts, {stats.HostComputeSeconds.ToString("0.000", inv)} s[/]");
             AnsiConsole.MarkupLineInterpolated($"[grey]hit ratio per layer: {string.Join(" ", stats.Layers.Select(l => l.HitRatio.ToString("0.00", CultureInfo.InvariantCulture)))}; decode steps only: {stats.DecodeHitRatio.ToString("0.000", CultureInfo.InvariantCulture)}[/]");
         }
         return OffloadReport.Document(stats);
