@@ -18,7 +18,7 @@ internal static class BenchCommand
         var model = new Option<string?>("--model") { Description = "Hugging Face model folder (config.json + safetensors)." };
         var synthetic = new Option<string?>("--synthetic") { Description = "Instead of --model: write a random bf16 model of this shape (qwen1.5-moe-a2.7b or tiny) into --work and use it." };
         var work = new Option<string>("--work") { Description = "Folder for the synthetic model.", DefaultValueFactory = _ => "bench-model" };
-        var policies = new Option<string>("--policies") { Description = "Comma-separated policies.", DefaultValueFactory = _ => "on-demand,lru,next-layer" };
+        var policies = new Option<string>("--policies") { Description = "Comma-separated policies (any --policy name of generate, e.g. on-demand+lookahead or lru+lookahead+cpu; repeat a name to measure it again in the same process).", DefaultValueFactory = _ => "on-demand,lru,next-layer" };
         var memory = new Option<string>("--memory") { Description = "Comma-separated budgets (e.g. 6.5GiB,4GiB): everything the model holds on the device.", DefaultValueFactory = _ => "6.5GiB,4GiB" };
         var batch = new Option<string>("--batch") { Description = "Comma-separated batch sizes.", DefaultValueFactory = _ => "1,16" };
         var prompt = new Option<int>("--prompt-tokens") { Description = "Random prompt length.", DefaultValueFactory = _ => 32 };

@@ -17,7 +17,7 @@ internal static class EvalCacheCommand
     {
         var model = new Option<string>("--model") { Description = "Demo model folder.", DefaultValueFactory = _ => "models/demo-moe" };
         var predictorDir = new Option<string>("--predictor") { Description = "Predictor folder (default MODEL/predictor)." };
-        var policies = new Option<string>("--policies") { Description = "Comma-separated policies.", DefaultValueFactory = _ => "on-demand,lru,next-layer,expertflow-no-ts,expertflow" };
+        var policies = new Option<string>("--policies") { Description = "Comma-separated policies: on-demand, lru, next-layer, expertflow (PLEC with the token scheduler), expertflow-no-ts, each optionally with +lookahead[:N].", DefaultValueFactory = _ => "on-demand,lru,next-layer,expertflow-no-ts,expertflow" };
         var fractions = new Option<string>("--cache") { Description = "Comma-separated cache sizes as shares of all experts.", DefaultValueFactory = _ => "0.1,0.25,0.5" };
         var batches = new Option<string>("--batch") { Description = "Comma-separated batch sizes.", DefaultValueFactory = _ => "1,16" };
         var newTokens = new Option<int>("--new-tokens") { Description = "Tokens generated per prompt.", DefaultValueFactory = _ => 24 };
