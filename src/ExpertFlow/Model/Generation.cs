@@ -106,7 +106,7 @@ public static class Generation
             if (s.TopK > 0 && s.TopK < scaled.shape[1])
             {
                 var kth = scaled.topk(s.TopK, -1).values.narrow(1, s.TopK - 1, 1);
-                scaled = scaled.masked_fill(scaled < kth, double.NegativeInfinity);
+                scaled = Ops.MaskedFill(scaled, scaled < kth, double.NegativeInfinity);
             }
             if (s.TopP < 1)
             {
@@ -115,7 +115,7 @@ public static class Generation
                 // drop a token when the tokens before it already reach top_p (the most likely token always stays)
                 var drop = (cumulative - sorted.softmax(-1)) >= s.TopP;
                 var dropOriginal = zeros_like(drop).scatter(1, order, drop);
-                scaled = scaled.masked_fill(dropOriginal, double.NegativeInfinity);
+                scaled = Ops.MaskedFill(scaled, dropOriginal, double.NegativeInfinity);
             }
             chosen = multinomial(scaled.softmax(-1).cpu(), 1, generator: generator).squeeze(1);
         }

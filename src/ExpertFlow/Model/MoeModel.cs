@@ -602,7 +602,7 @@ public sealed class MoeCausalLM : IMoeModel, DecodeGraphs.IStepBody
         {
             var keys = arange(0, keyLength, 1, ScalarType.Int64, Device).view(1, 1, keyLength);
             var allowed = keys <= pos.unsqueeze(-1); // [B, T, S]
-            mask = zeros([rows, width, keyLength], DType, Device).masked_fill(allowed.logical_not(), double.NegativeInfinity).unsqueeze(1);
+            mask = Ops.MaskedFill(zeros([rows, width, keyLength], DType, Device), allowed.logical_not(), double.NegativeInfinity).unsqueeze(1);
         }
         return DecoderStep.Create(cos, signedSin, slots, validIndex, mask, keyLength, Config.NumHeads / Config.NumKvHeads);
     }

@@ -52,8 +52,8 @@ internal static class Ops
         if (UsesFusedKernels(x) && weight.dtype == x.dtype) return LibTorchOps.RmsNorm(x, weight, eps);
         var dtype = x.dtype;
         var x32 = dtype == ScalarType.Float32 ? x : x.to(ScalarType.Float32);
-        var variance = x32.pow(2).mean([-1], keepdim: true);
-        var normed = x32 * rsqrt(variance + eps);
+        var variance = x32.square().mean([-1], keepdim: true);
+        var normed = x32 * rsqrt(Add(variance, eps));
         return weight * (dtype == ScalarType.Float32 ? normed : normed.to(dtype));
     }
 
@@ -62,9 +62,35 @@ internal static class Ops
         "silu" => F.silu(x),
         "relu" => F.relu(x),
         "gelu" => F.gelu(x),
-        "gelu_new" or "gelu_pytorch_tanh" => 0.5 * x * (1.0 + tanh(Math.Sqrt(2.0 / Math.PI) * (x + 0.044715 * x.pow(3)))),
+        "gelu_new" or "gelu_pytorch_tanh" => Mul(x, 0.5) * Add(tanh(Mul(x + Mul(x.square() * x, 0.044715), Math.Sqrt(2.0 / Math.PI))), 1.0),
         _ => throw new InvalidOperationException($"activation {act}"),
     };
+
+    // TorchSharp 0.107 turns a C# number in `tensor + 1.0` into a Scalar that nothing references during the native call,
+    // so a garbage collection at that moment can finalize (free) it while libtorch reads it: seen once in CI as
+    // "toFloat ... Expected false to be true" inside RmsNorm. Hot paths pass their numbers through these instead: the
+    // `using` keeps the Scalar alive until the call has returned.
+
+    /// <summary>x + value, with the Scalar kept alive through the call.</summary>
+    public static Tensor Add(Tensor x, double value)
+    {
+        using var s = value.ToScalar();
+        return x.add(s);
+    }
+
+    /// <summary>x * value, with the Scalar kept alive through the call.</summary>
+    public static Tensor Mul(Tensor x, double value)
+    {
+        using var s = value.ToScalar();
+        return x.mul(s);
+    }
+
+    /// <summary>x.masked_fill(mask, value), with the Scalar kept alive through the call.</summary>
+    public static Tensor MaskedFill(Tensor x, Tensor mask, double value)
+    {
+        using var s = value.ToScalar();
+        return x.masked_fill(mask, s);
+    }
 
     /// <summary>Gated FFN on a fused [2I, H] input weight: out = down · (act(gate·x) ⊙ up·x).</summary>
     public static Tensor GatedFfn(Tensor x, Tensor gateUp, Tensor down, string act)

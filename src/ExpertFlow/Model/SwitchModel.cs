@@ -226,7 +226,7 @@ public sealed class SwitchModel : IMoeModel
         var ids = tensor(Padded(tokens, width), ScalarType.Int64, Device).view(rows, width);
         var lengths = tensor(tokens.Select(t => (long)t.Length).ToArray(), ScalarType.Int64, Device);
         var keyValid = arange(0, width, 1, ScalarType.Int64, Device).view(1, width) < lengths.view(rows, 1); // [B, S]
-        var mask = zeros([rows, 1, 1, width], DType, Device).masked_fill(keyValid.logical_not().view(rows, 1, 1, width), double.NegativeInfinity);
+        var mask = Ops.MaskedFill(zeros([rows, 1, 1, width], DType, Device), keyValid.logical_not().view(rows, 1, 1, width), double.NegativeInfinity);
         var pos = arange(0, width, 1, ScalarType.Int64, Device).view(1, width);
         var bias = PositionBias(encRelBias, pos, width, bidirectional: true).to(DType) + mask;
         var hidden = Ops.Embed(ids, shared.Value);
@@ -282,7 +282,7 @@ public sealed class SwitchModel : IMoeModel
         long keyLength = Math.Min(cache.Capacity, Enumerable.Range(0, rows).Max(r => starts[r] + Math.Max(tokens[r].Length, 1)));
         keyLength = Math.Max(keyLength, 1);
         var keys = arange(0, keyLength, 1, ScalarType.Int64, Device).view(1, 1, keyLength);
-        var causal = zeros([rows, width, keyLength], DType, Device).masked_fill((keys <= pos.unsqueeze(-1)).logical_not(), double.NegativeInfinity).unsqueeze(1);
+        var causal = Ops.MaskedFill(zeros([rows, width, keyLength], DType, Device), (keys <= pos.unsqueeze(-1)).logical_not(), double.NegativeInfinity).unsqueeze(1);
         var selfBias = PositionBias(decRelBias, pos, keyLength, bidirectional: false).to(DType) + causal;
         var slotT = tensor(slots.ToArray(), ScalarType.Int64, Device);
         var hidden = Ops.Embed(tensor(Padded(tokens, width), ScalarType.Int64, Device).view(rows, width), shared.Value);
@@ -306,7 +306,7 @@ public sealed class SwitchModel : IMoeModel
             var last = Enumerable.Range(0, rows).Select(r => (long)(r * width + Math.Max(tokens[r].Length - 1, 0))).ToArray();
             output = output.view(rows * width, Config.HiddenSize).index_select(0, tensor(last, ScalarType.Int64, Device));
         }
-        if (Config.TieWordEmbeddings) output = output * Math.Pow(Config.HiddenSize, -0.5);
+        if (Config.TieWordEmbeddings) output = Ops.Mul(output, Math.Pow(Config.HiddenSize, -0.5));
         var logits = F.linear(output, lmHead.Value).to(ScalarType.Float32);
         ctx.Publish(Observers);
         return logits.MoveToOuterDisposeScope();
