@@ -327,7 +327,7 @@ internal sealed class MoeBlock
             order.AddRange(rowsOf[e]);
             flat.AddRange(flatOf[e]);
         }
-        var hostProvider = provider as IHostComputeProvider;
+        var hostProvider = provider is IHostComputeProvider { ComputesOnHost: true } hosted ? hosted : null;
         var onHost = hostProvider?.PlanHost(layer, experts, experts.Select(e => rowsOf[e].Count).ToArray()) ?? [];
         provider.OnRouted(layer, experts);
         if (guess is { } g && provider is IAnticipatingProvider anticipating) anticipating.Anticipate(g.Layer, g.PerToken, g.K);

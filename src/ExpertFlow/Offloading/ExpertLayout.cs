@@ -51,6 +51,18 @@ public sealed class ExpertLayout
     public int TotalExperts => MoeLayers.Count * ExpertsPerLayer;
     public long TotalExpertBytes => TotalExperts * BytesPerExpert;
 
+    /// <summary>
+    /// Where a view over parts <paramref name="firstPart"/>.. of one expert's block starts and how many elements it spans
+    /// (consecutive parts are contiguous); throws when <paramref name="shape"/> does not hold exactly those elements.
+    /// </summary>
+    public (long Start, long Elements) PartRange(int firstPart, int partCount, long[] shape)
+    {
+        long elements = Enumerable.Range(firstPart, partCount).Sum(p => Parts[p].Elements);
+        if (shape.Aggregate(1L, (a, b) => a * b) != elements)
+            throw new ArgumentException($"a view of {elements} elements cannot have shape [{string.Join(",", shape)}]");
+        return (PartElementOffsets[firstPart], elements);
+    }
+
     /// <summary>Position of a model layer among the MoE layers (0-based); throws for a layer without experts.</summary>
     public int PositionOf(int layer) => layerPosition.TryGetValue(layer, out int p) ? p
         : throw new ArgumentException($"layer {layer} has no routed experts (MoE layers: {string.Join(",", MoeLayers)})");

@@ -229,10 +229,8 @@ public sealed class ExpertOffloadEngine : ICacheControl, IDisposable
         var key = new ExpertKey(layer, expert);
         if (hostStore == null || !hostStore.TryGetHostPointer(key, out IntPtr block))
             throw new InvalidOperationException($"expert {key} has no host copy to compute from");
-        long elements = Enumerable.Range(firstPart, partCount).Sum(p => Layout.Parts[p].Elements);
-        if (shape.Aggregate(1L, (a, b) => a * b) != elements)
-            throw new ArgumentException($"a view of {elements} elements cannot have shape [{string.Join(",", shape)}]");
-        return Toolkit.Runtime.HostTensors.View(block + (nint)(Layout.PartElementOffsets[firstPart] * Layout.ElementSize), shape, Layout.DType);
+        var (start, _) = Layout.PartRange(firstPart, partCount, shape);
+        return Toolkit.Runtime.HostTensors.View(block + (nint)(start * Layout.ElementSize), shape, Layout.DType);
     }
 
     /// <summary>Host compute: the runtime computed an expert with <paramref name="tokens"/> tokens in <paramref name="seconds"/>.</summary>

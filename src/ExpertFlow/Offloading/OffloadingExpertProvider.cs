@@ -154,6 +154,16 @@ public sealed class OffloadingExpertProvider : IExpertProvider, IRoutingObserver
         lastRoutedLayer = layer;
     }
 
+    /// <summary>True with <c>+cpu</c> (starts the engine, as <see cref="AnticipatedExperts"/> does).</summary>
+    public bool ComputesOnHost
+    {
+        get
+        {
+            EnsureStarted();
+            return offloaded!.Engine.HostCompute;
+        }
+    }
+
     public IReadOnlyList<int> PlanHost(int layer, IReadOnlyList<int> experts, IReadOnlyList<int> tokens)
     {
         EnterLayer(layer);

@@ -58,10 +58,7 @@ public sealed class SlotPool : IDisposable
     /// <summary>A view over consecutive parts of a slot (e.g. gate and up rows as one [2I, H] matrix); the caller disposes it.</summary>
     public Tensor View(int slot, int firstPart, int partCount, long[] shape)
     {
-        long start = Layout.PartElementOffsets[firstPart];
-        long elements = Enumerable.Range(firstPart, partCount).Sum(p => Layout.Parts[p].Elements);
-        if (shape.Aggregate(1L, (a, b) => a * b) != elements)
-            throw new ArgumentException($"a view of {elements} elements cannot have shape [{string.Join(",", shape)}]");
+        var (start, elements) = Layout.PartRange(firstPart, partCount, shape);
         var view = storage[slot].narrow(0, start, elements).view(shape);
         view.DetachFromDisposeScope();
         return view;
