@@ -17,21 +17,23 @@ internal static class EvalCacheCommand
     {
         var model = new Option<string>("--model") { Description = "Demo model folder.", DefaultValueFactory = _ => "models/demo-moe" };
         var predictorDir = new Option<string>("--predictor") { Description = "Predictor folder (default MODEL/predictor)." };
-        var policies = new Option<string>("--policies") { Description = "Comma-separated policies: on-demand, lru, next-layer, expertflow (PLEC with the token scheduler), expertflow-no-ts, each optionally with +lookahead[:N].", DefaultValueFactory = _ => "on-demand,lru,next-layer,expertflow-no-ts,expertflow" };
+        var policies = new Option<string>("--policies") { Description = "Comma-separated policies: on-demand, lru, next-layer, expertflow (PLEC with the token scheduler), expertflow-no-ts (PLEC, batches in arrival order), expertflow-oracle (PLEC fed by the true routing of the all-resident run: the bound a perfect predictor would reach), each optionally with +lookahead[:N].", DefaultValueFactory = _ => "on-demand,lru,next-layer,expertflow-no-ts,expertflow" };
         var fractions = new Option<string>("--cache") { Description = "Comma-separated cache sizes as shares of all experts.", DefaultValueFactory = _ => "0.1,0.25,0.5" };
         var batches = new Option<string>("--batch") { Description = "Comma-separated batch sizes.", DefaultValueFactory = _ => "1,16" };
         var newTokens = new Option<int>("--new-tokens") { Description = "Tokens generated per prompt.", DefaultValueFactory = _ => 24 };
+        var runs = new Option<int>("--runs") { Description = "Dual-batch generations per case, each over 2 x batch fresh prompts (more runs: less timing noise).", DefaultValueFactory = _ => 2 };
         var output = new Option<string>("--out") { Description = "Report folder (report.md, PNG plots).", DefaultValueFactory = _ => "docs/expertflow-cache" };
         var lookahead = new Option<int>("--lookahead") { Description = "PLEC: layers ahead whose predicted experts are prefetched.", DefaultValueFactory = _ => 2 };
         var floor = new Option<float>("--prefetch-floor") { Description = "PLEC: experts the predictor scores below this are never prefetched (higher: fewer copies, more misses).", DefaultValueFactory = _ => ExpertFlow.Offloading.Policies.PredictivePolicy.DefaultPrefetchFloor };
-        var overlap = new Option<bool>("--overlap") { Description = "expertflow: predict the first batch's next paths on a worker thread while the second batch computes. Off by default: on a 2-core CPU it was slower at batch 16 (docs/expertflow-prediction.md); not measured on a GPU.", DefaultValueFactory = _ => false };
+        var overlap = new Option<bool>("--overlap") { Description = "expertflow: predict each batch's next paths on a worker thread while the other batch computes. Off by default: on a 2-core CPU it was slower at batch 16 (docs/expertflow-prediction.md).", DefaultValueFactory = _ => false };
+        var crossStep = new Option<bool>("--cross-step") { Description = "PLEC: while one batch computes, prefetch the first layers' experts of the waiting batch's next step (its tokens are known).", DefaultValueFactory = _ => true };
         var plots = new Option<bool>("--plots") { Description = "Write PNG plots (needs SkiaSharp's native library).", DefaultValueFactory = _ => true };
         var replot = new Option<string?>("--replot") { Description = "Only redraw the plots of an earlier report folder from its results.json." };
         var device = CommonOptions.Device();
         var verbose = CommonOptions.Verbose();
         var command = new Command("eval-cache", "Hit ratio, transfers, stall time and tokens/s of offloading policies (incl. expertflow = PLEC + predictor) on the demo model with held-out GCIDE prompts.")
         {
-            model, predictorDir, policies, fractions, batches, newTokens, output, lookahead, floor, overlap, plots, replot, device, verbose,
+            model, predictorDir, policies, fractions, batches, newTokens, runs, output, lookahead, floor, overlap, crossStep, plots, replot, device, verbose,
         };
         command.SetAction(parse =>
         {
@@ -58,18 +60,21 @@ internal static class EvalCacheCommand
             var policyList = Split(parse.GetValue(policies)!).ToArray();
             foreach (int b in batchList) foreach (double f in fractionList) foreach (var p in policyList) cases.Add(new CacheCase(p, f, b));
             foreach (int b in batchList) cases.Add(new CacheCase("all-resident", 1, b));
-            var eval = new CacheEvaluation(modelDir, predictor, dev, log) { NewTokens = parse.GetValue(newTokens), Lookahead = parse.GetValue(lookahead), PrefetchFloor = parse.GetValue(floor), OverlapPrediction = parse.GetValue(overlap) };
+            var eval = new CacheEvaluation(modelDir, predictor, dev, log) { NewTokens = parse.GetValue(newTokens), Runs = parse.GetValue(runs), Lookahead = parse.GetValue(lookahead), PrefetchFloor = parse.GetValue(floor), OverlapPrediction = parse.GetValue(overlap), CrossStep = parse.GetValue(crossStep) };
             string outDir = parse.GetValue(output)!;
             Directory.CreateDirectory(outDir);
             // Partial results after every case, so a run cut short still leaves its measurements.
             var results = eval.Run(cases, prompts, new SynchronousProgress<string>(m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]")),
                 partial => Files.WriteAllTextAtomically(Path.Combine(outDir, "results.json"), System.Text.Json.JsonSerializer.Serialize(partial.Select(r => r with { Device = dev.ToString() }))));
-            var table = new MarkdownTable("policy", "cache", "batch", "slots", "hit ratio", "decode hit ratio", "transfers (demand+prefetch)", "prefetch wasted", "stall s", "decode tok/s", "predictor+scheduler s", "experts/layer per batch", "ids = all-resident");
+            var table = new MarkdownTable("policy", "cache", "batch", "slots", "hit ratio", "decode hit ratio", "transfers (demand+prefetch)", "prefetch wasted", "stall s", "decode tok/s", "x lru", "predictor+scheduler s", "experts/layer per batch", "ids = all-resident");
             var console = new Table().AddColumns("policy", "cache", "batch", "slots", "hit", "decode hit", "transfers", "stall s", "tok/s", "experts/batch", "same ids");
+            // tokens/s relative to lru's at the same cache size and batch (empty where lru was not run)
+            string VersusLru(CacheResult r) => results.FirstOrDefault(l => l.Case.Policy == "lru" && l.Case.Batch == r.Case.Batch && l.Case.CacheFraction == r.Case.CacheFraction && l.Error == null) is { DecodeTokensPerSecond: > 0 } lru
+                && r.Case.Policy != "all-resident" ? (r.DecodeTokensPerSecond / lru.DecodeTokensPerSecond).ToString("F2", CultureInfo.InvariantCulture) : "";
             foreach (var r in results)
             {
                 table.Add(r.Case.Policy, r.Case.CacheFraction.ToString("P0", CultureInfo.InvariantCulture), r.Case.Batch, r.Slots, r.HitRatio.ToString("F3"), r.DecodeHitRatio.ToString("F3"),
-                    $"{r.Transfers} ({r.DemandTransfers}+{r.PrefetchTransfers})", r.PrefetchWasted, r.StallSeconds.ToString("F3"), r.DecodeTokensPerSecond.ToString("F1"),
+                    $"{r.Transfers} ({r.DemandTransfers}+{r.PrefetchTransfers})", r.PrefetchWasted, r.StallSeconds.ToString("F3"), r.DecodeTokensPerSecond.ToString("F1"), VersusLru(r),
                     r.PredictorSeconds.ToString("F2"), r.ExpertsPerBatchLayer.ToString("F2"), r.Error ?? (r.SameIdsAsResident ? "yes" : "NO"));
                 console.AddRow(r.Case.Policy, r.Case.CacheFraction.ToString("P0", CultureInfo.InvariantCulture), r.Case.Batch.ToString(), r.Slots.ToString(), r.HitRatio.ToString("F3"), r.DecodeHitRatio.ToString("F3"),
                     r.Transfers.ToString(), r.StallSeconds.ToString("F3"), r.DecodeTokensPerSecond.ToString("F1"), r.ExpertsPerBatchLayer.ToString("F2"), Markup.Escape(r.Error ?? (r.SameIdsAsResident ? "yes" : "NO")));

@@ -25,8 +25,10 @@ public sealed record CacheResult(CacheCase Case, int Slots, double HitRatio, lon
 /// batch size B: greedy generation of <see cref="NewTokens"/> tokens for 2B prompts decoded as two batches of
 /// B in flight (<see cref="Scheduling.DualBatchGenerator"/>), stats from the engine. "expertflow" is PLEC
 /// (<see cref="PredictivePolicy"/> fed by <see cref="PredictorForecast"/>) with the token scheduler regrouping
-/// the two batches every step; "expertflow-no-ts" is PLEC with the batches in arrival order. Every run's
-/// output ids are compared with the all-resident run of the same batch size.
+/// the two batches every step; "expertflow-no-ts" is PLEC with the batches in arrival order; "expertflow-oracle" is
+/// PLEC fed by the true routing recorded from the all-resident run (<see cref="OracleForecast"/>: a perfect, free
+/// predictor; arrival order), the bound for what better prediction could give. Every run's output ids are compared
+/// with the all-resident run of the same batch size.
 /// </summary>
 public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? predictor, Device device, ILogger log)
 {
@@ -42,13 +44,26 @@ public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? pr
     /// <summary>expertflow: predict the first batch's next paths while the second batch computes (DualBatchGenerator).
     /// Off by default: slower on a 2-core CPU at batch 16 (the threads compete with the copy threads).</summary>
     public bool OverlapPrediction { get; init; }
+    /// <summary>PLEC: prefetch the waiting batch's first layers during the current step (<see cref="PredictivePolicy"/>).</summary>
+    public bool CrossStep { get; init; } = true;
+
+    /// <summary>The policy names this evaluation knows beyond <see cref="PolicyFactory"/>'s (before any <c>+lookahead</c>).</summary>
+    public static readonly string[] PredictivePolicies = ["expertflow", "expertflow-no-ts", "expertflow-oracle"];
+
+    // The true routing of each batch size's reference run, for expertflow-oracle.
+    readonly Dictionary<int, OracleForecast> oracles = [];
 
     public List<CacheResult> Run(IReadOnlyList<CacheCase> cases, IReadOnlyList<int[]> promptPool, IProgress<string>? progress = null, Action<IReadOnlyList<CacheResult>>? afterEachCase = null)
     {
         var results = new List<CacheResult>();
         var reference = new Dictionary<int, int[][]>();
+        int experts = MoeConfig.Load(modelFolder).NumExperts;
         foreach (int batch in cases.Select(c => c.Batch).Distinct())
+        {
+            oracles[batch] = new OracleForecast(experts) { Recording = true };
             reference[batch] = Generate(new CacheCase("all-resident", 1, batch), promptPool, out _, out _).OutputIds;
+            oracles[batch].Recording = false;
+        }
         foreach (var c in cases)
         {
             progress?.Report($"{c.Policy}, cache {c.CacheFraction:P0}, batch {c.Batch}");
@@ -81,14 +96,16 @@ public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? pr
         PredictivePolicy? plec = null;
         Func<IOffloadPolicy>? policy = null;
         var (basis, guesses) = PolicyFactory.SplitLookahead(c.Policy);
-        bool schedule = basis == "expertflow";
-        if (basis is "expertflow" or "expertflow-no-ts")
+        bool usesPredictor = basis is "expertflow" or "expertflow-no-ts";
+        var oracle = basis == "expertflow-oracle" || c.Policy == "all-resident" ? oracles.GetValueOrDefault(c.Batch) : null;
+        if (usesPredictor || basis == "expertflow-oracle")
         {
-            if (predictor == null) throw new ArgumentException("policy 'expertflow' needs a trained predictor (--predictor)");
-            forecast = new PredictorForecast(predictor);
+            if (usesPredictor && predictor == null) throw new ArgumentException($"policy '{basis}' needs a trained predictor (--predictor)");
+            if (!usesPredictor && oracle == null) throw new InvalidOperationException("expertflow-oracle needs the all-resident reference run of its batch size first");
+            IRoutingForecast source = usesPredictor ? forecast = new PredictorForecast(predictor!) : oracle!;
             policy = () =>
             {
-                plec = new PredictivePolicy(forecast, lookahead: Lookahead, prefetchFloor: PrefetchFloor);
+                plec = new PredictivePolicy(source, lookahead: Lookahead, prefetchFloor: PrefetchFloor, crossStep: CrossStep);
                 return guesses > 0 ? new LookaheadPolicy(plec, guesses) : plec;
             };
         }
@@ -111,18 +128,23 @@ public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? pr
                     : 0; // CPU: the budget bounds the RAM of cached experts only
                 provider.SetBudget(footprint + slots * perExpert + perExpert / 2);
             }
-            var rowPaths = schedule ? new Scheduling.RowPathPredictor(predictor!, share: forecast) : null;
+            // The predictor's paths serve the token scheduler (expertflow) and, shared, PLEC's forecasts of the waiting batch.
+            var rowPaths = usesPredictor ? new Scheduling.RowPathPredictor(predictor!, share: forecast) : null;
+            if (oracle != null && c.Policy == "all-resident") model.Observers.Add(oracle);
             for (int g = 0; g < Runs; g++)
             {
                 var prompts = Enumerable.Range(0, 2 * c.Batch).Select(i => promptPool[(g * 2 * c.Batch + i) % promptPool.Count].Take(PromptTokens).ToArray()).ToArray();
-                var r = Scheduling.DualBatchGenerator.Generate(model, prompts, NewTokens, rowPaths, OverlapPrediction);
+                if (oracle != null) oracle.Run = g;
+                var r = Scheduling.DualBatchGenerator.Generate(model, prompts, NewTokens, rowPaths, OverlapPrediction, regroup: basis == "expertflow");
                 outputs.AddRange(r.OutputIds);
                 prefill += r.PrefillSeconds; decode += r.DecodeSeconds; generated += r.GeneratedTokens; experts += r.ExpertsPerBatchLayer / Runs; scheduler += r.SchedulerSeconds;
             }
             provider?.Finish();
             stats = provider?.Stats;
+            if (oracle != null && c.Policy == "all-resident") model.Observers.Remove(oracle);
             if (plec != null)
-                log.LogInformation("{Policy}: decode misses of experts scored at least 0.5 {Predicted}, below {Unpredicted}", c.Policy, plec.PredictedMisses, plec.UnpredictedMisses);
+                log.LogInformation("{Policy}: decode misses of experts scored at least 0.5 {Predicted}, below {Unpredicted}; {Cross} prefetches for the waiting batch's step",
+                    c.Policy, plec.PredictedMisses, plec.UnpredictedMisses, plec.CrossStepPrefetches);
             predictorSeconds = (forecast?.Seconds ?? 0) + scheduler;
         }
         return new Scheduling.DualBatchResult(outputs.ToArray(), prefill, decode, generated, experts, scheduler);

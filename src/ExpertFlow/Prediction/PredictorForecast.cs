@@ -102,6 +102,26 @@ public sealed class PredictorForecast(RoutingPathPredictor predictor, int maxLen
         return BatchScores(missAll, l, experts);
     }
 
+    /// <summary>
+    /// The next step's forecast from provided predictions: the rows idle in <paramref name="current"/> (with two batches in
+    /// flight, the other batch) whose prediction for their next position is known. Null when none is.
+    /// </summary>
+    public float[][]? ForecastUpcoming(StepInfo current)
+    {
+        if (provided.IsEmpty) return null;
+        int l = predictor.Config.NumLayers, experts = predictor.Config.NumExperts, found = 0;
+        var missAll = new double[l * experts];
+        Array.Fill(missAll, 1.0);
+        for (int r = 0; r < current.TokenIds.Length; r++)
+        {
+            if (current.TokenIds[r].Length > 0 || current.StartPositions[r] == 0) continue;
+            if (!provided.TryGetValue(current.SequenceIds[r], out var p) || p.Position != current.StartPositions[r]) continue;
+            Accumulate(missAll, p.Probabilities, experts, predictor.Config.TopK);
+            found++;
+        }
+        return found == 0 ? null : BatchScores(missAll, l, experts);
+    }
+
     /// <summary>The forecast from provided predictions when every row is a decode row with one provided token; else null.</summary>
     float[][]? FromProvided(StepInfo step, int[] rows)
     {

@@ -15,15 +15,17 @@ public sealed record DualBatchResult(int[][] OutputIds, double PrefillSeconds, d
 /// rows (the others feed nothing, their cache and outputs stay as they are), so moving a sequence to the
 /// other batch needs no KV copy: regrouping is a re-indexing of rows. With a <see cref="RowPathPredictor"/>
 /// the token scheduler regroups the rows before every decode step so that each batch activates few experts;
-/// without one the batches stay in arrival order. Each sequence's computation does not depend on the rows
-/// beside it, so the output ids are the same either way.
-/// <para>Pipelining (<c>overlap</c>): as soon as the first batch of a step has its tokens, the
-/// predictor forecasts those rows' next paths on a worker thread while the second batch computes; only the second
-/// batch's rows are predicted after it, then the scheduler splits all rows for the next step.</para>
+/// without one (or with <c>regroup</c> false: predictions for the cache policy only) the batches stay in arrival order.
+/// After a regrouping, the batch holding more of the rows that ran last goes second, so rows keep alternating and the
+/// batch waiting while the other computes is the one that runs next (the cache policy prefetches for it). Each
+/// sequence's computation does not depend on the rows beside it, so the output ids are the same either way.
+/// <para>Pipelining (<c>overlap</c>): as soon as a batch has its tokens, the predictor forecasts those rows' next paths on a
+/// worker thread while the other batch computes. The second batch's prediction then overlaps the next first batch's
+/// step, unless the scheduler must regroup rows (batches of more than one row), which needs it first.</para>
 /// </summary>
 public static class DualBatchGenerator
 {
-    public static DualBatchResult Generate(IMoeModel model, IReadOnlyList<int[]> prompts, int maxNewTokens, RowPathPredictor? scheduler, bool overlap = false)
+    public static DualBatchResult Generate(IMoeModel model, IReadOnlyList<int[]> prompts, int maxNewTokens, RowPathPredictor? scheduler, bool overlap = false, bool regroup = true)
     {
         int rows = prompts.Count;
         if (rows < 2 || rows % 2 != 0) throw new ArgumentException($"dual-batch generation needs an even number (at least 2) of prompts; got {rows}");
@@ -47,29 +49,46 @@ public static class DualBatchGenerator
             var paths = new ExpertSet[rows];
             if (scheduler != null && maxNewTokens > 1)
                 schedulerSeconds += Timed(() => Place(paths, Enumerable.Range(0, rows).ToArray(), scheduler.Predict(prompts, outputs)));
+            int[] a = firstHalf, b = secondHalf;
+            // Pipelined: the second batch's next paths, predicted on a worker thread while the next first batch computes.
+            (int[] Rows, Task<ExpertSet[]> Paths)? pending = null;
             for (int step = 1; step < maxNewTokens; step++)
             {
-                int[] a = firstHalf, b = secondHalf;
-                if (scheduler != null) schedulerSeconds += Timed(() => (a, b) = Split(paths));
+                if (scheduler != null && regroup)
+                {
+                    // Splitting on paths a token old undoes most of the scheduler's gain (measured), so the split waits for
+                    // them, except between two single rows, where there is nothing to regroup.
+                    if (pending is { } stale && half > 1) { schedulerSeconds += Timed(() => Place(paths, stale.Rows, stale.Paths.GetAwaiter().GetResult())); pending = null; }
+                    int[] ranLast = b;
+                    schedulerSeconds += Timed(() => (a, b) = Split(paths, ranLast));
+                }
+                // a row about to run needs its fresh prediction (the cache policy's forecast reuses it)
+                if (pending is { } moved && a.Intersect(moved.Rows).Any()) { schedulerSeconds += Timed(() => Place(paths, moved.Rows, moved.Paths.GetAwaiter().GetResult())); pending = null; }
                 bool predictNext = scheduler != null && step + 1 < maxNewTokens;
                 RunBatch(model, a, rows, r => [next[r]], next);
                 foreach (int r in a) outputs[r].Add(next[r]);
+                if (pending is { } done) { schedulerSeconds += Timed(() => Place(paths, done.Rows, done.Paths.GetAwaiter().GetResult())); pending = null; }
                 // The first batch's next paths: on a worker thread while the second batch computes (or inline).
                 Task<ExpertSet[]>? first = null;
                 if (predictNext)
                 {
-                    if (overlap) first = Task.Run(() => scheduler!.PredictRows(prompts, outputs, a));
-                    else schedulerSeconds += Timed(() => Place(paths, a, scheduler!.PredictRows(prompts, outputs, a)));
+                    var firstRows = a;
+                    if (overlap) first = Task.Run(() => scheduler!.PredictRows(prompts, outputs, firstRows));
+                    else schedulerSeconds += Timed(() => Place(paths, firstRows, scheduler!.PredictRows(prompts, outputs, firstRows)));
                 }
                 RunBatch(model, b, rows, r => [next[r]], next);
                 foreach (int r in b) outputs[r].Add(next[r]);
-                if (predictNext)
-                    schedulerSeconds += Timed(() =>
-                    {
-                        Place(paths, b, scheduler!.PredictRows(prompts, outputs, b));
-                        if (first != null) Place(paths, a, first.GetAwaiter().GetResult());
-                    });
+                if (!predictNext) continue;
+                var firstBatch = a;
+                if (overlap)
+                {
+                    var secondRows = b;
+                    pending = (secondRows, Task.Run(() => scheduler!.PredictRows(prompts, outputs, secondRows)));
+                    schedulerSeconds += Timed(() => Place(paths, firstBatch, first!.GetAwaiter().GetResult()));
+                }
+                else schedulerSeconds += Timed(() => Place(paths, b, scheduler!.PredictRows(prompts, outputs, b)));
             }
+            if (pending is { } last) last.Paths.GetAwaiter().GetResult();
             double decode = clock.Elapsed.TotalSeconds;
             return new DualBatchResult(outputs.Select(o => o.ToArray()).ToArray(), prefill, decode, outputs.Sum(o => o.Count), counter.MeanPerStepLayer, schedulerSeconds);
         }
@@ -79,10 +98,12 @@ public static class DualBatchGenerator
         }
     }
 
-    static (int[], int[]) Split(ExpertSet[] paths)
+    /// <summary>The scheduler's two batches, the one sharing fewer rows with <paramref name="ranLast"/> first.</summary>
+    static (int[], int[]) Split(ExpertSet[] paths, int[] ranLast)
     {
         var split = TokenScheduler.Split(paths);
-        return (split.First, split.Second);
+        return split.First.Intersect(ranLast).Count() > split.Second.Intersect(ranLast).Count()
+            ? (split.Second, split.First) : (split.First, split.Second);
     }
 
     static void Place(ExpertSet[] paths, int[] rows, ExpertSet[] predicted)

@@ -141,6 +141,32 @@ public class CachePolicyTests
     }
 
     [Fact]
+    public void Plec_prefetches_the_waiting_batchs_first_layers_before_its_step_starts()
+    {
+        // Two batches alternate (a, b, a, ...) and need different experts in every layer. With the next step known
+        // (ForecastUpcoming), routing layer 1 of a step already copies the next step's layer 0 (lookahead 2 runs past the
+        // last layer), and layer 2 the next step's layer 1; without it those copies wait for the next step to start.
+        var layout = Layout(layers: 3, experts: 6);
+        int[][] a = [[0, 1], [2, 3], [4, 5]], b = [[2, 3], [4, 5], [0, 1]];
+        var steps = Enumerable.Range(0, 6).Select(i => i % 2 == 0 ? a : b).ToArray();
+        foreach (bool crossStep in new[] { true, false })
+        {
+            var policy = new PredictivePolicy(new ScriptForecast(layout, steps), threshold: 0.5f, lookahead: 2, crossStep: crossStep);
+            using var o = Create(layout, 6, "expertflow", policy);
+            var e = o.Engine;
+            for (int s = 0; s < steps.Length; s++)
+            {
+                Step(o, steps[s]);
+                if (s == 0 || s + 1 == steps.Length) continue; // the prefill step does not look past itself
+                bool ready = Enumerable.Range(0, 2).All(l => steps[s + 1][l].All(x => e.IsCachedOrLoading(new ExpertKey(l, x))));
+                Assert.Equal(crossStep, ready);
+            }
+            Assert.Equal(crossStep ? 4 * 4 : 0, policy.CrossStepPrefetches); // decode steps 1-4 each start 2 + 2 copies early
+            Assert.Equal(1.0, o.Stats.DecodeHitRatio, 3);
+        }
+    }
+
+    [Fact]
     public void Lookahead_copies_the_guessed_expert_before_its_layer_and_corrects_a_wrong_guess()
     {
         var layout = Layout(layers: 3, experts: 6);
@@ -267,6 +293,17 @@ sealed class ListForecast(ExpertLayout layout, int[][][] steps, int wrongExtra) 
             return s;
         }).ToArray();
     }
+}
+
+/// <summary>Forecast = the given routing per step, and the next step's as the upcoming one.</summary>
+sealed class ScriptForecast(ExpertLayout layout, int[][][] steps) : IRoutingForecast
+{
+    public float[][]? Forecast(StepInfo step) => At(step.Step);
+    public float[][]? ForecastUpcoming(StepInfo current) => At(current.Step + 1);
+
+    float[][]? At(long step) => step < steps.Length
+        ? steps[(int)step].Select(experts => { var s = new float[layout.ExpertsPerLayer]; foreach (int e in experts) s[e] = 1; return s; }).ToArray()
+        : null;
 }
 
 /// <summary>Forecast = the given scores per step.</summary>

@@ -37,7 +37,42 @@ public class DualBatchGeneratorTests
             Assert.Equal(inline.ExpertsPerBatchLayer, scheduled.ExpertsPerBatchLayer);
             Assert.InRange(scheduled.ExpertsPerBatchLayer, 2, 8);
             Assert.True(rowPaths.Seconds > 0);
+            // Predictions without regrouping (the cache policy's forecasts only): arrival order, same ids.
+            var arrival = DualBatchGenerator.Generate(model, prompts, 6, rowPaths, overlap: true, regroup: false);
+            Assert.Equal(plain.OutputIds, arrival.OutputIds);
+            Assert.Equal(inOrder.ExpertsPerBatchLayer, arrival.ExpertsPerBatchLayer);
         }
         finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void Single_row_batches_alternate_so_the_waiting_row_runs_next()
+    {
+        manual_seed(12);
+        var config = new DemoMoeConfig { VocabSize = 300, HiddenSize = 32, IntermediateSize = 48, NumLayers = 2, NumHeads = 4, NumKeyValueHeads = 2, NumExperts = 8, TopK = 2, MaxPositions = 64 };
+        string dir = Path.Combine(Path.GetTempPath(), $"dual-{Guid.NewGuid():N}");
+        try
+        {
+            using (var demo = new DemoMixtral(config)) DemoCheckpoint.Save(dir, demo, Gpt2SubsetTokenizer.Build(["x"], 300));
+            using var model = MoeModels.Load(dir);
+            using var predictor = new RoutingPathPredictor(new PredictorConfig { VocabSize = 300, NumLayers = 2, NumExperts = 8, TopK = 2, ModelDim = 32, Heads = 2, FeedForwardDim = 64, MaxPositions = 64 });
+            var fed = new StepRows();
+            model.Observers.Add(fed);
+            foreach (bool overlap in new[] { false, true })
+            {
+                fed.Rows.Clear();
+                DualBatchGenerator.Generate(model, [[5, 6, 7], [8, 9]], 8, new RowPathPredictor(predictor), overlap);
+                // prompts: row 0 then row 1; every decode step then feeds the row that waited during the step before
+                Assert.Equal(Enumerable.Range(0, 2 * 8).Select(i => i % 2), fed.Rows);
+            }
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    sealed class StepRows : IRoutingObserver
+    {
+        public List<int> Rows { get; } = [];
+        public void OnStep(StepInfo step) => Rows.AddRange(Enumerable.Range(0, step.TokenIds.Length).Where(r => step.TokenIds[r].Length > 0));
+        public void OnRouting(RoutingDecision decision) { }
     }
 }

@@ -11,6 +11,13 @@ public interface IRoutingForecast
 {
     /// <summary>Scores [MoE layer position][expert] for the step, or null when no forecast is available.</summary>
     float[][]? Forecast(StepInfo step);
+
+    /// <summary>
+    /// Scores for the step expected after <paramref name="current"/>, or null when unknown (the default). With two batches
+    /// in flight the next step feeds the rows idle in this one, whose next tokens are already known, so a forecast can
+    /// name that step's experts while this one computes.
+    /// </summary>
+    float[][]? ForecastUpcoming(StepInfo current) => null;
 }
 
 /// <summary>
@@ -23,15 +30,22 @@ public interface IRoutingForecast
 /// <c>prefetchFloor</c> are never prefetched, even to fill a layer's share: a high floor keeps the share's other slots
 /// for experts retained from earlier steps (fewer copies when the link is the bottleneck), a low one prefetches
 /// unlikely experts too (fewer misses when the link has time to spare).
+/// <para>Across steps: when the forecast knows the next step (<see cref="IRoutingForecast.ForecastUpcoming"/>, two batches in
+/// flight), the look-ahead runs on past the last layer into the next step's first layers, so their copies use the link
+/// while this step's last layers, its logits and the host's turn-around run, instead of starting when that step starts
+/// (<c>crossStep</c>, on by default).</para>
 /// </summary>
 public sealed class PredictivePolicy(IRoutingForecast forecast, string name = "expertflow", float threshold = 0.5f, int lookahead = 2,
-    float prefetchFloor = PredictivePolicy.DefaultPrefetchFloor) : IOffloadPolicy
+    float prefetchFloor = PredictivePolicy.DefaultPrefetchFloor, bool crossStep = true) : IOffloadPolicy
 {
     /// <summary>The default <c>prefetchFloor</c>.</summary>
     public const float DefaultPrefetchFloor = 0.3f;
 
     ICacheControl cache = null!;
+    StepInfo? step;
     float[][]? scores;
+    float[][]? upcoming;
+    int routedPosition = -1;
     int[]? quotas;
     bool decoding;
 
@@ -43,8 +57,14 @@ public sealed class PredictivePolicy(IRoutingForecast forecast, string name = "e
     public string Name => name;
     public void Attach(ICacheControl cache) => this.cache = cache;
 
+    /// <summary>Prefetches issued for the next step's layers before it started (cross-step look-ahead).</summary>
+    public long CrossStepPrefetches { get; private set; }
+
     public void OnStepStart(StepInfo step)
     {
+        this.step = step;
+        upcoming = null;
+        routedPosition = -1;
         scores = forecast.Forecast(step);
         decoding = !step.IsPrefill;
         if (scores == null) return;
@@ -60,25 +80,46 @@ public sealed class PredictivePolicy(IRoutingForecast forecast, string name = "e
     public void OnRouted(int layer, IReadOnlyList<int> experts, IReadOnlyList<int> missed)
     {
         if (scores == null) return;
-        int position = cache.Layout.PositionOf(layer);
+        int position = routedPosition = cache.Layout.PositionOf(layer);
         if (decoding)
             foreach (int e in missed)
                 if (scores[position][e] >= threshold) PredictedMisses++; else UnpredictedMisses++;
-        if (position + lookahead < scores.Length) PrefetchLayer(position + lookahead);
+        int ahead = position + lookahead;
+        if (ahead < scores.Length) PrefetchLayer(ahead);
+        // asked late on purpose: the other batch's prediction may be made on a worker thread during this step
+        else if (crossStep && decoding && step != null && (upcoming ??= forecast.ForecastUpcoming(step)) is { } next)
+            CrossStepPrefetches += PrefetchLayer(ahead - scores.Length, next);
     }
 
-    /// <summary>Prefetches the layer's most likely experts, as many as its quota holds (at least those scoring at least the threshold).</summary>
-    void PrefetchLayer(int position)
+    void PrefetchLayer(int position) => PrefetchLayer(position, scores!);
+
+    /// <summary>
+    /// Prefetches the layer's most likely experts, as many as its quota holds (at least those scoring at least the
+    /// threshold); returns the copies it started.
+    /// </summary>
+    int PrefetchLayer(int position, float[][] from)
     {
-        var s = scores![position];
-        int budget = Math.Max(quotas?[position] ?? 0, s.Count(x => x >= threshold));
+        var s = from[position];
+        int budget = Math.Max(quotas?[position] ?? 0, s.Count(x => x >= threshold)), started = 0;
         foreach (int e in Enumerable.Range(0, s.Length).Where(e => s[e] >= prefetchFloor).OrderByDescending(e => s[e]).Take(budget))
-            cache.Prefetch(new ExpertKey(cache.Layout.MoeLayers[position], e)); // a refusal does not stop the next, lower-scored one
+        {
+            var key = new ExpertKey(cache.Layout.MoeLayers[position], e);
+            bool present = cache.IsCachedOrLoading(key);
+            if (cache.Prefetch(key) && !present) started++; // a refusal does not stop the next, lower-scored one
+        }
+        return started;
     }
 
-    /// <summary>Eviction: lowest predicted score for this step first, then least recently used.</summary>
-    public double KeepScore(in CachedExpert expert) =>
-        (scores?[cache.Layout.PositionOf(expert.Key.Layer)][expert.Key.Expert] ?? 0) + expert.LastUse * 1e-12;
+    /// <summary>
+    /// Eviction: lowest predicted score first, then least recently used. The score is this step's, or the next step's for
+    /// layers this step has already passed once the next step is known.
+    /// </summary>
+    public double KeepScore(in CachedExpert expert)
+    {
+        int position = cache.Layout.PositionOf(expert.Key.Layer);
+        var from = upcoming != null && position < routedPosition ? upcoming : scores;
+        return (from?[position][expert.Key.Expert] ?? 0) + expert.LastUse * 1e-12;
+    }
 
     /// <summary>Slots in proportion to <paramref name="demand"/> (at least one per layer when slots allow), summing to <paramref name="slots"/>.</summary>
     public static int[] ProportionalQuotas(IReadOnlyList<double> demand, int slots)
