@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Session 7: the larger demo MoE on the H200 again (as gpu-big-demo-session6.sh: train, trace, predictor), then the cache
+# evaluation with this session's additions: expertflow-oracle (PLEC fed by the true routing: the bound for a perfect,
+# free predictor), PLEC's cross-step prefetch for the waiting batch (--cross-step) and fully pipelined prediction
+# (--overlap). Bundle: CLI only plus the corpus, as described in gpu-big-demo-train.sh. Device calls on one warm machine
+# (10 minutes each at most; the model lives in the machine's /tmp):
+#   bash .gpu/gpu-big-demo-session7.sh train      # 5 minutes of training
+#   bash .gpu/gpu-big-demo-session7.sh predictor  # traces + predictor, then the batch-1 attribution runs
+#   bash .gpu/gpu-big-demo-session7.sh sweep      # every policy at 10/25/50 % cache, batch 1 and 16
+cd "$(dirname "$0")"
+source ./gpu-env.sh
+A=app/ExpertFlow.Tests; M=/tmp/ef-big/model
+cli() { dotnet $A/ExpertFlow.Cli.dll "$@"; }
+# one eval-cache call: NAME then eval-cache options; report and log land in $OUT
+cache() {
+  local name=$1; shift; local s=$(date +%s)
+  timeout ${CASE_LIMIT:-200} dotnet $A/ExpertFlow.Cli.dll eval-cache --model $M --device cuda --plots false --out /tmp/ef-big/$name "$@" > "$OUT/$name.log" 2>&1
+  echo "rc=$? s=$(( $(date +%s) - s ))" >> "$OUT/$name.log"
+  cp /tmp/ef-big/$name/report.md "$OUT/$name.md"; cp /tmp/ef-big/$name/results.json "$OUT/$name.json"
+  echo "== $name"; grep -E "^\| (lru|expertflow|all|next|on-)" "$OUT/$name.md" | cut -d'|' -f2-4,6-12
+}
+case "$1" in
+train)
+  rm -rf /tmp/ef-big && mkdir -p /tmp/ef-big
+  s=$(date +%s)
+  timeout 420 dotnet $A/ExpertFlow.Cli.dll train-demo --output $M --corpus "$PWD/gcide.dict.dz" --device cuda \
+    --hidden 1024 --ff 2816 --layers 8 --experts 16 --top-k 2 --vocab 8192 --steps 3000 --batch 16 --seq-len 128 \
+    --lr 1e-3 --checkpoint-every 100000 --max-minutes ${MINUTES:-5} > "$OUT/train-demo.log" 2>&1
+  echo "rc=$? s=$(( $(date +%s) - s ))" >> "$OUT/train-demo.log"; tail -n 3 "$OUT/train-demo.log"
+  cp $M/training_log.csv $M/config.json "$OUT/" 2>/dev/null ;;
+predictor)
+  [ -f $M/model.safetensors ] || { echo "no model in $M: the train call did not run on this machine"; exit 3; }
+  s=$(date +%s)
+  timeout 330 dotnet $A/ExpertFlow.Cli.dll train-predictor --model $M --trace-entries 8000 --generated-entries 1500 \
+    --steps 6000 --max-minutes ${PRED_MINUTES:-2.5} --device cuda > "$OUT/train-predictor.log" 2>&1
+  echo "rc=$? s=$(( $(date +%s) - s ))" >> "$OUT/train-predictor.log"; tail -n 2 "$OUT/train-predictor.log"
+  cp $M/predictor/eval.md "$OUT/predictor-eval.md" 2>/dev/null
+  B1="--cache 0.25 --batch 1 --new-tokens 32 --runs 4"
+  cache b1-overlap --policies lru,expertflow,expertflow-oracle,expertflow+lookahead $B1 --overlap
+  cache b1-inline-nocross --policies lru,expertflow,expertflow-oracle $B1 --cross-step false
+  cache b1-overlap-floor06 --policies lru,expertflow,expertflow+lookahead $B1 --overlap --prefetch-floor 0.6 ;;
+sweep)
+  [ -f $M/predictor/predictor_config.json ] || { echo "no predictor in $M: the predictor call did not run on this machine"; exit 3; }
+  CASE_LIMIT=420 cache sweep --policies on-demand,lru,next-layer,expertflow-no-ts,expertflow,expertflow-oracle --cache 0.1,0.25,0.5 --batch 1,16 --overlap ${SWEEP_ARGS:-}
+  cache b1-overlap-repeat --policies lru,expertflow,expertflow-oracle --cache 0.25 --batch 1 --new-tokens 32 --runs 4 --overlap ;;
+*) echo "usage: $0 train|predictor|sweep"; exit 2 ;;
+esac
