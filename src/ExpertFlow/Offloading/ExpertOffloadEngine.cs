@@ -514,9 +514,10 @@ public sealed class ExpertOffloadEngine : ICacheControl, IDisposable
                 int layer = e / Layout.ExpertsPerLayer;
                 if (pass == 0 && scope == 1 && layer != incomingLayer) continue;
                 if (pass == 0 && scope == 2 && layerOccupancy[layer] <= quotas![layer]) continue;
-                double score = slotEvictFirst[s] ? double.NegativeInfinity
-                    : policy.KeepScore(new CachedExpert(Layout.KeyAt(e), slotLastUse[s], slotLoadedAt[s], slotUses[s], awaited));
+                var candidate = new CachedExpert(Layout.KeyAt(e), slotLastUse[s], slotLoadedAt[s], slotUses[s], awaited);
+                double score = slotEvictFirst[s] ? double.NegativeInfinity : policy.KeepScore(candidate);
                 if (pass == 1 && speculative && scope != 0 && score >= incomingScore) continue;
+                if (speculative && !slotEvictFirst[s] && !policy.MayDisplace(candidate, Layout.KeyAt(incoming))) continue;
                 if (score < bestScore || best == Empty) { best = s; bestScore = score; }
             }
             // Quota restrictions are preferences: a demand load may fall back to any slot; a prefetch only to a slot

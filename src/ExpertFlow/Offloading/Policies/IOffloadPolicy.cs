@@ -91,4 +91,7 @@ public interface IOffloadPolicy
 
     /// <summary>Eviction rank: the candidate with the lowest score is evicted first.</summary>
     double KeepScore(in CachedExpert expert) => expert.LastUse;
+
+    /// <summary>Whether a prefetch of <paramref name="incoming"/> may evict <paramref name="victim"/> (default: yes; demand loads always may).</summary>
+    bool MayDisplace(in CachedExpert victim, ExpertKey incoming) => true;
 }

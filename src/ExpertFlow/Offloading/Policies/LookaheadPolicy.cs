@@ -37,6 +37,7 @@ public sealed class LookaheadPolicy(IOffloadPolicy inner, int count = 1) : IOffl
     public void OnLayerDone(int layer) => inner.OnLayerDone(layer);
     public void OnStepDone() => inner.OnStepDone();
     public double KeepScore(in CachedExpert expert) => inner.KeepScore(expert);
+    public bool MayDisplace(in CachedExpert victim, ExpertKey incoming) => inner.MayDisplace(victim, incoming);
     public int AnticipatedExperts => count;
 
     public void OnAnticipated(int layer, IReadOnlyList<int> experts)

@@ -110,15 +110,29 @@ public sealed class PredictivePolicy(IRoutingForecast forecast, string name = "e
         return started;
     }
 
+    /// <summary>Eviction: lowest <see cref="Value"/> first, then least recently used.</summary>
+    public double KeepScore(in CachedExpert expert) => Value(expert.Key) + expert.LastUse * 1e-12;
+
+    /// <summary>A prefetch displaces only an expert worth less than itself: never one needed as soon or sooner.</summary>
+    public bool MayDisplace(in CachedExpert victim, ExpertKey incoming) => Value(victim.Key) < Value(incoming);
+
     /// <summary>
-    /// Eviction: lowest predicted score first, then least recently used. The score is this step's, or the next step's for
-    /// layers this step has already passed once the next step is known.
+    /// What keeping an expert is worth: the predicted probability that the next visit of its layer uses it, divided by how
+    /// many layers away that visit is (Belady's rule with probabilities: of two experts sure to be needed, keep the one
+    /// needed sooner). A layer this step has not reached yet is visited in this step (this step's scores); a layer it has
+    /// passed, in the next step (the next step's scores when known, else this step's: the same rows continue).
+    /// Without this distance, experts retained from the last step and needed later in this one were displaced by
+    /// prefetches for nearer layers and copied back: at batch 16, where a step needs more experts than the cache holds,
+    /// a perfect forecast copied every expert of every step (measured, CyclicPattern tests).
     /// </summary>
-    public double KeepScore(in CachedExpert expert)
+    double Value(ExpertKey key)
     {
-        int position = cache.Layout.PositionOf(expert.Key.Layer);
-        var from = upcoming != null && position < routedPosition ? upcoming : scores;
-        return (from?[position][expert.Key.Expert] ?? 0) + expert.LastUse * 1e-12;
+        if (scores == null) return 0;
+        int position = cache.Layout.PositionOf(key.Layer), layers = scores.Length;
+        bool thisStep = position > routedPosition;
+        var from = thisStep ? scores : upcoming ?? scores;
+        int distance = thisStep ? position - routedPosition : position - routedPosition + layers;
+        return from[position][key.Expert] / distance;
     }
 
     /// <summary>Slots in proportion to <paramref name="demand"/> (at least one per layer when slots allow), summing to <paramref name="slots"/>.</summary>
