@@ -43,5 +43,15 @@ sweep)
   [ -f $M/predictor/predictor_config.json ] || { echo "no predictor in $M: the predictor call did not run on this machine"; exit 3; }
   CASE_LIMIT=420 cache sweep --policies on-demand,lru,next-layer,expertflow-no-ts,expertflow,expertflow-oracle --cache 0.1,0.25,0.5 --batch 1,16 --overlap ${SWEEP_ARGS:-}
   cache b1-overlap-repeat --policies lru,expertflow,expertflow-oracle --cache 0.25 --batch 1 --new-tokens 32 --runs 4 --overlap ;;
-*) echo "usage: $0 train|predictor|sweep"; exit 2 ;;
+oracle)
+  # One call, no trained predictor: a shorter training run, held-out traces only, then the policies that need no
+  # predictor (lru, next-layer and expertflow-oracle, PLEC fed the true routing) after the distance-aware eviction fix.
+  rm -rf /tmp/ef-big && mkdir -p /tmp/ef-big
+  timeout 300 dotnet $A/ExpertFlow.Cli.dll train-demo --output $M --corpus "$PWD/gcide.dict.dz" --device cuda \
+    --hidden 1024 --ff 2816 --layers 8 --experts 16 --top-k 2 --vocab 8192 --steps 3000 --batch 16 --seq-len 128 \
+    --lr 1e-3 --checkpoint-every 100000 --max-minutes ${MINUTES:-3} > "$OUT/train-demo.log" 2>&1
+  tail -n 2 "$OUT/train-demo.log"
+  timeout 120 dotnet $A/ExpertFlow.Cli.dll train-predictor --model $M --trace-entries 100 --generated-entries 0 --steps 5 --device cuda > "$OUT/trace.log" 2>&1
+  CASE_LIMIT=300 cache oracle-sweep --policies lru,next-layer,expertflow-oracle --cache 0.25,0.5 --batch 16,1 --runs 2 ;;
+*) echo "usage: $0 train|predictor|sweep|oracle"; exit 2 ;;
 esac
