@@ -30,15 +30,27 @@ public class ForecastSharingTests
             for (int r = 0; r < 2; r++) generated[r].Add(decodeTokens[step][r]);
             scheduler.Predict(prompts, generated);
             // The scheduler's batches: row 0 alone, then row 1 alone (the other row feeds nothing).
+            float[][]? upcoming = null;
             for (int r = 0; r < 2; r++)
             {
                 int[][] tokens = r == 0 ? [[decodeTokens[step][0]], []] : [[], [decodeTokens[step][1]]];
-                var info = new StepInfo(1 + 2 * step + r, false, [0, 1], [prompts[0].Length + step, prompts[1].Length + step], tokens);
+                // cache lengths: row 0 has taken this step's token once its batch ran
+                var info = new StepInfo(1 + 2 * step + r, false, [0, 1], [prompts[0].Length + step + r, prompts[1].Length + step], tokens);
+                if (r == 0)
+                {
+                    // while row 0 runs, row 1's coming step is already known from the scheduler's predictions
+                    upcoming = shared.ForecastUpcoming(info);
+                    Assert.Null(own.ForecastUpcoming(info));
+                }
                 var expected = own.Forecast(info)!;
                 var actual = shared.Forecast(info)!;
                 for (int layer = 0; layer < 3; layer++)
                     for (int e = 0; e < 6; e++)
+                    {
                         Assert.Equal(expected[layer][e], actual[layer][e], 1e-5);
+                        if (r == 1) Assert.Equal(expected[layer][e], upcoming![layer][e], 1e-5);
+                    }
+                if (r == 1) Assert.Null(shared.ForecastUpcoming(info)); // row 0's next token is not predicted yet
             }
         }
         Assert.Equal(6, shared.ReusedSteps);
