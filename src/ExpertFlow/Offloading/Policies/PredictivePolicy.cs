@@ -29,7 +29,8 @@ public interface IRoutingForecast
 /// their layer ends, misses are loaded at once on the high-priority stream. Experts scored below
 /// <c>prefetchFloor</c> are never prefetched, even to fill a layer's share: a high floor keeps the share's other slots
 /// for experts retained from earlier steps (fewer copies when the link is the bottleneck), a low one prefetches
-/// unlikely experts too (fewer misses when the link has time to spare).
+/// unlikely experts too (fewer misses when the link has time to spare). Eviction keeps what is predicted to be needed
+/// soonest (<see cref="Value"/>), and a prefetch never displaces an expert worth as much as itself.
 /// <para>Across steps: when the forecast knows the next step (<see cref="IRoutingForecast.ForecastUpcoming"/>, two batches in
 /// flight), the look-ahead runs on past the last layer into the next step's first layers, so their copies use the link
 /// while this step's last layers, its logits and the host's turn-around run, instead of starting when that step starts
@@ -123,7 +124,8 @@ public sealed class PredictivePolicy(IRoutingForecast forecast, string name = "e
     /// passed, in the next step (the next step's scores when known, else this step's: the same rows continue).
     /// Without this distance, experts retained from the last step and needed later in this one were displaced by
     /// prefetches for nearer layers and copied back: at batch 16, where a step needs more experts than the cache holds,
-    /// a perfect forecast copied every expert of every step (measured, CyclicPattern tests).
+    /// a perfect forecast copied every expert of every step (test
+    /// <c>Plec_with_a_perfect_forecast_retains_experts_when_a_step_needs_more_than_the_cache_holds</c>).
     /// </summary>
     double Value(ExpertKey key)
     {
