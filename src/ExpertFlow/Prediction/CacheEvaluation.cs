@@ -47,9 +47,6 @@ public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? pr
     /// <summary>PLEC: prefetch the waiting batch's first layers during the current step (<see cref="PredictivePolicy"/>).</summary>
     public bool CrossStep { get; init; } = true;
 
-    /// <summary>The policy names this evaluation knows beyond <see cref="PolicyFactory"/>'s (before any <c>+lookahead</c>).</summary>
-    public static readonly string[] PredictivePolicies = ["expertflow", "expertflow-no-ts", "expertflow-oracle"];
-
     // The true routing of each batch size's reference run, for expertflow-oracle.
     readonly Dictionary<int, OracleForecast> oracles = [];
 

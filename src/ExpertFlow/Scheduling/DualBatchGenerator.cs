@@ -52,22 +52,28 @@ public static class DualBatchGenerator
             int[] a = firstHalf, b = secondHalf;
             // Pipelined: the second batch's next paths, predicted on a worker thread while the next first batch computes.
             (int[] Rows, Task<ExpertSet[]> Paths)? pending = null;
+            void CollectPending()
+            {
+                if (pending is not { } p) return;
+                schedulerSeconds += Timed(() => Place(paths, p.Rows, p.Paths.GetAwaiter().GetResult()));
+                pending = null;
+            }
             for (int step = 1; step < maxNewTokens; step++)
             {
                 if (scheduler != null && regroup)
                 {
                     // Splitting on paths a token old undoes most of the scheduler's gain (measured), so the split waits for
                     // them, except between two single rows, where there is nothing to regroup.
-                    if (pending is { } stale && half > 1) { schedulerSeconds += Timed(() => Place(paths, stale.Rows, stale.Paths.GetAwaiter().GetResult())); pending = null; }
+                    if (half > 1) CollectPending();
                     int[] ranLast = b;
                     schedulerSeconds += Timed(() => (a, b) = Split(paths, ranLast));
                 }
                 // a row about to run needs its fresh prediction (the cache policy's forecast reuses it)
-                if (pending is { } moved && a.Intersect(moved.Rows).Any()) { schedulerSeconds += Timed(() => Place(paths, moved.Rows, moved.Paths.GetAwaiter().GetResult())); pending = null; }
+                if (pending is { } moved && a.Intersect(moved.Rows).Any()) CollectPending();
                 bool predictNext = scheduler != null && step + 1 < maxNewTokens;
                 RunBatch(model, a, rows, r => [next[r]], next);
                 foreach (int r in a) outputs[r].Add(next[r]);
-                if (pending is { } done) { schedulerSeconds += Timed(() => Place(paths, done.Rows, done.Paths.GetAwaiter().GetResult())); pending = null; }
+                CollectPending();
                 // The first batch's next paths: on a worker thread while the second batch computes (or inline).
                 Task<ExpertSet[]>? first = null;
                 if (predictNext)
@@ -88,7 +94,7 @@ public static class DualBatchGenerator
                 }
                 else schedulerSeconds += Timed(() => Place(paths, b, scheduler!.PredictRows(prompts, outputs, b)));
             }
-            if (pending is { } last) last.Paths.GetAwaiter().GetResult();
+            CollectPending(); // none is left in practice: the last step predicts nothing
             double decode = clock.Elapsed.TotalSeconds;
             return new DualBatchResult(outputs.Select(o => o.ToArray()).ToArray(), prefill, decode, outputs.Sum(o => o.Count), counter.MeanPerStepLayer, schedulerSeconds);
         }
