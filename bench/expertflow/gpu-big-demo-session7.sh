@@ -6,11 +6,20 @@
 # (10 minutes each at most; the model lives in the machine's /tmp):
 #   bash .gpu/gpu-big-demo-session7.sh train      # 5 minutes of training
 #   bash .gpu/gpu-big-demo-session7.sh predictor  # traces + predictor, then the batch-1 attribution runs
-#   bash .gpu/gpu-big-demo-session7.sh sweep      # every policy at 10/25/50 % cache, batch 1 and 16
+#   bash .gpu/gpu-big-demo-session7.sh sweep      # every policy at 10/25/50 % cache, batch 1 and 16, and repeats
+#   bash .gpu/gpu-big-demo-session7.sh oracle     # alone, after the eviction fix: short training, no predictor
 cd "$(dirname "$0")"
 source ./gpu-env.sh
 A=app/ExpertFlow.Tests; M=/tmp/ef-big/model
-cli() { dotnet $A/ExpertFlow.Cli.dll "$@"; }
+# the larger configuration, from scratch, for MINUTES of training
+train() {
+  rm -rf /tmp/ef-big && mkdir -p /tmp/ef-big
+  local s=$(date +%s)
+  timeout 420 dotnet $A/ExpertFlow.Cli.dll train-demo --output $M --corpus "$PWD/gcide.dict.dz" --device cuda \
+    --hidden 1024 --ff 2816 --layers 8 --experts 16 --top-k 2 --vocab 8192 --steps 3000 --batch 16 --seq-len 128 \
+    --lr 1e-3 --checkpoint-every 100000 --max-minutes $1 > "$OUT/train-demo.log" 2>&1
+  echo "rc=$? s=$(( $(date +%s) - s ))" >> "$OUT/train-demo.log"; tail -n 3 "$OUT/train-demo.log"
+}
 # one eval-cache call: NAME then eval-cache options; report and log land in $OUT
 cache() {
   local name=$1; shift; local s=$(date +%s)
@@ -21,12 +30,7 @@ cache() {
 }
 case "$1" in
 train)
-  rm -rf /tmp/ef-big && mkdir -p /tmp/ef-big
-  s=$(date +%s)
-  timeout 420 dotnet $A/ExpertFlow.Cli.dll train-demo --output $M --corpus "$PWD/gcide.dict.dz" --device cuda \
-    --hidden 1024 --ff 2816 --layers 8 --experts 16 --top-k 2 --vocab 8192 --steps 3000 --batch 16 --seq-len 128 \
-    --lr 1e-3 --checkpoint-every 100000 --max-minutes ${MINUTES:-5} > "$OUT/train-demo.log" 2>&1
-  echo "rc=$? s=$(( $(date +%s) - s ))" >> "$OUT/train-demo.log"; tail -n 3 "$OUT/train-demo.log"
+  train ${MINUTES:-5}
   cp $M/training_log.csv $M/config.json "$OUT/" 2>/dev/null ;;
 predictor)
   [ -f $M/model.safetensors ] || { echo "no model in $M: the train call did not run on this machine"; exit 3; }
@@ -40,17 +44,16 @@ predictor)
   cache b1-inline-nocross --policies lru,expertflow,expertflow-oracle $B1 --cross-step false
   cache b1-overlap-floor06 --policies lru,expertflow,expertflow+lookahead $B1 --overlap --prefetch-floor 0.6 ;;
 sweep)
+  # as run in session 7 (the calls after `predictor`, before the eviction fix)
   [ -f $M/predictor/predictor_config.json ] || { echo "no predictor in $M: the predictor call did not run on this machine"; exit 3; }
-  CASE_LIMIT=420 cache sweep --policies on-demand,lru,next-layer,expertflow-no-ts,expertflow,expertflow-oracle --cache 0.1,0.25,0.5 --batch 1,16 --overlap ${SWEEP_ARGS:-}
-  cache b1-overlap-repeat --policies lru,expertflow,expertflow-oracle --cache 0.25 --batch 1 --new-tokens 32 --runs 4 --overlap ;;
+  cache b1-inline-cross --policies lru,expertflow,expertflow-oracle --cache 0.25 --batch 1 --new-tokens 32 --runs 4
+  CASE_LIMIT=400 cache sweep --policies lru,next-layer,expertflow-no-ts,expertflow,expertflow-oracle --cache 0.1,0.25,0.5 --batch 1,16 --cross-step false
+  for i in 1 2; do cache rep$i --policies lru,expertflow,expertflow-oracle,lru --cache 0.25,0.5 --batch 1 --new-tokens 32 --runs 6; done
+  cache b16-la1 --policies lru,next-layer,expertflow,expertflow-oracle --cache 0.25,0.5 --batch 16 --lookahead 1 ;;
 oracle)
   # One call, no trained predictor: a shorter training run, held-out traces only, then the policies that need no
   # predictor (lru, next-layer and expertflow-oracle, PLEC fed the true routing) after the distance-aware eviction fix.
-  rm -rf /tmp/ef-big && mkdir -p /tmp/ef-big
-  timeout 300 dotnet $A/ExpertFlow.Cli.dll train-demo --output $M --corpus "$PWD/gcide.dict.dz" --device cuda \
-    --hidden 1024 --ff 2816 --layers 8 --experts 16 --top-k 2 --vocab 8192 --steps 3000 --batch 16 --seq-len 128 \
-    --lr 1e-3 --checkpoint-every 100000 --max-minutes ${MINUTES:-3} > "$OUT/train-demo.log" 2>&1
-  tail -n 2 "$OUT/train-demo.log"
+  train ${MINUTES:-3}
   timeout 120 dotnet $A/ExpertFlow.Cli.dll train-predictor --model $M --trace-entries 100 --generated-entries 0 --steps 5 --device cuda > "$OUT/trace.log" 2>&1
   CASE_LIMIT=300 cache oracle-sweep --policies lru,next-layer,expertflow-oracle --cache 0.25,0.5 --batch 16,1 --runs 2 ;;
 *) echo "usage: $0 train|predictor|sweep|oracle"; exit 2 ;;

@@ -94,7 +94,9 @@ public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? pr
         Func<IOffloadPolicy>? policy = null;
         var (basis, guesses) = PolicyFactory.SplitLookahead(c.Policy);
         bool usesPredictor = basis is "expertflow" or "expertflow-no-ts";
+        // the reference run records the true routing, expertflow-oracle replays it
         var oracle = basis == "expertflow-oracle" || c.Policy == "all-resident" ? oracles.GetValueOrDefault(c.Batch) : null;
+        bool recording = oracle is { Recording: true };
         if (usesPredictor || basis == "expertflow-oracle")
         {
             if (usesPredictor && predictor == null) throw new ArgumentException($"policy '{basis}' needs a trained predictor (--predictor)");
@@ -127,7 +129,7 @@ public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? pr
             }
             // The predictor's paths serve the token scheduler (expertflow) and, shared, PLEC's forecasts of the waiting batch.
             var rowPaths = usesPredictor ? new Scheduling.RowPathPredictor(predictor!, share: forecast) : null;
-            if (oracle != null && c.Policy == "all-resident") model.Observers.Add(oracle);
+            if (recording) model.Observers.Add(oracle!);
             for (int g = 0; g < Runs; g++)
             {
                 var prompts = Enumerable.Range(0, 2 * c.Batch).Select(i => promptPool[(g * 2 * c.Batch + i) % promptPool.Count].Take(PromptTokens).ToArray()).ToArray();
@@ -138,7 +140,7 @@ public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? pr
             }
             provider?.Finish();
             stats = provider?.Stats;
-            if (oracle != null && c.Policy == "all-resident") model.Observers.Remove(oracle);
+            if (recording) model.Observers.Remove(oracle!);
             if (plec != null)
                 log.LogInformation("{Policy}: decode misses of experts scored at least 0.5 {Predicted}, below {Unpredicted}; {Cross} prefetches for the waiting batch's step",
                     c.Policy, plec.PredictedMisses, plec.UnpredictedMisses, plec.CrossStepPrefetches);

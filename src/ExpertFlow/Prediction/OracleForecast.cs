@@ -21,9 +21,6 @@ public sealed class OracleForecast(int expertsPerLayer) : IRoutingForecast, IRou
     /// <summary>True while the reference generation runs: routing decisions are stored.</summary>
     public bool Recording { get; set; }
 
-    /// <summary>Tokens whose routing is stored.</summary>
-    public int Tokens => paths.Count;
-
     public void OnRouting(RoutingDecision decision)
     {
         if (!Recording) return;

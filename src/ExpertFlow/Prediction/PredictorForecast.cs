@@ -109,17 +109,13 @@ public sealed class PredictorForecast(RoutingPathPredictor predictor, int maxLen
     public float[][]? ForecastUpcoming(StepInfo current)
     {
         if (provided.IsEmpty) return null;
-        int l = predictor.Config.NumLayers, experts = predictor.Config.NumExperts, found = 0;
-        var missAll = new double[l * experts];
-        Array.Fill(missAll, 1.0);
+        var waiting = new List<float[]>();
         for (int r = 0; r < current.TokenIds.Length; r++)
         {
             if (current.TokenIds[r].Length > 0 || current.StartPositions[r] == 0) continue;
-            if (!provided.TryGetValue(current.SequenceIds[r], out var p) || p.Position != current.StartPositions[r]) continue;
-            Accumulate(missAll, p.Probabilities, experts, predictor.Config.TopK);
-            found++;
+            if (provided.TryGetValue(current.SequenceIds[r], out var p) && p.Position == current.StartPositions[r]) waiting.Add(p.Probabilities);
         }
-        return found == 0 ? null : BatchScores(missAll, l, experts);
+        return waiting.Count == 0 ? null : Combine(waiting);
     }
 
     /// <summary>The forecast from provided predictions when every row is a decode row with one provided token; else null.</summary>
@@ -134,16 +130,21 @@ public sealed class PredictorForecast(RoutingPathPredictor predictor, int maxLen
                 || !provided.TryGetValue(step.SequenceIds[r], out var p) || p.Position != step.StartPositions[r] || p.Token != step.TokenIds[r][0]) return null;
             probs[i] = p.Probabilities;
         }
+        foreach (int r in rows)
+        {
+            var gen = generated.TryGetValue(step.SequenceIds[r], out var list) ? list : generated[step.SequenceIds[r]] = [];
+            gen.AddRange(step.TokenIds[r]); // the history the predictor would have seen
+        }
+        return Combine(probs);
+    }
+
+    /// <summary>Batch scores from per-token probabilities [layer x expert].</summary>
+    float[][] Combine(IEnumerable<float[]> tokenProbabilities)
+    {
         int l = predictor.Config.NumLayers, experts = predictor.Config.NumExperts;
         var missAll = new double[l * experts];
         Array.Fill(missAll, 1.0);
-        for (int i = 0; i < rows.Length; i++)
-        {
-            int r = rows[i];
-            var gen = generated.TryGetValue(step.SequenceIds[r], out var list) ? list : generated[step.SequenceIds[r]] = [];
-            gen.AddRange(step.TokenIds[r]); // the history the predictor would have seen
-            Accumulate(missAll, probs[i], experts, predictor.Config.TopK);
-        }
+        foreach (var p in tokenProbabilities) Accumulate(missAll, p, experts, predictor.Config.TopK);
         return BatchScores(missAll, l, experts);
     }
 

@@ -1,8 +1,6 @@
-using ExpertFlow.Demo;
 using ExpertFlow.Model;
-using ExpertFlow.Prediction;
 using ExpertFlow.Scheduling;
-using Toolkit.Data.Text;
+using ExpertFlow.Tests.Prediction;
 using Toolkit.Runtime;
 using static TorchSharp.torch;
 
@@ -16,57 +14,45 @@ public class DualBatchGeneratorTests
     public void OutputsAreIdenticalWithAndWithoutSchedulingAndMatchPlainGeneration()
     {
         manual_seed(11);
-        var config = new DemoMoeConfig { VocabSize = 300, HiddenSize = 32, IntermediateSize = 48, NumLayers = 2, NumHeads = 4, NumKeyValueHeads = 2, NumExperts = 8, TopK = 2, MaxPositions = 64 };
-        string dir = Path.Combine(Path.GetTempPath(), $"dual-{Guid.NewGuid():N}");
-        try
-        {
-            using (var demo = new DemoMixtral(config)) DemoCheckpoint.Save(dir, demo, Gpt2SubsetTokenizer.Build(["x"], 300));
-            var random = new Random(5);
-            var prompts = Enumerable.Range(0, 8).Select(i => Enumerable.Range(0, 3 + i % 4).Select(_ => random.Next(300)).ToArray()).ToArray();
-            using var model = MoeModels.Load(dir);
-            var plain = Generation.Generate(model, prompts, new GenerationOptions { MaxNewTokens = 6, StopTokens = [] }, TestContext.Current.CancellationToken);
-            var inOrder = DualBatchGenerator.Generate(model, prompts, 6, scheduler: null);
-            using var predictor = new RoutingPathPredictor(new PredictorConfig { VocabSize = 300, NumLayers = 2, NumExperts = 8, TopK = 2, ModelDim = 32, Heads = 2, FeedForwardDim = 64, MaxPositions = 64 });
-            var rowPaths = new RowPathPredictor(predictor);
-            var scheduled = DualBatchGenerator.Generate(model, prompts, 6, rowPaths, overlap: true);
-            var inline = DualBatchGenerator.Generate(model, prompts, 6, rowPaths, overlap: false);
-            Assert.Equal(plain.OutputIds, inOrder.OutputIds);
-            Assert.Equal(plain.OutputIds, scheduled.OutputIds);
-            Assert.Equal(plain.OutputIds, inline.OutputIds);
-            // The pipelined and the inline scheduler see the same predictions, so they make the same batches.
-            Assert.Equal(inline.ExpertsPerBatchLayer, scheduled.ExpertsPerBatchLayer);
-            Assert.InRange(scheduled.ExpertsPerBatchLayer, 2, 8);
-            Assert.True(rowPaths.Seconds > 0);
-            // Predictions without regrouping (the cache policy's forecasts only): arrival order, same ids.
-            var arrival = DualBatchGenerator.Generate(model, prompts, 6, rowPaths, overlap: true, regroup: false);
-            Assert.Equal(plain.OutputIds, arrival.OutputIds);
-            Assert.Equal(inOrder.ExpertsPerBatchLayer, arrival.ExpertsPerBatchLayer);
-        }
-        finally { Directory.Delete(dir, true); }
+        using var demo = new TinyDemo();
+        var random = new Random(5);
+        var prompts = Enumerable.Range(0, 8).Select(i => Enumerable.Range(0, 3 + i % 4).Select(_ => random.Next(300)).ToArray()).ToArray();
+        using var model = MoeModels.Load(demo.Folder);
+        var plain = Generation.Generate(model, prompts, new GenerationOptions { MaxNewTokens = 6, StopTokens = [] }, TestContext.Current.CancellationToken);
+        var inOrder = DualBatchGenerator.Generate(model, prompts, 6, scheduler: null);
+        using var predictor = TinyDemo.Predictor();
+        var rowPaths = new RowPathPredictor(predictor);
+        var scheduled = DualBatchGenerator.Generate(model, prompts, 6, rowPaths, overlap: true);
+        var inline = DualBatchGenerator.Generate(model, prompts, 6, rowPaths, overlap: false);
+        Assert.Equal(plain.OutputIds, inOrder.OutputIds);
+        Assert.Equal(plain.OutputIds, scheduled.OutputIds);
+        Assert.Equal(plain.OutputIds, inline.OutputIds);
+        // The pipelined and the inline scheduler see the same predictions, so they make the same batches.
+        Assert.Equal(inline.ExpertsPerBatchLayer, scheduled.ExpertsPerBatchLayer);
+        Assert.InRange(scheduled.ExpertsPerBatchLayer, 2, 8);
+        Assert.True(rowPaths.Seconds > 0);
+        // Predictions without regrouping (the cache policy's forecasts only): arrival order, same ids.
+        var arrival = DualBatchGenerator.Generate(model, prompts, 6, rowPaths, overlap: true, regroup: false);
+        Assert.Equal(plain.OutputIds, arrival.OutputIds);
+        Assert.Equal(inOrder.ExpertsPerBatchLayer, arrival.ExpertsPerBatchLayer);
     }
 
     [Fact]
     public void Single_row_batches_alternate_so_the_waiting_row_runs_next()
     {
         manual_seed(12);
-        var config = new DemoMoeConfig { VocabSize = 300, HiddenSize = 32, IntermediateSize = 48, NumLayers = 2, NumHeads = 4, NumKeyValueHeads = 2, NumExperts = 8, TopK = 2, MaxPositions = 64 };
-        string dir = Path.Combine(Path.GetTempPath(), $"dual-{Guid.NewGuid():N}");
-        try
+        using var demo = new TinyDemo();
+        using var model = MoeModels.Load(demo.Folder);
+        using var predictor = TinyDemo.Predictor();
+        var fed = new StepRows();
+        model.Observers.Add(fed);
+        foreach (bool overlap in new[] { false, true })
         {
-            using (var demo = new DemoMixtral(config)) DemoCheckpoint.Save(dir, demo, Gpt2SubsetTokenizer.Build(["x"], 300));
-            using var model = MoeModels.Load(dir);
-            using var predictor = new RoutingPathPredictor(new PredictorConfig { VocabSize = 300, NumLayers = 2, NumExperts = 8, TopK = 2, ModelDim = 32, Heads = 2, FeedForwardDim = 64, MaxPositions = 64 });
-            var fed = new StepRows();
-            model.Observers.Add(fed);
-            foreach (bool overlap in new[] { false, true })
-            {
-                fed.Rows.Clear();
-                DualBatchGenerator.Generate(model, [[5, 6, 7], [8, 9]], 8, new RowPathPredictor(predictor), overlap);
-                // prompts: row 0 then row 1; every decode step then feeds the row that waited during the step before
-                Assert.Equal(Enumerable.Range(0, 2 * 8).Select(i => i % 2), fed.Rows);
-            }
+            fed.Rows.Clear();
+            DualBatchGenerator.Generate(model, [[5, 6, 7], [8, 9]], 8, new RowPathPredictor(predictor), overlap);
+            // prompts: row 0 then row 1; every decode step then feeds the row that waited during the step before
+            Assert.Equal(Enumerable.Range(0, 2 * 8).Select(i => i % 2), fed.Rows);
         }
-        finally { Directory.Delete(dir, true); }
     }
 
     sealed class StepRows : IRoutingObserver
