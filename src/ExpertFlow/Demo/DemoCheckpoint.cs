@@ -1,7 +1,6 @@
 using Toolkit.Data.Text;
 using Toolkit.Reporting;
 using Toolkit.Runtime.Safetensors;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace ExpertFlow.Demo;

@@ -1,4 +1,3 @@
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -6,9 +5,6 @@ using static TorchSharp.torch.nn;
 #pragma warning disable IDE1006 // field names are the Hugging Face checkpoint keys
 
 namespace ExpertFlow.Demo;
-
-/// <summary>Routing of one forward pass: per layer, the top-k expert ids [tokens, k] and router logits [tokens, E].</summary>
-public sealed record RoutingCapture(IReadOnlyList<Tensor> ExpertIds, IReadOnlyList<Tensor> RouterLogits);
 
 /// <summary>
 /// A trainable Mixtral decoder (RMSNorm, RoPE, grouped-query attention, top-k softmax router with

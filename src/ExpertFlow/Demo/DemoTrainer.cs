@@ -1,31 +1,9 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Toolkit.Reporting;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace ExpertFlow.Demo;
-
-/// <summary>Training settings of the demo model.</summary>
-public sealed record DemoTrainingOptions
-{
-    public int Steps { get; init; } = 400;
-    public int BatchSize { get; init; } = 16;
-    public int SequenceLength { get; init; } = 128;
-    public double LearningRate { get; init; } = 3e-3;
-    public int WarmupSteps { get; init; } = 30;
-    public double WeightDecay { get; init; } = 0.01;
-    public int CheckpointEvery { get; init; } = 100;
-    /// <summary>Stop after the step that crosses this much training time (the schedule still assumes <see cref="Steps"/>); null: run every step.</summary>
-    public TimeSpan? TimeLimit { get; init; }
-    public int Seed { get; init; } = 0;
-}
-
-/// <summary>One reported training step.</summary>
-public sealed record DemoTrainingProgress(int Step, int TotalSteps, double Loss, double AuxLoss, double TokensPerSecond);
-
-/// <summary>Result of a training run.</summary>
-public sealed record DemoTrainingResult(IReadOnlyList<double> Losses, double ValidationLoss, double Seconds, IReadOnlyList<double> ExpertShare);
 
 /// <summary>Trains <see cref="DemoMixtral"/> on a <see cref="DemoCorpus"/> (next-token cross-entropy + Mixtral's load-balancing loss).</summary>
 public sealed class DemoTrainer(ILogger logger)

@@ -3,47 +3,6 @@ using static TorchSharp.torch;
 
 namespace ExpertFlow.Model;
 
-/// <summary>How to pick next tokens.</summary>
-public sealed record SamplingOptions
-{
-    /// <summary>Greedy (argmax) when true; otherwise sample with the options below.</summary>
-    public bool Greedy { get; init; } = true;
-    public double Temperature { get; init; } = 1.0;
-    /// <summary>Keep the k most likely tokens (0: all).</summary>
-    public int TopK { get; init; }
-    /// <summary>Keep the smallest set of tokens whose probability reaches p (1: all).</summary>
-    public double TopP { get; init; } = 1.0;
-    public long Seed { get; init; }
-
-    public void Validate()
-    {
-        if (Greedy) return;
-        if (!(Temperature > 0)) throw new ArgumentException($"--temperature must be positive (got {Temperature}); use --greedy for argmax.");
-        if (TopK < 0) throw new ArgumentException($"--top-k must be 0 (off) or positive (got {TopK}).");
-        if (!(TopP > 0 && TopP <= 1)) throw new ArgumentException($"--top-p must be in (0, 1] (got {TopP}).");
-    }
-}
-
-/// <summary>Options of one generation call.</summary>
-public sealed record GenerationOptions
-{
-    public int MaxNewTokens { get; init; } = 32;
-    public SamplingOptions Sampling { get; init; } = new();
-    /// <summary>Tokens that end a sequence (included in its output); default: the config's eos_token_id.</summary>
-    public IReadOnlyCollection<int>? StopTokens { get; init; }
-    /// <summary>Called for every new token: (sequence index, token id).</summary>
-    public Action<int, int>? OnToken { get; init; }
-}
-
-/// <summary>The outcome of a generation call with its timings.</summary>
-public sealed record GenerationResult(int[][] OutputIds, double PrefillSeconds, double DecodeSeconds, int DecodeSteps, int GeneratedTokens)
-{
-    /// <summary>New tokens after the first, per second of decoding (the first comes from the prefill).</summary>
-    public double DecodeTokensPerSecond => DecodeSeconds > 0 ? (GeneratedTokens - OutputIds.Length) / DecodeSeconds : 0;
-    /// <summary>All new tokens per second of prefill plus decoding.</summary>
-    public double TokensPerSecond => PrefillSeconds + DecodeSeconds > 0 ? GeneratedTokens / (PrefillSeconds + DecodeSeconds) : 0;
-}
-
 /// <summary>Greedy or sampled generation for a batch of prompts with one KV cache.</summary>
 public static class Generation
 {

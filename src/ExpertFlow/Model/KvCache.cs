@@ -1,5 +1,4 @@
 using static TorchSharp.torch;
-using TorchSharp;
 
 namespace ExpertFlow.Model;
 

@@ -3,18 +3,6 @@ using System.Text.Json.Serialization;
 
 namespace ExpertFlow.Offloading;
 
-/// <summary>Counters of one MoE layer.</summary>
-public sealed class LayerStats
-{
-    public int Layer { get; init; }
-    /// <summary>Distinct experts the router asked for, summed over steps.</summary>
-    public long Requests { get; set; }
-    /// <summary>Requests whose expert was cached or already loading when the router decided.</summary>
-    public long Hits { get; set; }
-    public long Misses { get; set; }
-    public double HitRatio => Requests == 0 ? 0 : (double)Hits / Requests;
-}
-
 /// <summary>Memory at one moment of the run.</summary>
 /// <param name="Seconds">Since the run started.</param>
 /// <param name="PlannedBytes">Footprint + slots, as accounted (constant: the slots are preallocated).</param>

@@ -3,12 +3,6 @@ using ExpertFlow.Model;
 
 namespace ExpertFlow.Scheduling;
 
-/// <summary>Outcome of a dual-batch generation; ExpertsPerBatchLayer is the mean number of distinct experts a batch activates per MoE layer (decode steps).</summary>
-public sealed record DualBatchResult(int[][] OutputIds, double PrefillSeconds, double DecodeSeconds, int GeneratedTokens, double ExpertsPerBatchLayer, double SchedulerSeconds)
-{
-    public double DecodeTokensPerSecond => DecodeSeconds > 0 ? (GeneratedTokens - OutputIds.Length) / DecodeSeconds : 0;
-}
-
 /// <summary>
 /// Greedy decoding of 2T sequences as two batches of T in flight, one after the other on the model's one
 /// KV cache of 2T rows. A batch is a set of cache rows: each model step feeds tokens only to that batch's

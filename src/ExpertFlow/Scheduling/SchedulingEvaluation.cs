@@ -3,9 +3,6 @@ using ExpertFlow.Tracing;
 
 namespace ExpertFlow.Scheduling;
 
-/// <summary>Experts activated per batch (mean over decode steps, per layer) with the arrival-order split and with the token scheduler.</summary>
-public sealed record SchedulingMetrics(int BatchSize, double InOrder, double Scheduled, double Oracle, double MeanSplitMilliseconds, int Steps);
-
 /// <summary>
 /// Measures on held-out routing traces how many distinct experts each batch activates when two batches of
 /// decoding sequences are regrouped by the scheduler using the predictor's paths (and, as a bound, using

@@ -1,8 +1,5 @@
 namespace ExpertFlow.Scheduling;
 
-/// <summary>Two equal-size batches (indices into the scheduled sequences) and the experts they activate together.</summary>
-public sealed record BatchSplit(int[] First, int[] Second, int Cost);
-
 /// <summary>
 /// ExpertFlow's token scheduler: regroups the sequences of two batches (2T) into two batches of T so that
 /// the sum over batches of the distinct (layer, expert) pairs each activates, |OR R1| + |OR R2|, is small.

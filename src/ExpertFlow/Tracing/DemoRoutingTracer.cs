@@ -1,5 +1,4 @@
 using ExpertFlow.Demo;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace ExpertFlow.Tracing;

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Text;
 
 namespace ExpertFlow.Tracing;
 
@@ -79,83 +78,4 @@ public static class RoutingTraceFile
         if (bytes[12] != IdBytes(h.NumExperts)) throw new InvalidDataException($"'{source}': expert id width {bytes[12]} does not match {h.NumExperts} experts");
         return h;
     }
-}
-
-/// <summary>Streams token records into a trace.</summary>
-public sealed class RoutingTraceWriter : IDisposable
-{
-    readonly Stream stream;
-    readonly byte[] record;
-    readonly int idBytes;
-
-    public RoutingTraceWriter(Stream stream, RoutingTraceHeader header)
-    {
-        this.stream = stream;
-        Header = header;
-        idBytes = RoutingTraceFile.IdBytes(header.NumExperts);
-        record = new byte[RoutingTraceFile.RecordSize(header)];
-        stream.Write(RoutingTraceFile.EncodeHeader(header));
-    }
-
-    public RoutingTraceHeader Header { get; }
-
-    public void Write(TokenRoute route)
-    {
-        if (route.Experts.Length != Header.ExpertsPerToken)
-            throw new ArgumentException($"token {route.SequenceId}:{route.Position} has {route.Experts.Length} expert ids; the trace needs {Header.ExpertsPerToken} (layers x top-k)");
-        var span = record.AsSpan();
-        BinaryPrimitives.WriteUInt32LittleEndian(span, (uint)route.SequenceId);
-        BinaryPrimitives.WriteUInt32LittleEndian(span[4..], (uint)route.Position);
-        BinaryPrimitives.WriteUInt32LittleEndian(span[8..], (uint)route.TokenId);
-        for (int i = 0; i < route.Experts.Length; i++)
-        {
-            int e = route.Experts[i];
-            if ((uint)e >= (uint)Header.NumExperts) throw new ArgumentException($"token {route.SequenceId}:{route.Position}: expert id {e} outside 0..{Header.NumExperts - 1}");
-            if (idBytes == 1) span[12 + i] = (byte)e;
-            else BinaryPrimitives.WriteUInt16LittleEndian(span[(12 + 2 * i)..], (ushort)e);
-        }
-        stream.Write(record);
-    }
-
-    public void Dispose() => stream.Dispose();
-}
-
-/// <summary>Streams token records out of a trace.</summary>
-public sealed class RoutingTraceReader : IDisposable
-{
-    readonly Stream stream;
-    readonly string source;
-
-    public RoutingTraceReader(Stream stream, string source = "routing trace")
-    {
-        this.stream = stream;
-        this.source = source;
-        var header = new byte[RoutingTraceFile.HeaderSize];
-        stream.ReadExactly(header);
-        Header = RoutingTraceFile.DecodeHeader(header, source);
-    }
-
-    public RoutingTraceHeader Header { get; }
-
-    public IEnumerable<TokenRoute> ReadAll()
-    {
-        int size = RoutingTraceFile.RecordSize(Header), idBytes = RoutingTraceFile.IdBytes(Header.NumExperts);
-        var record = new byte[size];
-        while (true)
-        {
-            int read = stream.ReadAtLeast(record, size, throwOnEndOfStream: false);
-            if (read == 0) yield break;
-            if (read < size) throw new InvalidDataException($"'{source}' ends inside a token record ({read} of {size} bytes): the file is truncated");
-            var experts = new short[Header.ExpertsPerToken];
-            for (int i = 0; i < experts.Length; i++)
-                experts[i] = idBytes == 1 ? record[12 + i] : (short)BinaryPrimitives.ReadUInt16LittleEndian(record.AsSpan(12 + 2 * i));
-            yield return new TokenRoute(
-                (int)BinaryPrimitives.ReadUInt32LittleEndian(record),
-                (int)BinaryPrimitives.ReadUInt32LittleEndian(record.AsSpan(4)),
-                (int)BinaryPrimitives.ReadUInt32LittleEndian(record.AsSpan(8)),
-                experts);
-        }
-    }
-
-    public void Dispose() => stream.Dispose();
 }

@@ -1,31 +1,5 @@
 namespace ExpertFlow.Offloading;
 
-/// <summary>Which copy queue a transfer uses: misses the router has just asked for, or speculative loads.</summary>
-public enum TransferPriority
-{
-    /// <summary>The router needs it now: the high-priority on-demand stream.</summary>
-    Demand,
-    /// <summary>Predicted or speculative: the low-priority prefetch stream.</summary>
-    Prefetch,
-    /// <summary>
-    /// Speculative, but queued on the demand stream behind the copies already issued there: it never shares the link
-    /// with them (demand copies issued later wait for it). For guesses made just before the link would idle.
-    /// </summary>
-    BehindDemand,
-}
-
-/// <summary>A copy in flight into a slot.</summary>
-public interface ITransfer
-{
-    bool IsComplete { get; }
-}
-
-/// <summary>Marks the point in the compute stream after which a slot is no longer read.</summary>
-public interface IComputeFence
-{
-    bool IsComplete { get; }
-}
-
 /// <summary>
 /// Moves expert bytes from the host tier into slots. On CUDA: copy streams and events (compute waits on
 /// the device, not the host); on CPU: a copy thread and memcpy. All calls come from the compute thread.

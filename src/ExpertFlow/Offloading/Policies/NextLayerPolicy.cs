@@ -1,42 +1,5 @@
 namespace ExpertFlow.Offloading.Policies;
 
-/// <summary>Every expert on the device, loaded once before the first step; needs a budget that holds them all.</summary>
-public sealed class AllResidentPolicy : IOffloadPolicy
-{
-    public string Name => "all-resident";
-    public int? RequiredSlots(ExpertLayout layout) => layout.TotalExperts;
-
-    public void Attach(ICacheControl cache)
-    {
-        for (int i = 0; i < cache.Layout.TotalExperts; i++)
-            if (!cache.Prefetch(cache.Layout.KeyAt(i), TransferPriority.Demand))
-                throw new InvalidOperationException($"all-resident: no slot for expert {cache.Layout.KeyAt(i)}");
-    }
-}
-
-/// <summary>No caching: every routed expert is copied in when the router asks for it and dropped after use.</summary>
-public sealed class OnDemandPolicy : IOffloadPolicy
-{
-    public string Name => "on-demand";
-    public bool KeepAfterUse => false;
-    public void Attach(ICacheControl cache) { }
-}
-
-/// <summary>
-/// Per-layer LRU, as mixtral-offloading: the slots are split evenly among the MoE layers; a miss evicts
-/// the least recently used expert of its own layer. No prefetching.
-/// </summary>
-public sealed class LruPolicy : IOffloadPolicy
-{
-    public string Name => "lru";
-    public void Attach(ICacheControl cache) => cache.SetLayerQuotas(EvenQuotas(cache.SlotCount, cache.Layout.MoeLayers.Count));
-    public double KeepScore(in CachedExpert expert) => expert.LastUse;
-
-    /// <summary>Slots split as evenly as possible (the first layers get the remainder).</summary>
-    public static int[] EvenQuotas(int slots, int layers) =>
-        Enumerable.Range(0, layers).Select(l => slots / layers + (l < slots % layers ? 1 : 0)).ToArray();
-}
-
 /// <summary>
 /// SE-MoE-style preloading: while a layer computes, the next layers' likely experts (by recent routing
 /// frequency, an exponential moving average) are loaded on the prefetch stream into that layer's share of

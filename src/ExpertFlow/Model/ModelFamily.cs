@@ -1,0 +1,18 @@
+namespace ExpertFlow.Model;
+
+/// <summary>The model families the runtime implements (Hugging Face <c>model_type</c> in brackets).</summary>
+public enum ModelFamily
+{
+    /// <summary>Mixtral (<c>mixtral</c>): softmax, top-k, renormalise; experts w1/w3/w2.</summary>
+    Mixtral,
+    /// <summary>Qwen1.5-MoE (<c>qwen2_moe</c>): shared expert with a sigmoid gate, optional top-k renormalisation, q/k/v biases.</summary>
+    Qwen2Moe,
+    /// <summary>Qwen3-MoE (<c>qwen3_moe</c>): per-head q/k RMSNorm, no shared expert.</summary>
+    Qwen3Moe,
+    /// <summary>OLMoE (<c>olmoe</c>): q/k RMSNorm over the whole projection, optional clip_qkv.</summary>
+    Olmoe,
+    /// <summary>DeepSeek-MoE v1 (<c>deepseek</c>): shared experts without gate, first_k_dense_replace dense layers.</summary>
+    Deepseek,
+    /// <summary>Switch Transformers (<c>switch_transformers</c>): T5 encoder-decoder with top-1 experts.</summary>
+    SwitchTransformers,
+}

@@ -1,0 +1,3 @@
+namespace ExpertFlow.Prediction;
+
+public sealed record PredictorTrainingProgress(int Step, int TotalSteps, double Loss, double TokensPerSecond);
