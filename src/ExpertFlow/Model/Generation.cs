@@ -18,14 +18,13 @@ public static class Generation
         if (!model.Config.IsEncoderDecoder && capacity > model.Config.MaxPositionEmbeddings)
             throw new ArgumentException($"The longest prompt ({prompts.Max(p => p.Length)} tokens) plus --max-new-tokens ({options.MaxNewTokens}) needs {capacity} positions, " +
                 $"more than the model's max_position_embeddings ({model.Config.MaxPositionEmbeddings}).");
-        if (model is SwitchModel sw) sw.Encode(prompts);
+        var first = model.BeginSequences(prompts);
         model.ResetCache(rows, capacity);
         var outputs = Enumerable.Range(0, rows).Select(_ => new List<int>()).ToArray();
         var done = new bool[rows];
         // a TorchSharp Generator is a CPU generator: sampling draws from the (small) probabilities on the CPU
         using var generator = options.Sampling.Greedy ? null : new TorchSharp.torch.Generator((ulong)options.Sampling.Seed, CPU);
         var watch = Stopwatch.StartNew();
-        var first = model is SwitchModel ? prompts.Select(_ => new[] { model.Config.DecoderStartTokenId }).ToArray() : prompts.Select(p => p.ToArray()).ToArray();
         int[] next;
         using (var logits = model.Step(first)) next = Pick(logits, options.Sampling, generator);
         if (model.Device.type == TorchSharp.DeviceType.CUDA) cuda.synchronize();

@@ -38,4 +38,25 @@ public interface IMoeModel : IDisposable
 
     /// <summary>Bytes of the non-expert weights on the compute device.</summary>
     long DenseBytes { get; }
+
+    /// <summary>Bytes of the KV cache in use (0 without one).</summary>
+    long CacheBytes { get; }
+
+    /// <summary>
+    /// Bytes the caches of <paramref name="workload"/> take on the device: the KV cache <see cref="ResetCache"/> would
+    /// allocate for it, plus (Switch) the encoder state of its prompts.
+    /// </summary>
+    long KvCacheBytes(Workload workload);
+
+    /// <summary>
+    /// Starts a batch of sequences: returns the first step's tokens per row (decoder-only: the prompts; Switch runs the
+    /// encoder over the prompts and returns the decoder start token). Call <see cref="ResetCache"/> after it.
+    /// </summary>
+    int[][] BeginSequences(IReadOnlyList<int[]> prompts, int[]? sequenceIds = null);
+
+    /// <summary>Replay eligible decode steps from CUDA graphs (CUDA only; see <see cref="ModelLoadOptions.CudaGraphs"/>).</summary>
+    bool UseCudaGraphs { get; set; }
+
+    /// <summary>CUDA graph use so far.</summary>
+    DecodeGraphStats GraphStats { get; }
 }

@@ -13,14 +13,11 @@ namespace ExpertFlow.Model;
 /// 0..N-1, then decoder blocks N..N+M-1. Call <see cref="Encode"/> with the prompts, then <see cref="ResetCache"/>
 /// and <see cref="Step"/> with decoder tokens (starting with decoder_start_token_id).
 /// </summary>
-public sealed class SwitchModel : IMoeModel
+public sealed class SwitchModel : MoeModelBase
 {
-    readonly ParamSet ps = new();
-    readonly IWeightSource checkpoint;
     readonly Param shared, encFinalNorm, decFinalNorm, encRelBias, decRelBias;
     readonly Param lmHead;
     readonly Block[] encoder, decoder;
-    KvCache? cache;
     Tensor? encoderOut;          // [B, S, d]
     Tensor? encoderMask;         // [B, 1, 1, S] additive
     Tensor[]? crossKeys, crossValues; // per decoder block [B, h, S, dkv]
@@ -30,27 +27,21 @@ public sealed class SwitchModel : IMoeModel
     sealed record Attn(Param Q, Param K, Param V, Param O, Param Norm);
     sealed record Block(Attn Self, Attn? Cross, Param FfNorm, MoeBlock? Moe, Param? Wi, Param? Wo);
 
-    public MoeConfig Config { get; }
-    public Device Device { get; }
-    public ScalarType DType { get; }
-    public ExpertCatalog Experts { get; }
-    public IExpertProvider ExpertProvider { get; }
-    public List<IRoutingObserver> Observers { get; } = [];
-    public int[] CacheLengths => cache?.Lengths ?? [];
-    /// <summary>Decoder self-attention cache (the encoder state of <see cref="Encode"/> is separate, one per batch).</summary>
-    public KvCache? Cache
-    {
-        get => cache;
-        set => cache = value;
-    }
-    public long DenseBytes => ps.Bytes;
+    public override DecodeGraphStats GraphStats => DecodeGraphStats.None("encoder-decoder models decode eagerly");
 
-    SwitchModel(IWeightSource checkpoint, MoeConfig c, ModelLoadOptions o)
+    /// <summary>The decoder self-attention cache plus the cross-attention keys and values of the encoded prompts.</summary>
+    public override long KvCacheBytes(Workload workload) =>
+        CacheBytesFor(Config.NumDecoderLayers, Config.NumHeads, Config.HeadDim, workload)
+        + CacheBytesFor(Config.NumDecoderLayers, Config.NumHeads, Config.HeadDim, workload with { Capacity = workload.PromptTokens });
+
+    public override int[][] BeginSequences(IReadOnlyList<int[]> prompts, int[]? sequenceIds = null)
     {
-        this.checkpoint = checkpoint;
-        Config = c;
-        Device = o.Device ?? CPU;
-        DType = o.DType;
+        Encode(prompts, sequenceIds);
+        return prompts.Select(_ => new[] { Config.DecoderStartTokenId }).ToArray();
+    }
+
+    SwitchModel(IWeightSource checkpoint, MoeConfig c, ModelLoadOptions o) : base(checkpoint, c, o)
+    {
         long d = c.HiddenSize, inner = (long)c.NumHeads * c.HeadDim;
         shared = ps.Declare("shared.weight", c.VocabSize, d);
         Attn MakeAttn(string p, string kind) => new(
@@ -244,7 +235,7 @@ public sealed class SwitchModel : IMoeModel
         ctx.Publish(Observers);
     }
 
-    public void ResetCache(int rows, int capacity)
+    public override void ResetCache(int rows, int capacity)
     {
         if (encoderOut is null || encoderOut.shape[0] != rows)
             throw new InvalidOperationException($"Call Encode with {rows} prompt(s) before ResetCache.");
@@ -253,7 +244,7 @@ public sealed class SwitchModel : IMoeModel
         cache = new KvCache(Config.NumDecoderLayers, rows, Config.NumHeads, capacity, Config.HeadDim, DType, Device);
     }
 
-    public Tensor Step(int[][] tokens, bool allPositions = false, int[]? sequenceIds = null)
+    public override Tensor Step(int[][] tokens, bool allPositions = false, int[]? sequenceIds = null)
     {
         if (cache == null || encoderOut is null) throw new InvalidOperationException("Call Encode and ResetCache before Step.");
         if (tokens.Length != cache.Rows) throw new ArgumentException($"Step got {tokens.Length} rows; the cache holds {cache.Rows}.");
@@ -321,12 +312,5 @@ public sealed class SwitchModel : IMoeModel
         crossKeys = crossValues = null;
     }
 
-    public void Dispose()
-    {
-        DisposeEncoderState();
-        foreach (var p in ps.All) p.Value.Dispose();
-        cache?.Dispose();
-        ExpertProvider.Dispose();
-        checkpoint.Dispose();
-    }
+    private protected override void ReleaseTensors() => DisposeEncoderState();
 }

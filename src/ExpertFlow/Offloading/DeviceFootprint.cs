@@ -1,3 +1,6 @@
+using ExpertFlow.Model;
+using static TorchSharp.torch;
+
 namespace ExpertFlow.Offloading;
 
 /// <summary>What the model holds on the compute device besides the expert slots.</summary>
@@ -6,7 +9,7 @@ namespace ExpertFlow.Offloading;
 /// <param name="ActivationBytes">Reserve for activations and temporaries of the largest step (prefill).</param>
 /// <param name="RuntimeBytes">
 /// What a CUDA process holds beyond its tensors: the caching allocator's segment packing (tensors of 1-10 MiB share 20
-/// MiB segments), lazily loaded kernel modules, library handles (<see cref="CudaRuntimeReserve"/>; see <see cref="ForModel"/>).
+/// MiB segments), lazily loaded kernel modules, library handles (<see cref="CudaRuntimeReserve"/>; see <see cref="Of"/>).
 /// </param>
 public sealed record DeviceFootprint(long ResidentWeightBytes, long KvCacheBytes, long ActivationBytes, long RuntimeBytes = 0)
 {
@@ -26,9 +29,55 @@ public sealed record DeviceFootprint(long ResidentWeightBytes, long KvCacheBytes
 
     public long Total => ResidentWeightBytes + KvCacheBytes + ActivationBytes + RuntimeBytes;
 
-    /// <summary>A real model's footprint: on a CUDA device the runtime and CUDA-graph reserves for <paramref name="rows"/> rows are added.</summary>
-    public static DeviceFootprint ForModel(long residentWeightBytes, long kvCacheBytes, long activationBytes, TorchSharp.torch.Device device, int rows = 1) =>
-        new(residentWeightBytes, kvCacheBytes, activationBytes, device.type == TorchSharp.DeviceType.CUDA ? CudaRuntimeReserve + CudaGraphReserve(rows) : 0);
+    /// <summary>
+    /// What <paramref name="model"/> holds on its device for <paramref name="workload"/> besides expert slots: the
+    /// non-expert weights (counted from the checkpoint's tensors in the compute dtype, or the materialised ones for random
+    /// weights), the caches (<see cref="IMoeModel.KvCacheBytes"/>), an activation reserve for the workload's prefill and
+    /// the CUDA runtime and CUDA-graph reserves. On a CPU device nothing: the budget bounds the cached experts' RAM only.
+    /// The one formula every offloaded run plans with.
+    /// </summary>
+    public static DeviceFootprint Of(IMoeModel model, Workload workload)
+    {
+        if (model.Device.type != TorchSharp.DeviceType.CUDA) return None;
+        long resident = NonExpertWeightBytes(model.Experts) ?? model.DenseBytes;
+        return new DeviceFootprint(resident, model.KvCacheBytes(workload), ActivationReserve(model.Config, workload, model.DType),
+            CudaRuntimeReserve + CudaGraphReserve(workload.Rows));
+    }
+
+    /// <summary>
+    /// Bytes of the non-expert weights in the compute dtype, counted from the checkpoint's tensors (every tensor that is
+    /// not a routed expert's), or null for a model without a checkpoint.
+    /// </summary>
+    public static long? NonExpertWeightBytes(ExpertCatalog catalog)
+    {
+        if (catalog.Checkpoint is not { } checkpoint) return null;
+        var experts = new HashSet<string>();
+        foreach (int layer in catalog.MoeLayers)
+            for (int e = 0; e < catalog.NumExperts; e++)
+            {
+                var id = catalog.Identity(layer, e);
+                foreach (var t in id.InputParts.Append(id.Output)) experts.Add(t.Name);
+            }
+        int size = ExpertLayout.ElementSizeOf(catalog.DType);
+        return checkpoint.Tensors.Values.Where(t => !experts.Contains(t.Name)).Sum(t => t.ElementCount * size);
+    }
+
+    /// <summary>
+    /// A reserve for activations and temporaries of the workload's largest step (the prefill). Deliberately generous
+    /// (every large temporary of a decoder layer counted twice, plus 128 MiB for library workspaces).
+    /// </summary>
+    static long ActivationReserve(MoeConfig c, Workload w, ScalarType dtype)
+    {
+        long e = dtype == ScalarType.Float32 ? 4 : 2;
+        long n = (long)w.Rows * w.PromptTokens;
+        long qd = (long)c.NumHeads * c.HeadDim, kvd = (long)c.NumKvHeads * c.HeadDim;
+        long hidden = n * c.HiddenSize * e * 8;
+        long attention = n * (qd + 2 * kvd) * e * 2 + (long)w.Rows * c.NumHeads * w.PromptTokens * w.Capacity * 4 * 2;
+        long experts = n * c.TopK * (2L * c.HiddenSize + 2L * 2 * c.ExpertIntermediateSize) * e;
+        long shared = n * 2L * 2 * Math.Max(c.SharedExpertIntermediateSize, c.IntermediateSize) * e;
+        long logits = (long)w.Rows * c.VocabSize * (4 + e) * 2;
+        return hidden + attention + experts + shared + logits + (128L << 20);
+    }
     /// <summary>CPU mode: the budget bounds the RAM the cached experts may occupy, nothing else.</summary>
     public static DeviceFootprint None { get; } = new(0, 0, 0);
 }

@@ -46,10 +46,7 @@ public sealed class ExpertOffloadEngine : ICacheControl, IDisposable
     readonly HashSet<int> wanted = [];       // routed for the current layer, not yet used
     readonly HashSet<int> onHost = [];       // routed for the current layer, computed on the host (no copy)
     readonly IExpertStore? hostStore;        // host compute: the arena the host computes from
-    readonly Dictionary<int, double> hostSeconds = []; // host compute time per expert by token count (moving average)
-    const int ProbeEvery = 16;                // host compute: a layer with misses sends one to the host at least this often
-    int layersWithoutHost;
-    double copySeconds;                       // one expert's demand copy (moving average; 0 until measured)
+    readonly HostComputePlanner? hostPlanner;    // host compute: which misses the host computes
     long demandTransfersSeen;
     readonly List<int> pendingMisses = [];   // routed misses not yet issued (no free slot at the time)
     int currentLayer = -1;
@@ -93,6 +90,7 @@ public sealed class ExpertOffloadEngine : ICacheControl, IDisposable
         if (hostCompute != null && !hostCompute.TryGetHostPointer(Layout.KeyAt(0), out _))
             throw new ArgumentException($"host compute (+cpu) needs the experts in a host arena; the '{hostCompute.Tier}' tier reads them from disk (use --host-tier arena)");
         hostStore = hostCompute;
+        if (hostCompute != null) hostPlanner = new HostComputePlanner(slots.Device.type == TorchSharp.DeviceType.CPU);
         Stats.Sample(CachedBytes, Measure());
     }
 
@@ -162,17 +160,12 @@ public sealed class ExpertOffloadEngine : ICacheControl, IDisposable
     // ---------------------------------------------------------------- host compute
 
     /// <summary>True when missed experts may be computed on the host (<c>+cpu</c>).</summary>
-    public bool HostCompute => hostStore != null;
+    public bool HostCompute => hostPlanner != null;
 
     /// <summary>
     /// Host compute, decided before <see cref="OnRouted"/>: which of the layer's missed experts the runtime should
-    /// compute on the host CPU, straight from the host arena, instead of copying them. At small token counts a CPU reads
-    /// an expert from RAM about as fast as the link copies it, so splitting a layer's misses between the two roughly
-    /// halves the layer's wait (Fiddler's observation for single-batch MoE inference). The split is greedy over the
-    /// misses, fewest tokens first: each goes where it would finish first, by the measured time of a copy and of a host
-    /// computation with that many tokens (moving averages; before the first measurement of either, the two are taken
-    /// as equal). On a CPU compute device every miss is computed in place (the copy would buy nothing). Experts in a
-    /// slot or on their way are never moved to the host. <paramref name="tokens"/>: tokens routed to each of
+    /// compute on the host CPU, straight from the host arena, instead of copying them (<see cref="HostComputePlanner"/>).
+    /// Experts in a slot or on their way are never moved to the host. <paramref name="tokens"/>: tokens routed to each of
     /// <paramref name="experts"/>.
     /// </summary>
     public IReadOnlyList<int> PlanHostCompute(int layer, IReadOnlyList<int> experts, IReadOnlyList<int> tokens)
@@ -180,15 +173,9 @@ public sealed class ExpertOffloadEngine : ICacheControl, IDisposable
         if (currentLayer != layer) FinishLayerIfOpen();
         currentLayer = layer;
         onHost.Clear();
-        if (hostStore == null) return [];
-        bool cpu = slots.Device.type == TorchSharp.DeviceType.CPU;
-        double copy = copySeconds > 0 ? copySeconds : hostSeconds.GetValueOrDefault(1, 1e-3);
+        if (hostPlanner == null) return [];
         var misses = Enumerable.Range(0, experts.Count).Where(i => expertSlot[Layout.IndexOf(new ExpertKey(layer, experts[i]))] == Empty).ToArray();
-        // The first host computations of a process are slow (threads start, pages fault in): without an occasional
-        // probe, an estimate taken then would keep the host idle for good.
-        bool probe = ++layersWithoutHost >= ProbeEvery;
-        var onHostFlags = cpu ? misses.Select(_ => true).ToArray()
-            : SplitMisses(misses.Select(i => tokens[i]).ToArray(), n => HostEstimate(n, copy), copy, probe);
+        var onHostFlags = hostPlanner.Plan(misses.Select(i => tokens[i]).ToArray());
         var chosen = new List<int>();
         for (int m = 0; m < misses.Length; m++)
         {
@@ -197,27 +184,7 @@ public sealed class ExpertOffloadEngine : ICacheControl, IDisposable
             onHost.Add(Layout.IndexOf(new ExpertKey(layer, e)));
             chosen.Add(e);
         }
-        if (chosen.Count > 0) layersWithoutHost = 0;
         return chosen;
-    }
-
-    /// <summary>
-    /// The greedy split of a layer's misses (their token counts) between the host and the link: fewest tokens first,
-    /// each where it would finish first, the host taking <paramref name="hostSeconds"/>(tokens) per expert and the link
-    /// <paramref name="copySeconds"/> per copy. With <paramref name="probe"/> the first miss goes to the host whatever
-    /// the estimates say. Returns, per miss, whether the host computes it.
-    /// </summary>
-    public static bool[] SplitMisses(IReadOnlyList<int> tokens, Func<int, double> hostSeconds, double copySeconds, bool probe = false)
-    {
-        var onHost = new bool[tokens.Count];
-        double host = 0, link = 0;
-        foreach (int m in Enumerable.Range(0, tokens.Count).OrderBy(m => tokens[m]))
-        {
-            double h = hostSeconds(tokens[m]);
-            if (probe || host + h <= link + copySeconds) { host += h; onHost[m] = true; probe = false; }
-            else link += copySeconds;
-        }
-        return onHost;
     }
 
     /// <summary>
@@ -238,16 +205,7 @@ public sealed class ExpertOffloadEngine : ICacheControl, IDisposable
     {
         Stats.HostComputedExperts++;
         Stats.HostComputeSeconds += seconds;
-        int bucket = Math.Min(tokens, 64);
-        hostSeconds[bucket] = hostSeconds.TryGetValue(bucket, out double old) ? 0.8 * old + 0.2 * seconds : seconds;
-    }
-
-    double HostEstimate(int tokens, double copy)
-    {
-        int bucket = Math.Min(tokens, 64);
-        if (hostSeconds.TryGetValue(bucket, out double s)) return s;
-        if (hostSeconds.TryGetValue(1, out double one)) return one * tokens; // pessimistic: a CPU matmul grows slower than that
-        return copy;
+        hostPlanner?.HostComputed(tokens, seconds);
     }
 
     void Count(LayerStats layer, bool hit)
@@ -354,11 +312,7 @@ public sealed class ExpertOffloadEngine : ICacheControl, IDisposable
         var (stall, demandCopy) = transfers.CollectDeviceTimes();
         Stats.DeviceStallSeconds += stall;
         Stats.DemandCopySeconds += demandCopy;
-        if (demandCopy > 0 && Stats.DemandTransfers > demandTransfersSeen)
-        {
-            double perCopy = demandCopy / (Stats.DemandTransfers - demandTransfersSeen);
-            copySeconds = copySeconds == 0 ? perCopy : 0.8 * copySeconds + 0.2 * perCopy;
-        }
+        hostPlanner?.Copied(Stats.DemandTransfers - demandTransfersSeen, demandCopy);
         demandTransfersSeen = Stats.DemandTransfers;
         policy.OnStepDone();
         Stats.Sample(CachedBytes, Measure());

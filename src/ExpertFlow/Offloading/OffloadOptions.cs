@@ -1,10 +1,16 @@
+using ExpertFlow.Offloading.Policies;
+
 namespace ExpertFlow.Offloading;
 
-/// <summary>Choices of an offloaded run.</summary>
-/// <param name="Policy">--policy name.</param>
-/// <param name="MemoryBytes">--memory in bytes; null: no limit (every expert gets a slot).</param>
-/// <param name="Tier">Host tier.</param>
-/// <param name="ImplicitRelease">The runtime never calls Release: a lease ends at the next Get or at the layer's end.</param>
-/// <remarks>A policy name ending in <c>+cpu</c> (e.g. <c>on-demand+lookahead+cpu</c>) turns on host compute: see
-/// <see cref="ExpertOffloadEngine.PlanHostCompute"/>.</remarks>
-public sealed record OffloadOptions(string Policy = "all-resident", long? MemoryBytes = null, HostTier Tier = HostTier.Auto, bool ImplicitRelease = false);
+/// <summary>The choices of an offloaded run, parsed once at the edge (command line, server settings).</summary>
+/// <param name="Policy">The cache policy, with its look-ahead and host-compute parts.</param>
+/// <param name="Memory">The device memory budget.</param>
+/// <param name="Tier">Where experts wait on the host.</param>
+public sealed record OffloadOptions(PolicySpec Policy, MemoryBudget Memory, HostTier Tier = HostTier.Auto)
+{
+    /// <summary>PLEC's use of its forecast (only read by the <c>expertflow</c> policy).</summary>
+    public PredictiveOptions Predictive { get; init; } = new();
+
+    /// <summary>The runtime never calls Release: a lease ends at the next Get or at the layer's end (the model runtime's contract).</summary>
+    public bool ImplicitRelease { get; init; }
+}

@@ -34,20 +34,22 @@ public sealed class OffloadedExperts : IDisposable
     public SlotPool Slots => slots;
 
     /// <summary>
-    /// Plans the budget (a clear error when it cannot hold the footprint plus the policy's minimum), fills
-    /// the host tier (unless <paramref name="sharedHost"/> is given), allocates the slots and starts the
-    /// policy (all-resident loads everything and waits).
+    /// Plans the budget (a clear error when it cannot hold the footprint plus the policy's minimum), fills the host tier
+    /// (unless <see cref="OffloadServices.SharedHost"/> is given), allocates the slots and starts the policy (all-resident
+    /// loads everything and waits). On a CPU device the footprint is ignored: the budget bounds the cached experts only.
     /// </summary>
-    public static OffloadedExperts Create(IExpertSource source, Device device, DeviceFootprint footprint, OffloadOptions options,
-        ILogger? log = null, IOffloadPolicy? policy = null, HostExperts? sharedHost = null, Func<long>? measureDeviceBytes = null)
+    public static OffloadedExperts Create(IExpertSource source, Device device, DeviceFootprint footprint, OffloadOptions options, OffloadServices? services = null)
     {
-        log ??= NullLogger.Instance;
-        policy ??= PolicyFactory.Create(options.Policy);
-        bool hostCompute = PolicyFactory.SplitHostCompute(options.Policy).HostCompute;
+        services ??= new OffloadServices();
+        var log = services.Log ?? NullLogger.Instance;
+        var policy = services.Policy ?? PolicyFactory.Create(options.Policy, services.Forecast, options.Predictive);
+        bool hostCompute = options.Policy.HostCompute;
+        var sharedHost = services.SharedHost;
+        var measureDeviceBytes = services.MeasureDeviceBytes;
         var layout = source.Layout;
         bool cuda = device.type == TorchSharp.DeviceType.CUDA;
         if (!cuda) footprint = DeviceFootprint.None; // on CPU the budget bounds the RAM of cached experts only
-        long budget = options.MemoryBytes ?? footprint.Total + layout.TotalExpertBytes;
+        long budget = options.Memory.Resolve(footprint, layout);
         var plan = MemoryPlan.Create(budget, footprint, layout, policy.RequiredSlots(layout), policy.Name);
         log.LogInformation("memory plan ({Policy}): budget {Budget}, footprint {Footprint}, {Slots} of {Total} experts cached ({Fraction:P0}), {SlotBytes} of slots",
             policy.Name, MemorySize.Format(plan.BudgetBytes), MemorySize.Format(footprint.Total), plan.Slots, plan.TotalExperts, plan.CachedFraction, MemorySize.Format(plan.SlotBytes));
@@ -59,7 +61,7 @@ public sealed class OffloadedExperts : IDisposable
         {
             slots = new SlotPool(layout, plan.Slots, device);
             transfers = cuda ? new CudaTransferEngine(host.Context!, host.Store, host.Pinned, slots) : new CpuTransferEngine(host.Store, slots);
-            var stats = new OffloadStats(layout, plan, policy.Name + (hostCompute ? PolicyFactory.HostComputeSuffix : ""), device.ToString(), host.Store.Tier);
+            var stats = new OffloadStats(layout, plan, policy.Name + (hostCompute ? "+cpu" : ""), device.ToString(), host.Store.Tier);
             var context = host.Context;
             measureDeviceBytes ??= context == null ? null : () => { var (free, total) = context.MemoryInfo(); return total - free; };
             var engine = new ExpertOffloadEngine(slots, transfers, policy, stats, log, measureDeviceBytes, options.ImplicitRelease,

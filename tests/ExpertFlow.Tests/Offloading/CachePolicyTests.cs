@@ -244,14 +244,14 @@ public class CachePolicyTests
     {
         // Copy 0.32 ms, host 0.5 ms per expert (measured on the H200 machine at batch 1): of 4 misses, the second goes to
         // the host (0.5 <= 0.32 + 0.32), the others to the link; the layer waits ~0.96 ms instead of 1.28.
-        Assert.Equal([false, true, false, false], ExpertOffloadEngine.SplitMisses([1, 1, 1, 1], _ => 0.5e-3, 0.32e-3));
+        Assert.Equal([false, true, false, false], HostComputePlanner.SplitMisses([1, 1, 1, 1], _ => 0.5e-3, 0.32e-3));
         // A host twice as fast as the link takes two of every three.
-        Assert.Equal(2, ExpertOffloadEngine.SplitMisses([1, 1, 1], _ => 0.16e-3, 0.32e-3).Count(h => h));
+        Assert.Equal(2, HostComputePlanner.SplitMisses([1, 1, 1], _ => 0.16e-3, 0.32e-3).Count(h => h));
         // Fewest tokens first: the host takes the cheap single-token expert, the link the 16-token one.
-        Assert.Equal([false, true], ExpertOffloadEngine.SplitMisses([16, 1], n => n * 0.3e-3, 0.32e-3));
+        Assert.Equal([false, true], HostComputePlanner.SplitMisses([16, 1], n => n * 0.3e-3, 0.32e-3));
         // A slow host (a stale first estimate) gets nothing, unless probing.
-        Assert.DoesNotContain(true, ExpertOffloadEngine.SplitMisses([1, 1, 1, 1], _ => 5e-3, 0.32e-3));
-        Assert.Equal([true, false, false, false], ExpertOffloadEngine.SplitMisses([1, 1, 1, 1], _ => 5e-3, 0.32e-3, probe: true));
+        Assert.DoesNotContain(true, HostComputePlanner.SplitMisses([1, 1, 1, 1], _ => 5e-3, 0.32e-3));
+        Assert.Equal([true, false, false, false], HostComputePlanner.SplitMisses([1, 1, 1, 1], _ => 5e-3, 0.32e-3, probe: true));
     }
 
     [Fact]

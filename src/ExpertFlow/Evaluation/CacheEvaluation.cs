@@ -1,24 +1,12 @@
 using ExpertFlow.Model;
 using ExpertFlow.Offloading;
-using ExpertFlow.Offloading.Bench;
+using ExpertFlow.Prediction;
+using ExpertFlow.Scheduling;
 using ExpertFlow.Offloading.Policies;
 using Microsoft.Extensions.Logging;
 using static TorchSharp.torch;
 
-namespace ExpertFlow.Prediction;
-
-/// <summary>One run of the cache evaluation: a policy at a cache size (share of all experts) and batch size.</summary>
-public sealed record CacheCase(string Policy, double CacheFraction, int Batch);
-
-/// <summary>What a run measured (generation through the real offloading engine).</summary>
-public sealed record CacheResult(CacheCase Case, int Slots, double HitRatio, long Transfers, long DemandTransfers, long PrefetchTransfers, long PrefetchWasted,
-    double StallSeconds, double DecodeTokensPerSecond, double PredictorSeconds, double ExpertsPerBatchLayer, bool SameIdsAsResident, string? Error)
-{
-    /// <summary>Hit ratio of the decode steps only (prefill excluded).</summary>
-    public double DecodeHitRatio { get; init; } = 1;
-    /// <summary>The device it ran on (for reports).</summary>
-    public string Device { get; init; } = "";
-}
+namespace ExpertFlow.Evaluation;
 
 /// <summary>
 /// Runs the demo model through ef-offload's engine on held-out GCIDE prompts for each policy, cache size and
@@ -55,6 +43,7 @@ public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? pr
         var results = new List<CacheResult>();
         var reference = new Dictionary<int, int[][]>();
         int experts = MoeConfig.Load(modelFolder).NumExperts;
+        foreach (var c in cases) EvaluatedPolicy.Parse(c.Policy); // every name checked before the first run
         foreach (int batch in cases.Select(c => c.Batch).Distinct())
         {
             oracles[batch] = new OracleForecast(experts) { Recording = true };
@@ -82,70 +71,50 @@ public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? pr
         return results;
     }
 
-    Scheduling.DualBatchResult Generate(CacheCase c, IReadOnlyList<int[]> promptPool, out OffloadStats? stats, out double predictorSeconds)
+    DualBatchResult Generate(CacheCase c, IReadOnlyList<int[]> promptPool, out OffloadStats? stats, out double predictorSeconds)
     {
-        var config = MoeConfig.Load(modelFolder);
+        var policy = EvaluatedPolicy.Parse(c.Policy);
         var outputs = new List<int[]>();
         double prefill = 0, decode = 0, experts = 0, scheduler = 0; int generated = 0;
         stats = null;
         predictorSeconds = 0;
         PredictorForecast? forecast = null;
-        PredictivePolicy? plec = null;
-        Func<IOffloadPolicy>? policy = null;
-        var (basis, guesses) = PolicyFactory.SplitLookahead(c.Policy);
-        bool usesPredictor = basis is "expertflow" or "expertflow-no-ts";
         // the reference run records the true routing, expertflow-oracle replays it
-        var oracle = basis == "expertflow-oracle" || c.Policy == "all-resident" ? oracles.GetValueOrDefault(c.Batch) : null;
+        var oracle = policy.Forecast == ForecastSource.Oracle || policy.Spec == null ? oracles.GetValueOrDefault(c.Batch) : null;
         bool recording = oracle is { Recording: true };
-        if (usesPredictor || basis == "expertflow-oracle")
+        IRoutingForecast? source = null;
+        if (policy.Forecast == ForecastSource.Predictor)
+            source = forecast = new PredictorForecast(predictor ?? throw new ArgumentException($"policy '{c.Policy}' needs a trained predictor"));
+        else if (policy.Forecast == ForecastSource.Oracle)
+            source = oracle ?? throw new InvalidOperationException("expertflow-oracle needs the all-resident reference run of its batch size first");
+        var load = new ModelLoadOptions { Device = device, DType = DType, Log = log };
+        var offloaded = policy.Spec is { } spec
+            ? OffloadedModel.Load(modelFolder, load,
+                new OffloadOptions(spec, MemoryBudget.Share(c.CacheFraction)) { Predictive = new PredictiveOptions(Lookahead, PrefetchFloor, CrossStep) },
+                Workload.For(2 * c.Batch, PromptTokens, NewTokens), new OffloadServices { Forecast = source, Log = log })
+            : null;
+        using (var model = offloaded?.Model ?? MoeModels.Load(modelFolder, load))
         {
-            if (usesPredictor && predictor == null) throw new ArgumentException($"policy '{basis}' needs a trained predictor (--predictor)");
-            if (!usesPredictor && oracle == null) throw new InvalidOperationException("expertflow-oracle needs the all-resident reference run of its batch size first");
-            IRoutingForecast source = usesPredictor ? forecast = new PredictorForecast(predictor!) : oracle!;
-            policy = () =>
-            {
-                plec = new PredictivePolicy(source, lookahead: Lookahead, prefetchFloor: PrefetchFloor, crossStep: CrossStep);
-                return guesses > 0 ? new LookaheadPolicy(plec, guesses) : plec;
-            };
-        }
-        MoeCausalLM? model = null;
-        var provider = c.Policy == "all-resident" ? null
-            : new OffloadingExpertProvider(new OffloadOptions(c.Policy, null),
-                () => new DeviceFootprint(model!.DenseBytes, model.CacheBytes, ActivationEstimate.Bytes(config, 2 * c.Batch, PromptTokens, PromptTokens + NewTokens, DType)),
-                log, policy);
-        using (model = (MoeCausalLM)MoeModels.Load(modelFolder, new ModelLoadOptions { Device = device, DType = DType, Experts = provider ?? (IExpertProvider)new ResidentExpertProvider(), Log = log }))
-        {
-            if (provider != null)
-            {
-                model.Observers.Add(provider);
-                int totalExperts = model.Experts.MoeLayers.Count * model.Experts.NumExperts;
-                int slots = Math.Max(MemoryPlan.MinimumSlots, (int)Math.Round(c.CacheFraction * totalExperts));
-                long perExpert = OffloadingExpertProvider.LayoutOf(model.Experts).BytesPerExpert;
-                model.ResetCache(2 * c.Batch, PromptTokens + NewTokens);
-                long footprint = device.type == TorchSharp.DeviceType.CUDA
-                    ? model.DenseBytes + model.CacheBytes + ActivationEstimate.Bytes(config, 2 * c.Batch, PromptTokens, PromptTokens + NewTokens, DType)
-                    : 0; // CPU: the budget bounds the RAM of cached experts only
-                provider.SetBudget(footprint + slots * perExpert + perExpert / 2);
-            }
             // The predictor's paths serve the token scheduler (expertflow) and, shared, PLEC's forecasts of the waiting batch.
-            var rowPaths = usesPredictor ? new Scheduling.RowPathPredictor(predictor!, share: forecast) : null;
+            var rowPaths = forecast != null ? new RowPathPredictor(predictor!, share: forecast) : null;
             if (recording) model.Observers.Add(oracle!);
             for (int g = 0; g < Runs; g++)
             {
                 var prompts = Enumerable.Range(0, 2 * c.Batch).Select(i => promptPool[(g * 2 * c.Batch + i) % promptPool.Count].Take(PromptTokens).ToArray()).ToArray();
                 if (oracle != null) oracle.Run = g;
-                var r = Scheduling.DualBatchGenerator.Generate(model, prompts, NewTokens, rowPaths, OverlapPrediction, regroup: basis == "expertflow");
+                var r = DualBatchGenerator.Generate(model, prompts, NewTokens, rowPaths, OverlapPrediction, regroup: policy.TokenScheduler);
                 outputs.AddRange(r.OutputIds);
                 prefill += r.PrefillSeconds; decode += r.DecodeSeconds; generated += r.GeneratedTokens; experts += r.ExpertsPerBatchLayer / Runs; scheduler += r.SchedulerSeconds;
             }
-            provider?.Finish();
-            stats = provider?.Stats;
+            offloaded?.Provider.Finish();
+            stats = offloaded?.Provider.Stats;
             if (recording) model.Observers.Remove(oracle!);
+            var plec = offloaded?.Provider.Offloaded?.Engine.Policy switch { PredictivePolicy p => p, LookaheadPolicy { Inner: PredictivePolicy p } => p, _ => null };
             if (plec != null)
                 log.LogInformation("{Policy}: decode misses of experts scored at least 0.5 {Predicted}, below {Unpredicted}; {Cross} prefetches for the waiting batch's step",
                     c.Policy, plec.PredictedMisses, plec.UnpredictedMisses, plec.CrossStepPrefetches);
             predictorSeconds = (forecast?.Seconds ?? 0) + scheduler;
         }
-        return new Scheduling.DualBatchResult(outputs.ToArray(), prefill, decode, generated, experts, scheduler);
+        return new DualBatchResult(outputs.ToArray(), prefill, decode, generated, experts, scheduler);
     }
 }

@@ -1,3 +1,4 @@
+using ExpertFlow.Offloading;
 using System.Diagnostics;
 using ExpertFlow.Model;
 using Microsoft.Extensions.Logging;
@@ -5,21 +6,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Toolkit.Reporting;
 using static TorchSharp.torch;
 
-namespace ExpertFlow.Offloading.Bench;
-
-/// <summary>One configuration of a sweep.</summary>
-/// <param name="Policy">Offloading policy, or "resident" for the runtime's all-resident provider (no budget).</param>
-/// <param name="MemoryBytes">--memory, or null (resident).</param>
-/// <param name="Batch">Sequences decoded together.</param>
-/// <param name="Note">Shown in the report (e.g. a repeat run).</param>
-public sealed record BenchCase(string Policy, long? MemoryBytes, int Batch, string Note = "")
-{
-    public string Label => MemoryBytes is long m ? $"{Policy} @ {MemorySize.Format(m)}, batch {Batch}" : $"{Policy}, batch {Batch}";
-}
-
-/// <summary>What one configuration measured.</summary>
-public sealed record BenchResult(BenchCase Case, double DecodeTokensPerSecond, double PrefillSeconds, double DecodeSeconds, int GeneratedTokens,
-    long PlannedDeviceBytes, long MeasuredPeakDeviceBytes, bool SameIdsAsReference, OffloadStats? Stats, string? Error, double IdsMatch = 1);
+namespace ExpertFlow.Evaluation;
 
 /// <summary>
 /// Runs a policy sweep on one model: for every (batch, budget, policy) it loads the model with that expert
@@ -57,7 +44,7 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
         {
             // Warm-up (not recorded), once per batch size: the first run of a process, and the first run of each
             // batch shape, pay for kernel loading, library handles and allocator growth.
-            foreach (var first in WarmUp ? cases.Where(c => c.Policy != "resident").GroupBy(c => c.Batch).Select(g => g.First()) : [])
+            foreach (var first in WarmUp ? cases.Where(c => c.Policy != null).GroupBy(c => c.Batch).Select(g => g.First()) : [])
             {
                 progress?.Report($"warm-up, batch {first.Batch}");
                 host ??= BuildHost();
@@ -69,7 +56,7 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
                 progress?.Report(c.Label);
                 try
                 {
-                    if (c.Policy != "resident" && host == null) host = BuildHost();
+                    if (c.Policy != null && host == null) host = BuildHost();
                     var r = RunOne(c, host, baseline, referenceIds);
                     results.Add(r);
                     log.LogInformation("{Case}: {Tps:F2} tok/s decode, hit ratio {Hit:F3}, stall {Stall:F3} s, peak measured {Peak}",
@@ -129,26 +116,24 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
     {
         var config = MoeConfig.Load(modelFolder);
         int tokens = newTokens ?? NewTokens;
-        int capacity = PromptTokens + tokens;
-        MoeCausalLM? model = null;
         long peak = 0;
         long Measure() { long used = DeviceUsed(host) - baseline; peak = Math.Max(peak, used); return used; }
-        IExpertProvider provider = c.Policy == "resident"
-            ? new ResidentExpertProvider()
-            : new OffloadingExpertProvider(new OffloadOptions(c.Policy, c.MemoryBytes, host?.Store.Tier == "disk" ? HostTier.Disk : HostTier.Arena),
-                () => DeviceFootprint.ForModel(OffloadingExpertProvider.ResidentWeightBytes(model!.Experts) ?? model.DenseBytes, model.CacheBytes,
-                    ActivationEstimate.Bytes(config, c.Batch, PromptTokens, capacity, DType), device, c.Batch),
-                log, sharedHost: host, measureDeviceBytes: device.type == TorchSharp.DeviceType.CUDA ? Measure : null);
-        using (model = (MoeCausalLM)MoeModels.Load(modelFolder, new ModelLoadOptions { Device = device, DType = DType, Experts = provider, Log = log, CudaGraphs = CudaGraphs }))
+        var load = new ModelLoadOptions { Device = device, DType = DType, Log = log, CudaGraphs = CudaGraphs };
+        OffloadedModel? offloaded = c.Policy is { } policy
+            ? OffloadedModel.Load(modelFolder, load,
+                new OffloadOptions(policy, c.MemoryBytes is long m ? MemoryBudget.Bytes(m) : MemoryBudget.Unlimited, host?.Store.Tier == "disk" ? HostTier.Disk : HostTier.Arena),
+                Workload.For(c.Batch, PromptTokens, tokens),
+                new OffloadServices { Log = log, SharedHost = host, MeasureDeviceBytes = device.type == TorchSharp.DeviceType.CUDA ? Measure : null })
+            : null;
+        using (var model = offloaded?.Model ?? MoeModels.Load(modelFolder, load))
         {
-            if (provider is OffloadingExpertProvider op) model.Observers.Add(op);
             if (device.type == TorchSharp.DeviceType.CUDA)
-                log.LogInformation("{Case}: device memory after loading {Used} (non-expert weights {Dense}, expert slots and KV cache still to come)",
+                log.LogInformation("{Case}: device memory after loading {Used} (non-expert weights {Dense}; the KV cache still to come)",
                     c.Label, MemorySize.Format(Measure()), MemorySize.Format(model.DenseBytes));
             var random = new Random(Seed);
             var prompts = Enumerable.Range(0, c.Batch).Select(_ => Enumerable.Range(0, PromptTokens).Select(_ => random.Next(config.VocabSize)).ToArray()).ToArray();
             int seen = 0;
-            var result = ExpertFlow.Model.Generation.Generate(model, prompts, new GenerationOptions
+            var result = Generation.Generate(model, prompts, new GenerationOptions
             {
                 MaxNewTokens = tokens, StopTokens = [],
                 // where the device memory stands after the prefill and after the first decode step (once per run)
@@ -158,9 +143,9 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
                     log.LogInformation("{Case}: device memory after {Step} {Used}", c.Label, seen == 1 ? "the prefill" : "the first decode step", MemorySize.Format(Measure()));
                 },
             });
-            (provider as OffloadingExpertProvider)?.Finish();
+            offloaded?.Provider.Finish();
             Measure();
-            var stats = (provider as OffloadingExpertProvider)?.Stats;
+            var stats = offloaded?.Provider.Stats;
             bool same = true;
             double match = 1;
             if (referenceIds.TryGetValue(c.Batch, out var reference))
@@ -193,7 +178,7 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
         foreach (var r in results)
         {
             var s = r.Stats;
-            table.Add(r.Case.Policy, r.Case.MemoryBytes is long m ? MemorySize.Format(m) : "-", r.Case.Batch,
+            table.Add(r.Case.PolicyName, r.Case.MemoryBytes is long m ? MemorySize.Format(m) : "-", r.Case.Batch,
                 r.Error == null ? r.DecodeTokensPerSecond.ToString("0.00") : "-",
                 s == null ? (r.Error == null ? "1 (resident)" : "-") : s.HitRatio.ToString("0.000"),
                 s == null ? "0" : (s.DemandTransfers + s.PrefetchTransfers).ToString(),
@@ -213,7 +198,7 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
         {
             foreach (var batch in withStats.Select(r => r.Case.Batch).Distinct())
             {
-                var runs = withStats.Where(r => r.Case.Batch == batch).Select(r => (Name: $"{r.Case.Policy} {MemorySize.Format(r.Case.MemoryBytes ?? 0)}", r.Stats!)).ToList();
+                var runs = withStats.Where(r => r.Case.Batch == batch).Select(r => (Name: $"{r.Case.PolicyName} {MemorySize.Format(r.Case.MemoryBytes ?? 0)}", r.Stats!)).ToList();
                 try
                 {
                     OffloadReport.PlotHitRatio(Path.Combine(folder, $"hit-ratio-batch{batch}.png"), runs, $"Hit ratio per layer, batch {batch}");
@@ -231,7 +216,7 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
         Files.WriteAllTextAtomically(Path.Combine(folder, "report.md"), md.ToString());
         Files.WriteAllTextAtomically(Path.Combine(folder, "results.json"), OffloadReport.Serialize(results.Select(r => new
         {
-            r.Case.Policy, r.Case.MemoryBytes, r.Case.Batch, r.DecodeTokensPerSecond, r.PrefillSeconds, r.DecodeSeconds, r.GeneratedTokens,
+            Policy = r.Case.PolicyName, r.Case.MemoryBytes, r.Case.Batch, r.DecodeTokensPerSecond, r.PrefillSeconds, r.DecodeSeconds, r.GeneratedTokens,
             r.PlannedDeviceBytes, r.MeasuredPeakDeviceBytes, r.SameIdsAsReference, r.IdsMatch, r.Case.Note, r.Error,
             Offload = r.Stats == null ? null : OffloadReport.Document(r.Stats),
         })));

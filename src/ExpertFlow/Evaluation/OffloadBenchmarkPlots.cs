@@ -1,14 +1,16 @@
+using ExpertFlow.Model;
+using ExpertFlow.Offloading;
 using System.Globalization;
 using System.Text.Json;
 using Toolkit.Reporting;
 
-namespace ExpertFlow.Offloading.Bench;
+namespace ExpertFlow.Evaluation;
 
 /// <summary>
 /// Redraws a benchmark's plots from its results.json (e.g. on a machine with fonts, when the benchmark ran
 /// where SkiaSharp found none): hit ratio per layer and memory over time, one pair per batch size.
 /// </summary>
-public static class Replot
+public static class OffloadBenchmarkPlots
 {
     public static IReadOnlyList<string> FromResults(string resultsJson, string folder)
     {
