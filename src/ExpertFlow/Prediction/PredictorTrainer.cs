@@ -64,17 +64,34 @@ public static class PredictorTrainer
     public static void Save(RoutingPathPredictor predictor, string directory)
     {
         Directory.CreateDirectory(directory);
-        Files.WriteAllTextAtomically(Path.Combine(directory, "predictor_config.json"), predictor.Config.ToJson());
-        Files.WriteAtomically(Path.Combine(directory, "predictor.bin"), path => predictor.save(path));
+        Files.WriteAllTextAtomically(Path.Combine(directory, ConfigFile), predictor.Config.ToJson());
+        Files.WriteAtomically(Path.Combine(directory, WeightsFile), path => predictor.save(path));
     }
 
-    public static RoutingPathPredictor Load(string directory)
+    /// <summary>
+    /// Reads a predictor folder; with <paramref name="model"/>, checks that the predictor was trained for that model.
+    /// A missing, damaged or mismatched file is an error that names it.
+    /// </summary>
+    public static RoutingPathPredictor Load(string directory, ModelIdentity? model = null)
     {
-        string configPath = Path.Combine(directory, "predictor_config.json");
-        if (!File.Exists(configPath)) throw new FileNotFoundException($"'{directory}' holds no predictor (predictor_config.json); train one with 'expertflow train-predictor'", configPath);
-        var predictor = new RoutingPathPredictor(PredictorConfig.FromJson(File.ReadAllText(configPath), configPath));
-        predictor.load(Path.Combine(directory, "predictor.bin"));
+        string configPath = Path.Combine(directory, ConfigFile), weightsPath = Path.Combine(directory, WeightsFile);
+        if (!File.Exists(configPath)) throw new FileNotFoundException($"'{directory}' holds no predictor ({ConfigFile}); train one with 'expertflow train-predictor'", configPath);
+        var config = PredictorConfig.FromJson(File.ReadAllText(configPath), configPath);
+        if (model != null) config.CheckFits(model, directory);
+        if (!File.Exists(weightsPath)) throw new FileNotFoundException($"'{directory}' lacks the predictor's weights ({WeightsFile}); train it again with 'expertflow train-predictor'", weightsPath);
+        var predictor = new RoutingPathPredictor(config);
+        try { predictor.load(weightsPath); }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            predictor.Dispose();
+            throw new InvalidDataException($"{weightsPath} is damaged or does not match {ConfigFile} ({e.Message.Split('\n')[0]}); train the predictor again with 'expertflow train-predictor'");
+        }
         predictor.eval();
         return predictor;
     }
+
+    /// <summary>The predictor's configuration file in its folder.</summary>
+    public const string ConfigFile = "predictor_config.json";
+    /// <summary>The predictor's weights file in its folder.</summary>
+    public const string WeightsFile = "predictor.bin";
 }
