@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using ExpertFlow.Offloading;
-using ExpertFlow.Offloading.Bench;
+using ExpertFlow.Evaluation;
 using Microsoft.Extensions.Logging;
 using Spectre.Console;
 using Toolkit.Cli;
@@ -17,7 +17,7 @@ internal static class BenchCommand
     {
         var model = new Option<string?>("--model") { Description = "Hugging Face model folder (config.json + safetensors)." };
         var synthetic = new Option<string?>("--synthetic") { Description = "Instead of --model: write a random bf16 model of this shape (qwen1.5-moe-a2.7b or tiny) into --work and use it." };
-        var work = new Option<string>("--work") { Description = "Folder for the synthetic model.", DefaultValueFactory = _ => "bench-model" };
+        var work = new Option<string>("--work") { Description = "Folder for the synthetic model.", DefaultValueFactory = _ => Path.Combine("runs", "bench-model") };
         var policies = new Option<string>("--policies") { Description = "Comma-separated policies (any --policy name of generate, e.g. on-demand+lookahead or lru+lookahead+cpu; repeat a name to measure it again in the same process).", DefaultValueFactory = _ => "on-demand,lru,next-layer" };
         var memory = new Option<string>("--memory") { Description = "Comma-separated budgets (e.g. 6.5GiB,4GiB): everything the model holds on the device.", DefaultValueFactory = _ => "6.5GiB,4GiB" };
         var batch = new Option<string>("--batch") { Description = "Comma-separated batch sizes.", DefaultValueFactory = _ => "1,16" };
@@ -25,7 +25,7 @@ internal static class BenchCommand
         var newTokens = new Option<int>("--new-tokens") { Description = "Tokens generated per sequence.", DefaultValueFactory = _ => 32 };
         var resident = new Option<bool>("--resident") { Description = "Also run the runtime's all-resident provider (no budget) as the reference speed." };
         var bandwidth = new Option<bool>("--bandwidth") { Description = "Measure the pinned host-to-device peak (1 GiB copies and one-expert copies) for the report (CUDA)." };
-        var output = new Option<string>("--out") { Description = "Report folder (report.md, results.json, plots).", DefaultValueFactory = _ => "bench-report" };
+        var output = new Option<string>("--out") { Description = "Report folder (report.md, results.json, plots).", DefaultValueFactory = _ => Path.Combine("runs", "bench") };
         var cold = new Option<bool>("--cold") { Description = "No warm-up run and no repeat of the reference: the device memory a single run in a fresh process holds (its speed includes first-run costs)." };
         var replot = new Option<string?>("--replot") { Description = "Only redraw the plots of an earlier run from its results.json into --out." };
         var noGraphs = new Option<bool>("--no-cuda-graphs") { Description = "Decode eagerly on CUDA (by default, offloaded decode steps run CUDA graphs between expert layers)." };
@@ -39,7 +39,7 @@ internal static class BenchCommand
             if (parse.GetValue(replot) is string resultsJson)
             {
                 if (!File.Exists(resultsJson)) throw new FileNotFoundException($"--replot {resultsJson}: no such file.");
-                foreach (var png in Replot.FromResults(resultsJson, parse.GetValue(output)!)) AnsiConsole.WriteLine(png);
+                foreach (var png in OffloadBenchmarkPlots.FromResults(resultsJson, parse.GetValue(output)!)) AnsiConsole.WriteLine(png);
                 return 0;
             }
             using var logging = CliApp.CreateLogging(parse.GetValue(verbose));
@@ -58,10 +58,9 @@ internal static class BenchCommand
             if (folder == null) throw new ArgumentException("give --model DIR or --synthetic NAME.");
             if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"--model {folder}: no such folder.");
 
-            var budgets = Split(parse.GetValue(memory)!).Select(m => MemorySize.Parse(m)).OrderBy(b => b).ToArray();
-            var batches = Split(parse.GetValue(batch)!).Select(b => int.TryParse(b, out int n) && n > 0 ? n : throw new ArgumentException($"--batch {b}: not a positive integer")).ToArray();
-            var names = Split(parse.GetValue(policies)!).ToArray();
-            foreach (var p in names) Offloading.Policies.PolicyFactory.Create(p);
+            var budgets = OptionValues.Sizes(parse.GetValue(memory)!, "--memory").Order().ToArray();
+            var batches = OptionValues.Ints(parse.GetValue(batch)!, "--batch", 1);
+            var names = OptionValues.List(parse.GetValue(policies)!, "--policies", OffloadSettings.Policy);
             var cases = new List<BenchCase>();
             foreach (int b in batches)
             {
@@ -70,13 +69,13 @@ internal static class BenchCommand
                 var reference = cases.First(c => c.Batch == b);
                 if (!parse.GetValue(cold)) cases.Insert(cases.IndexOf(reference) + 1, reference with { Note = "repeat of the reference run (determinism check)" });
             }
-            if (parse.GetValue(resident)) foreach (int b in batches) cases.Add(new BenchCase("resident", null, b));
+            if (parse.GetValue(resident)) foreach (int b in batches) cases.Add(new BenchCase(null, null, b));
 
             var notes = new List<string>();
             if (parse.GetValue(bandwidth) && dev.type == TorchSharp.DeviceType.CUDA)
             {
                 using var context = CudaDriver.Open().RetainPrimaryContext(dev.index < 0 ? 0 : dev.index);
-                var shape = Offloading.Bench.SyntheticMoe.ExpertLayoutOf(Qwen2MoeShape.A27B);
+                var shape = SyntheticMoe.ExpertLayoutOf(Qwen2MoeShape.A27B);
                 foreach (long size in new[] { 1L << 30, shape.BytesPerExpert })
                 {
                     var m = CopyBandwidth.MeasureHostToDevice(context, size, 5, pinned: true);
@@ -94,7 +93,7 @@ internal static class BenchCommand
                 partial => OffloadBenchmark.WriteReport(parse.GetValue(output)!, partial, "Offloading benchmark (partial)", commandLine, machine, plots: false));
             var table = new Table().AddColumns("policy", "budget", "batch", "decode tok/s", "hit ratio", "transfers", "stall s", "demand GB/s", "planned", "measured peak", "ids ok");
             foreach (var r in results)
-                table.AddRow(r.Case.Policy, r.Case.MemoryBytes is long mb ? MemorySize.Format(mb) : "-", r.Case.Batch.ToString(CultureInfo.InvariantCulture),
+                table.AddRow(r.Case.PolicyName, r.Case.MemoryBytes is long mb ? MemorySize.Format(mb) : "-", r.Case.Batch.ToString(CultureInfo.InvariantCulture),
                     r.Error == null ? r.DecodeTokensPerSecond.ToString("0.00", CultureInfo.InvariantCulture) : "[red]error[/]",
                     r.Stats?.HitRatio.ToString("0.000", CultureInfo.InvariantCulture) ?? "-", r.Stats == null ? "-" : (r.Stats.DemandTransfers + r.Stats.PrefetchTransfers).ToString(CultureInfo.InvariantCulture),
                     r.Stats?.StallSeconds.ToString("0.000", CultureInfo.InvariantCulture) ?? "-",
@@ -111,5 +110,4 @@ internal static class BenchCommand
         return command;
     }
 
-    static IEnumerable<string> Split(string text) => text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 }

@@ -1,77 +1,103 @@
 using System.CommandLine;
+using ExpertFlow.Evaluation;
+using ExpertFlow.Model;
 using ExpertFlow.Prediction;
 using ExpertFlow.Tracing;
 using Spectre.Console;
 using Toolkit.Cli;
-using Toolkit.Data.Text;
-using Toolkit.Reporting;
 using Toolkit.Runtime;
 using TorchSharp;
 
 namespace ExpertFlow.Cli;
 
-/// <summary><c>expertflow train-predictor</c> and <c>expertflow eval-predictor</c>.</summary>
+/// <summary><c>expertflow trace</c>, <c>expertflow train-predictor</c> and <c>expertflow eval-predictor</c>.</summary>
 internal static class PredictorCommands
 {
+    static Option<string> Corpus() => new("--corpus")
+    {
+        Description = "Texts to trace: gcide (the installed GCIDE dictionary), a .dict.dz, a .jsonl file with \"text\" fields or a text file (one text per line). Default: the corpus the model records in training.json, else gcide.",
+    };
+
+    public static Command Trace()
+    {
+        var model = new Option<string>("--model") { Description = "Model folder (any supported decoder-only family, with its tokenizer).", Required = true };
+        var output = new Option<string?>("--output") { Description = "Folder for train.eftrace and heldout.eftrace (default: MODEL/predictor)." };
+        var corpus = Corpus();
+        var entries = new Option<int>("--trace-entries") { Description = "Training texts to trace.", DefaultValueFactory = _ => 12000 };
+        var maxLength = new Option<int>("--max-length") { Description = "Tokens per traced sequence (longer texts are cut).", DefaultValueFactory = _ => 64 };
+        var generated = new Option<int>("--generated-entries") { Description = "Also trace the model's greedy continuations of this many other training prompts (24 tokens).", DefaultValueFactory = _ => 4000 };
+        var device = CommonOptions.Device();
+        var command = new Command("trace", "Record a model's routing (every MoE layer's experts per token) over a corpus with its own tokenizer and forward pass, as .eftrace files.")
+        {
+            model, output, corpus, entries, maxLength, generated, device,
+        };
+        command.SetAction(parse =>
+        {
+            var options = new PredictorBuildOptions
+            {
+                ModelFolder = parse.GetValue(model)!, OutputFolder = parse.GetValue(output), Corpus = parse.GetValue(corpus), TraceEntries = parse.GetValue(entries),
+                GeneratedEntries = parse.GetValue(generated), MaxLength = parse.GetValue(maxLength), Device = ComputeDevice.Resolve(parse.GetValue(device)!),
+            };
+            options.Validate();
+            var tokenizer = ModelTokenizer.Load(options.ModelFolder);
+            using var m = MoeModels.Load(options.ModelFolder, new ModelLoadOptions { Device = options.Device });
+            var traces = TraceSetBuilder.Build(m, tokenizer, options.Tracing, Log());
+            traces.Save(options.OutputPath);
+            AnsiConsole.MarkupLineInterpolated($"Traced {traces.Train.Sum(t => t.Length)} training and {traces.HeldOut.Sum(t => t.Length)} held-out tokens ({traces.Header.NumLayers} MoE layers x {traces.Header.NumExperts} experts top-{traces.Header.TopK}) into {options.OutputPath}");
+            return 0;
+        });
+        return command;
+    }
+
     public static Command Train()
     {
-        var model = new Option<string>("--model") { Description = "Demo model folder (traced to make training data).", DefaultValueFactory = _ => "models/demo-moe" };
-        var output = new Option<string>("--output") { Description = "Folder for traces, predictor weights, loss curve and report (default: MODEL/predictor)." };
-        var entries = new Option<int>("--trace-entries") { Description = "Training entries to trace.", DefaultValueFactory = _ => 12000 };
-        var maxLength = new Option<int>("--max-length") { Description = "Tokens per traced sequence (longer entries are cut).", DefaultValueFactory = _ => 64 };
+        var model = new Option<string>("--model") { Description = "Model folder to trace and train for (any supported decoder-only family, with its tokenizer).", DefaultValueFactory = _ => "models/demo-moe" };
+        var output = new Option<string?>("--output") { Description = "Folder for traces, predictor weights, loss curve and report (default: MODEL/predictor)." };
+        var corpus = Corpus();
+        var entries = new Option<int>("--trace-entries") { Description = "Training texts to trace.", DefaultValueFactory = _ => 12000 };
+        var maxLength = new Option<int>("--max-length") { Description = "Tokens per traced sequence (longer texts are cut).", DefaultValueFactory = _ => 64 };
         var generated = new Option<int>("--generated-entries") { Description = "Also trace the model's greedy continuations of this many other training prompts (24 tokens), the text decoding feeds it.", DefaultValueFactory = _ => 4000 };
+        var reuse = new Option<bool>("--reuse-traces") { Description = "Train on the traces already in the output folder (from trace or an earlier run) instead of tracing again." };
         var steps = new Option<int>("--steps") { Description = "Optimiser steps.", DefaultValueFactory = _ => 6000 };
         var batch = new Option<int>("--batch") { Description = "Examples per step.", DefaultValueFactory = _ => 32 };
-        var dim = new Option<int>("--dim") { Description = "Predictor width.", DefaultValueFactory = _ => 128 };
+        var dim = new Option<int>("--dim") { Description = "Predictor width (a multiple of 32).", DefaultValueFactory = _ => 128 };
         var minutes = new Option<double>("--max-minutes") { Description = "Stop training after this many minutes (0: run all steps).", DefaultValueFactory = _ => 0 };
         var seed = CommonOptions.Seed();
         var device = CommonOptions.Device();
-        var command = new Command("train-predictor", "Trace the demo model over GCIDE entries and train the routing path predictor (T5-style encoder-decoder over token ids, BCE on traces); prints held-out accuracy.")
+        var command = new Command("train-predictor", "Trace a model over a corpus and train its routing-path predictor (T5-style encoder-decoder over token ids, BCE on traces); prints held-out accuracy.")
         {
-            model, output, entries, maxLength, generated, steps, batch, dim, minutes, seed, device,
+            model, output, corpus, entries, maxLength, generated, reuse, steps, batch, dim, minutes, seed, device,
         };
         command.SetAction(parse =>
         {
             LibTorch.EnsureLoaded();
             torch.manual_seed(parse.GetValue(seed));
-            var dev = ComputeDevice.Resolve(parse.GetValue(device)!);
-            string modelDir = parse.GetValue(model)!;
-            string outDir = parse.GetValue(output) ?? Path.Combine(modelDir, "predictor");
-            int length = parse.GetValue(maxLength);
-            Directory.CreateDirectory(outDir);
-            var (header, train, heldOut) = PredictorWorkflow.TraceDemoModel(modelDir, outDir, parse.GetValue(entries), length,
-                new SynchronousProgress<string>(m => AnsiConsole.MarkupLine(Markup.Escape(m))), parse.GetValue(generated), dev);
-            AnsiConsole.MarkupLine($"Traced {train.Sum(t => t.Length)} training and {heldOut.Sum(t => t.Length)} held-out tokens into {Markup.Escape(outDir)}");
-            var tokenizer = Gpt2SubsetTokenizer.Load(Path.Combine(modelDir, Gpt2SubsetTokenizer.FileName));
-            var config = new PredictorConfig
+            var options = new PredictorBuildOptions
             {
-                VocabSize = tokenizer.VocabularySize, NumLayers = header.NumLayers, NumExperts = header.NumExperts, TopK = header.TopK,
-                ModelDim = parse.GetValue(dim), Heads = Math.Max(1, parse.GetValue(dim) / 32), FeedForwardDim = 2 * parse.GetValue(dim), MaxPositions = 2 * length + 1,
+                ModelFolder = parse.GetValue(model)!, OutputFolder = parse.GetValue(output), Corpus = parse.GetValue(corpus), TraceEntries = parse.GetValue(entries),
+                GeneratedEntries = parse.GetValue(generated), MaxLength = parse.GetValue(maxLength), ReuseTraces = parse.GetValue(reuse), Dim = parse.GetValue(dim),
+                Device = ComputeDevice.Resolve(parse.GetValue(device)!),
+                Training = new PredictorTrainingOptions
+                {
+                    Steps = parse.GetValue(steps), BatchSize = parse.GetValue(batch), Seed = parse.GetValue(seed),
+                    TimeLimit = parse.GetValue(minutes) > 0 ? TimeSpan.FromMinutes(parse.GetValue(minutes)) : null,
+                },
             };
-            var predictor = new RoutingPathPredictor(config);
-            predictor.to(dev);
-            long parameters = predictor.parameters().Sum(p => p.numel());
-            AnsiConsole.MarkupLine($"Predictor: {parameters / 1e6:F2} M parameters ({parameters * 4 / 1e6:F1} MB fp32)");
-            var options = new PredictorTrainingOptions { Steps = parse.GetValue(steps), BatchSize = parse.GetValue(batch), MaxLength = length, Seed = parse.GetValue(seed),
-                TimeLimit = parse.GetValue(minutes) > 0 ? TimeSpan.FromMinutes(parse.GetValue(minutes)) : null };
-            IReadOnlyList<double> losses = [];
-            var clock = System.Diagnostics.Stopwatch.StartNew();
+            options.Validate();
+            BuiltPredictor? built = null;
             AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
                 .Start(ctx =>
                 {
-                    var task = ctx.AddTask("training", maxValue: options.Steps);
-                    losses = PredictorTrainer.Train(predictor, train, header, options, new SynchronousProgress<PredictorTrainingProgress>(p =>
-                    {
-                        task.Value = p.Step;
-                        task.Description = $"step {p.Step}/{p.TotalSteps} BCE {p.Loss:F4} {p.TokensPerSecond:F0} tok/s";
-                    }));
+                    var task = ctx.AddTask("tracing", maxValue: options.Training.Steps);
+                    built = PredictorBuilder.Build(options, new SynchronousProgress<string>(m => task.Description = Markup.Escape(m)),
+                        new SynchronousProgress<PredictorTrainingProgress>(p =>
+                        {
+                            task.Value = p.Step;
+                            task.Description = $"step {p.Step}/{p.TotalSteps} BCE {p.Loss:F4} {p.TokensPerSecond:F0} tok/s";
+                        }));
                 });
-            PredictorTrainer.Save(predictor, outDir);
-            var x = Enumerable.Range(1, losses.Count).Select(i => (double)i).ToList();
-            Charts.Line(Path.Combine(outDir, "predictor_loss.png"), "Routing path predictor training (masked BCE)", "step", "BCE", [new Series("BCE", x, losses)]);
-            AnsiConsole.MarkupLine($"Trained {losses.Count} steps in {clock.Elapsed.TotalSeconds:F0} s; saved to {Markup.Escape(outDir)}");
-            Files.WriteAllTextAtomically(Path.Combine(outDir, "predictor_training.json"), System.Text.Json.JsonSerializer.Serialize(new { steps = losses.Count, planned_steps = options.Steps, seconds = clock.Elapsed.TotalSeconds, final_loss = losses.Count > 0 ? losses[^1] : 0, options.BatchSize, parameters }));
-            Report(predictor, header, train, heldOut, length, outDir);
+            AnsiConsole.MarkupLineInterpolated($"Predictor: {built!.Parameters / 1e6:F2} M parameters, trained {built.Losses.Count} steps in {built.Seconds:F0} s; saved to {options.OutputPath}");
+            using (built.Predictor) Report(built.Predictor, built.Traces, options.MaxLength, options.OutputPath);
             return 0;
         });
         return command;
@@ -90,34 +116,32 @@ internal static class PredictorCommands
         {
             LibTorch.EnsureLoaded();
             string dir = parse.GetValue(predictorDir)!;
-            var predictor = PredictorTrainer.Load(dir);
+            var traces = TraceSet.Load(dir);
+            using var predictor = PredictorTrainer.Load(dir);
+            if (predictor.Config.NumLayers != traces.Header.NumLayers || predictor.Config.NumExperts != traces.Header.NumExperts)
+                throw new InvalidDataException($"the predictor in '{dir}' does not match its traces ({traces.Header}); train it again");
             predictor.to(ComputeDevice.Resolve(parse.GetValue(device)!));
-            var (header, trainRoutes) = RoutingTraceFile.Read(Path.Combine(dir, PredictorWorkflow.TrainTraceFile));
-            var (_, heldOutRoutes) = RoutingTraceFile.Read(Path.Combine(dir, PredictorWorkflow.HeldOutTraceFile));
-            Report(predictor, header, RoutingTraceFile.ToSequences(trainRoutes), RoutingTraceFile.ToSequences(heldOutRoutes), parse.GetValue(maxLength), dir);
+            Report(predictor, traces, parse.GetValue(maxLength), dir);
             return 0;
         });
         return command;
     }
 
-    static void Report(RoutingPathPredictor predictor, RoutingTraceHeader header, IReadOnlyList<TracedSequence> train, IReadOnlyList<TracedSequence> heldOut, int maxLength, string dir)
+    static IProgress<string> Log() => new SynchronousProgress<string>(m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]"));
+
+    static void Report(RoutingPathPredictor predictor, TraceSet traces, int maxLength, string dir)
     {
-        var metrics = PredictorWorkflow.Evaluate(predictor, header, train, heldOut, maxLength);
+        var report = PredictorReport.Evaluate(predictor, traces, maxLength);
+        report.Write(dir);
         var table = new Table().AddColumns("method", "mode", "tokens", "recall@k", "recall p>=.5", "precision p>=.5", "batch-16 coverage", "pred/needed per layer");
-        foreach (var m in metrics)
+        foreach (var m in report.Metrics)
             table.AddRow(Markup.Escape(m.Method), m.Mode, m.Tokens.ToString(), $"{m.Recall:P1}", $"{m.ThresholdRecall:P1}", $"{m.ThresholdPrecision:P1}", $"{m.BatchCoverage:P1}", $"{m.PredictedPerBatch:F2}/{m.TruePerBatch:F2}");
         AnsiConsole.Write(table);
-        var scorer = new PredictorScorer(predictor, header);
-        var scheduling = new Toolkit.Reporting.MarkdownTable("batch size", "decode steps", "experts/layer per batch, arrival order", "with token scheduler (predicted paths)", "scheduler on true paths (bound)", "split time ms");
-        var schedulingTable = new Table().AddColumns("batch", "steps", "in order", "scheduled", "oracle", "split ms");
-        foreach (int batch in new[] { 4, 16 })
-        {
-            var s = Scheduling.SchedulingEvaluation.Evaluate(scorer, heldOut, header, batch, maxLength);
-            scheduling.Add(batch, s.Steps, s.InOrder.ToString("F2"), s.Scheduled.ToString("F2"), s.Oracle.ToString("F2"), s.MeanSplitMilliseconds.ToString("F2"));
-            schedulingTable.AddRow(batch.ToString(), s.Steps.ToString(), s.InOrder.ToString("F2"), s.Scheduled.ToString("F2"), s.Oracle.ToString("F2"), s.MeanSplitMilliseconds.ToString("F2"));
-        }
+        var scheduling = new Table().AddColumns("batch", "steps", "in order", "scheduled", "oracle", "split ms");
+        foreach (var s in report.Scheduling)
+            scheduling.AddRow(s.BatchSize.ToString(), s.Steps.ToString(), s.InOrder.ToString("F2"), s.Scheduled.ToString("F2"), s.Oracle.ToString("F2"), s.MeanSplitMilliseconds.ToString("F2"));
         AnsiConsole.MarkupLine("Distinct experts per layer each batch activates (two batches regrouped per decode step, true routing counted):");
-        AnsiConsole.Write(schedulingTable);
-        Files.WriteAllTextAtomically(Path.Combine(dir, "eval.md"), PredictorWorkflow.Table(metrics).ToString() + "\n" + scheduling);
+        AnsiConsole.Write(scheduling);
+        AnsiConsole.MarkupLineInterpolated($"report: {Path.Combine(dir, "eval.md")}");
     }
 }

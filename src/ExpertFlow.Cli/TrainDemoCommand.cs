@@ -1,5 +1,6 @@
 using System.CommandLine;
 using ExpertFlow.Demo;
+using ExpertFlow.Tracing;
 using Spectre.Console;
 using Toolkit.Cli;
 using Toolkit.Data.Text;
@@ -13,9 +14,9 @@ internal static class TrainDemoCommand
 {
     public static Command Create()
     {
-        var output = new Option<string>("--output") { Description = "Folder for config.json, model.safetensors, vocabulary, loss.png.", DefaultValueFactory = _ => "models/demo-moe" };
-        var corpus = new Option<string>("--corpus") { Description = "GCIDE dictionary (gcide.dict.dz).", DefaultValueFactory = _ => GcideCorpus.DefaultPath };
-        var entries = new Option<int>("--entries") { Description = "Dictionary entries used (spread over the whole dictionary).", DefaultValueFactory = _ => 40000 };
+        var output = new Option<string>("--output") { Description = "Folder for config.json, model.safetensors, vocabulary, loss.png.", DefaultValueFactory = _ => Path.Combine("runs", "demo-moe") };
+        var corpus = new Option<string>("--corpus") { Description = "Training texts: gcide (the installed GCIDE dictionary), a .dict.dz, a .jsonl file with \"text\" fields or a text file (one text per line).", DefaultValueFactory = _ => TextCorpus.Gcide };
+        var entries = new Option<int>("--entries") { Description = "Texts used (spread over the whole corpus); every 50th is held out.", DefaultValueFactory = _ => CorpusSplit.DefaultEntries };
         var steps = new Option<int>("--steps") { Description = "Optimiser steps.", DefaultValueFactory = _ => 400 };
         var batch = new Option<int>("--batch") { Description = "Sequences per step.", DefaultValueFactory = _ => 16 };
         var length = new Option<int>("--seq-len") { Description = "Tokens per training sequence.", DefaultValueFactory = _ => 128 };
@@ -53,7 +54,8 @@ internal static class TrainDemoCommand
             };
             AnsiConsole.MarkupLine($"Model: {config.NumLayers} layers, {config.NumExperts} experts top-{config.TopK}, hidden {config.HiddenSize}, vocab {config.VocabSize}: {config.ParameterCount() / 1e6:F2} M parameters ({config.ParameterCount() * 4 / 1e6:F1} MB fp32)");
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            var data = DemoCorpus.Load(parse.GetValue(corpus)!, parse.GetValue(entries), config.VocabSize);
+            var split = new CorpusSplit(parse.GetValue(corpus)!, parse.GetValue(entries), CorpusSplit.DefaultHeldOutEvery);
+            var data = DemoCorpus.Load(split, config.VocabSize);
             AnsiConsole.MarkupLine($"Corpus: {data.TrainEntries.Count} training entries ({data.TrainStream.Length} tokens), {data.HeldOutEntries.Count} held out; prepared in {clock.Elapsed.TotalSeconds:F0} s");
             var model = new DemoMixtral(config);
             model.to(dev);
@@ -75,17 +77,11 @@ internal static class TrainDemoCommand
                     });
                     result = new DemoTrainer(logger).Train(model, data, options, parse.GetValue(output)!, progress);
                 });
-            new ExpertFlow.Prediction.DemoCorpusRecipe(parse.GetValue(corpus)!, parse.GetValue(entries), DemoCorpus.HeldOutEvery).Save(parse.GetValue(output)!);
+            split.Save(parse.GetValue(output)!);
             AnsiConsole.MarkupLine($"Held-out loss {result!.ValidationLoss:F3} (perplexity {Math.Exp(result.ValidationLoss):F1}); expert shares {string.Join(" ", result.ExpertShare.Select(s => s.ToString("P1")))}");
             AnsiConsole.MarkupLine($"Saved to {Markup.Escape(Path.GetFullPath(parse.GetValue(output)!))}");
             return 0;
         });
         return command;
     }
-}
-
-/// <summary>IProgress that calls back on the reporting thread (Progress&lt;T&gt; would post to the thread pool).</summary>
-internal sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
-{
-    public void Report(T value) => report(value);
 }

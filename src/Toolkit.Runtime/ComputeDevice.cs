@@ -22,18 +22,18 @@ public static class ComputeDevice
         {
             int index = 0;
             if (s.Length > 4 && (!int.TryParse(s.AsSpan(5), out index) || index < 0))
-                throw new ArgumentException($"'--device {spec}': the CUDA index must be a non-negative integer, as in cuda:0.");
+                throw new ArgumentException($"device '{spec}': the CUDA index must be a non-negative integer, as in cuda:0.");
             if (!torch.cuda.is_available())
                 throw new LibTorchException(
-                    $"'--device {spec}' asks for CUDA, but the libtorch in use has no CUDA device " +
+                    $"device '{spec}' asks for CUDA, but the libtorch in use has no CUDA device " +
                     $"(libtorch: {LibTorch.Loaded?.LibDirectory} via {LibTorch.Loaded?.Source}). " +
                     "Set LIBTORCH to a CUDA libtorch or a PyTorch 'torch' folder (or LIBTORCH_USE_PYTORCH=1 to ask python3), " +
-                    "check that an NVIDIA driver is installed, or use --device cpu.");
+                    "check that an NVIDIA driver is installed, or use the cpu device.");
             int count = torch.cuda.device_count();
             if (index >= count)
-                throw new ArgumentException($"'--device {spec}': there are only {count} CUDA device(s) (cuda:0 to cuda:{count - 1}).");
+                throw new ArgumentException($"device '{spec}': there are only {count} CUDA device(s) (cuda:0 to cuda:{count - 1}).");
             return new torch.Device(DeviceType.CUDA, index);
         }
-        throw new ArgumentException($"'--device {spec}' is not a device. Use {Help}.");
+        throw new ArgumentException($"'{spec}' is not a device. Use {Help}.");
     }
 }

@@ -3,7 +3,9 @@ using ExpertFlow.Offloading;
 using ExpertFlow.Prediction;
 using ExpertFlow.Scheduling;
 using ExpertFlow.Offloading.Policies;
+using ExpertFlow.Tracing;
 using Microsoft.Extensions.Logging;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace ExpertFlow.Evaluation;
@@ -38,6 +40,45 @@ public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? pr
     // The true routing of each batch size's reference run, for expertflow-oracle.
     readonly Dictionary<int, OracleForecast> oracles = [];
 
+    /// <summary>Held-out prompts shorter than this are not used.</summary>
+    public const int MinimumPromptTokens = 24;
+
+    /// <summary>
+    /// Runs a whole sweep: validates it, reads the predictor (when present) and held-out prompts of its folder, runs every
+    /// case after the all-resident references, and writes results.json (after every case), report.md and the plots.
+    /// </summary>
+    public static List<CacheResult> Run(CacheEvaluationOptions o, ILogger log, IProgress<string>? progress = null)
+    {
+        o.Validate();
+        var identity = ModelIdentity.Of(MoeConfig.Load(o.ModelFolder));
+        var predictor = File.Exists(Path.Combine(o.PredictorPath, PredictorTrainer.ConfigFile)) ? PredictorTrainer.Load(o.PredictorPath, identity) : null;
+        try
+        {
+            predictor?.to(o.Device);
+            var (_, heldOut) = TraceSet.LoadHeldOut(o.PredictorPath);
+            var prompts = heldOut.Where(s => s.Length >= MinimumPromptTokens).Select(s => s.TokenIds).ToList();
+            if (prompts.Count == 0) throw new InvalidDataException($"{o.PredictorPath}/{TraceSet.HeldOutFile} holds no sequence of {MinimumPromptTokens} tokens to prompt with");
+            var cases = new List<CacheCase>();
+            foreach (int b in o.Batches) foreach (double f in o.CacheShares) foreach (var p in o.Policies) cases.Add(new CacheCase(p, f, b));
+            foreach (int b in o.Batches) cases.Add(new CacheCase(EvaluatedPolicy.AllResident, 1, b));
+            var eval = new CacheEvaluation(o.ModelFolder, predictor, o.Device, log)
+            {
+                NewTokens = o.NewTokens, Runs = o.Runs, Lookahead = o.Predictive.Lookahead, PrefetchFloor = o.Predictive.PrefetchFloor,
+                CrossStep = o.Predictive.CrossStep, OverlapPrediction = o.OverlapPrediction,
+            };
+            string device = o.Device.ToString();
+            var results = eval.Run(cases, prompts, progress, partial => CacheEvaluationReport.WriteResults(o.OutputFolder, partial, device));
+            CacheEvaluationReport.WriteResults(o.OutputFolder, results, device);
+            CacheEvaluationReport.WriteMarkdown(o.OutputFolder, results, device, o.Command);
+            if (o.Plots) CacheEvaluationReport.Plot(o.OutputFolder, results, device);
+            return results;
+        }
+        finally
+        {
+            predictor?.Dispose();
+        }
+    }
+
     public List<CacheResult> Run(IReadOnlyList<CacheCase> cases, IReadOnlyList<int[]> promptPool, IProgress<string>? progress = null, Action<IReadOnlyList<CacheResult>>? afterEachCase = null)
     {
         var results = new List<CacheResult>();
@@ -47,7 +88,7 @@ public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? pr
         foreach (int batch in cases.Select(c => c.Batch).Distinct())
         {
             oracles[batch] = new OracleForecast(experts) { Recording = true };
-            reference[batch] = Generate(new CacheCase("all-resident", 1, batch), promptPool, out _, out _).OutputIds;
+            reference[batch] = Generate(new CacheCase(EvaluatedPolicy.AllResident, 1, batch), promptPool, out _, out _).OutputIds;
             oracles[batch].Recording = false;
         }
         foreach (var c in cases)

@@ -1,3 +1,4 @@
+using Toolkit.Runtime;
 using ExpertFlow.Offloading;
 using System.Diagnostics;
 using ExpertFlow.Model;
@@ -208,7 +209,7 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
                 catch (Exception e) when (e is TypeInitializationException or DllNotFoundException)
                 {
                     // a machine without SkiaSharp's native library or fonts: keep the report, redraw later with --replot
-                    md.AppendLine($"Plots not drawn here ({e.GetBaseException().Message.Split('\n')[0]}); draw them with `expertflow bench --replot results.json`.").AppendLine();
+                    md.AppendLine($"Plots not drawn here ({e.GetBaseException().Message.Split('\n')[0]}); redraw them from results.json where SkiaSharp can draw (the bench command's replot).").AppendLine();
                     break;
                 }
             }

@@ -1,3 +1,4 @@
+using Toolkit.Runtime;
 using ExpertFlow.Model;
 using ExpertFlow.Offloading;
 using System.Globalization;

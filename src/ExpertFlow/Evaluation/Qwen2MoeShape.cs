@@ -21,6 +21,6 @@ public sealed record Qwen2MoeShape(int Layers, int Hidden, int Heads, int KvHead
     {
         "qwen1.5-moe-a2.7b" or "a2.7b" => A27B,
         "tiny" => Tiny,
-        _ => throw new ArgumentException($"'--synthetic {name}' is unknown; use qwen1.5-moe-a2.7b or tiny."),
+        _ => throw new ArgumentException($"synthetic model shape '{name}' is unknown; use qwen1.5-moe-a2.7b or tiny."),
     };
 }

@@ -10,13 +10,13 @@ public static class Generation
     {
         if (prompts.Count == 0) throw new ArgumentException("No prompt given.");
         if (prompts.Any(p => p.Length == 0)) throw new ArgumentException("A prompt is empty; give at least one token.");
-        if (options.MaxNewTokens < 1) throw new ArgumentException($"--max-new-tokens must be at least 1 (got {options.MaxNewTokens}).");
+        if (options.MaxNewTokens < 1) throw new ArgumentException($"new tokens must be at least 1 (got {options.MaxNewTokens}).");
         options.Sampling.Validate();
         var stops = (options.StopTokens ?? model.Config.EosTokenIds).ToHashSet();
         int rows = prompts.Count;
         int capacity = model.Config.IsEncoderDecoder ? options.MaxNewTokens + 1 : prompts.Max(p => p.Length) + options.MaxNewTokens;
         if (!model.Config.IsEncoderDecoder && capacity > model.Config.MaxPositionEmbeddings)
-            throw new ArgumentException($"The longest prompt ({prompts.Max(p => p.Length)} tokens) plus --max-new-tokens ({options.MaxNewTokens}) needs {capacity} positions, " +
+            throw new ArgumentException($"The longest prompt ({prompts.Max(p => p.Length)} tokens) plus {options.MaxNewTokens} new tokens needs {capacity} positions, " +
                 $"more than the model's max_position_embeddings ({model.Config.MaxPositionEmbeddings}).");
         var first = model.BeginSequences(prompts);
         model.ResetCache(rows, capacity);

@@ -76,6 +76,11 @@ public sealed class ModelTokenizer
         return text.ToString();
     }
 
+    /// <summary>The model folder's tokenizer, or null when the folder has no tokenizer files (an unsupported one is still an error).</summary>
+    public static ModelTokenizer? TryLoad(string folder) =>
+        File.Exists(Path.Combine(folder, "tokenizer.json")) || File.Exists(Path.Combine(folder, "vocab.json")) || File.Exists(Path.Combine(folder, Gpt2SubsetTokenizer.FileName))
+            ? Load(folder) : null;
+
     /// <summary>Loads the model folder's tokenizer; the error says what is missing or unsupported.</summary>
     public static ModelTokenizer Load(string folder)
     {
@@ -94,7 +99,7 @@ public sealed class ModelTokenizer
             var gpt2 = Gpt2SubsetTokenizer.Load(subset);
             return new ModelTokenizer(gpt2.Encode, gpt2.Decode, subset, new Dictionary<string, int> { ["<|endoftext|>"] = Gpt2SubsetTokenizer.EndOfText });
         }
-        throw new FileNotFoundException($"'{folder}' has no tokenizer.json (nor vocab.json + merges.txt, nor {Gpt2SubsetTokenizer.FileName}); pass token ids with --input-ids instead of --prompt.");
+        throw new FileNotFoundException($"'{folder}' has no tokenizer.json (nor vocab.json + merges.txt, nor {Gpt2SubsetTokenizer.FileName}); give token ids instead of text.");
     }
 
     static ModelTokenizer FromTokenizerJson(string path)
@@ -104,9 +109,9 @@ public sealed class ModelTokenizer
         var model = root.GetProperty("model");
         string type = model.TryGetProperty("type", out var t) ? t.GetString() ?? "" : "";
         if (type != "BPE")
-            throw new InvalidDataException($"{path} holds a '{type}' tokenizer model; only byte-level BPE is supported here. Pass token ids with --input-ids.");
+            throw new InvalidDataException($"{path} holds a '{type}' tokenizer model; only byte-level BPE is supported here. Give token ids instead of text.");
         if (!IsByteLevel(root))
-            throw new InvalidDataException($"{path} is a BPE tokenizer without byte-level pre-tokenisation (e.g. SentencePiece-style); it is not supported here. Pass token ids with --input-ids.");
+            throw new InvalidDataException($"{path} is a BPE tokenizer without byte-level pre-tokenisation (e.g. SentencePiece-style); it is not supported here. Give token ids instead of text.");
         // vocab.json and merges.txt in memory, as CodeGen (GPT-2 byte-level BPE) reads them
         var vocabJson = model.GetProperty("vocab").GetRawText();
         var merges = new StringBuilder("#version: 0.2\n");

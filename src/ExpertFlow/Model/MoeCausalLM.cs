@@ -162,7 +162,7 @@ public sealed partial class MoeCausalLM : MoeModelBase, DecodeGraphs.IStepBody
             if (starts[r] + tokens[r].Length > cache.Capacity)
                 throw new ArgumentException(
                     $"Sequence {sequenceIds?[r] ?? r} needs {starts[r] + tokens[r].Length} positions, but the KV cache holds {cache.Capacity} " +
-                    $"(max_position_embeddings {Config.MaxPositionEmbeddings}). Shorten the prompt or lower --max-new-tokens.");
+                    $"(max_position_embeddings {Config.MaxPositionEmbeddings}). Shorten the prompt or generate fewer new tokens.");
         foreach (var row in tokens)
             foreach (int id in row)
                 if (id < 0 || id >= Config.VocabSize) throw new ArgumentException($"Token id {id} is outside the vocabulary (0..{Config.VocabSize - 1}).");

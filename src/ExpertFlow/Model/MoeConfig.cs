@@ -77,7 +77,7 @@ public sealed record MoeConfig
     {
         string path = Directory.Exists(folderOrFile) ? Path.Combine(folderOrFile, "config.json") : folderOrFile;
         if (!File.Exists(path))
-            throw new FileNotFoundException($"No config.json at '{path}'. --model must name a Hugging Face model folder (config.json + *.safetensors).", path);
+            throw new FileNotFoundException($"No config.json at '{path}': give a Hugging Face model folder (config.json + *.safetensors).", path);
         using var doc = JsonDocument.Parse(File.ReadAllText(path), new JsonDocumentOptions { AllowTrailingCommas = true });
         return Parse(doc.RootElement, path);
     }

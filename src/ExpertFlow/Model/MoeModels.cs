@@ -27,7 +27,7 @@ public static class MoeModels
     internal static void CheckDType(ScalarType dtype)
     {
         if (dtype is not (ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16))
-            throw new ArgumentException($"--dtype {dtype} is not supported; use fp32, fp16 or bf16.");
+            throw new ArgumentException($"dtype {dtype} is not supported; use fp32, fp16 or bf16.");
     }
 
     public static ScalarType ParseDType(string text) => text.Trim().ToLowerInvariant() switch
@@ -35,6 +35,6 @@ public static class MoeModels
         "fp32" or "float32" or "f32" => ScalarType.Float32,
         "fp16" or "float16" or "f16" or "half" => ScalarType.Float16,
         "bf16" or "bfloat16" => ScalarType.BFloat16,
-        _ => throw new ArgumentException($"'--dtype {text}' is not a dtype; use fp32, fp16 or bf16."),
+        _ => throw new ArgumentException($"'{text}' is not a dtype; use fp32, fp16 or bf16."),
     };
 }

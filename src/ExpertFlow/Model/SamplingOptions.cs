@@ -15,8 +15,8 @@ public sealed record SamplingOptions
     public void Validate()
     {
         if (Greedy) return;
-        if (!(Temperature > 0)) throw new ArgumentException($"--temperature must be positive (got {Temperature}); use --greedy for argmax.");
-        if (TopK < 0) throw new ArgumentException($"--top-k must be 0 (off) or positive (got {TopK}).");
-        if (!(TopP > 0 && TopP <= 1)) throw new ArgumentException($"--top-p must be in (0, 1] (got {TopP}).");
+        if (!(Temperature > 0)) throw new ArgumentException($"the sampling temperature must be positive (got {Temperature}); use greedy decoding for argmax.");
+        if (TopK < 0) throw new ArgumentException($"top-k must be 0 (off) or positive (got {TopK}).");
+        if (!(TopP > 0 && TopP <= 1)) throw new ArgumentException($"top-p must be in (0, 1] (got {TopP}).");
     }
 }

@@ -1,3 +1,4 @@
+using Toolkit.Runtime;
 using System.Runtime.InteropServices;
 
 namespace ExpertFlow.Offloading;
@@ -10,7 +11,7 @@ public sealed unsafe class AlignedHostMemory : IHostMemory
         Bytes = bytes;
         try { Pointer = (IntPtr)NativeMemory.AlignedAlloc((nuint)Math.Max(bytes, 1), 4096); }
         catch (OutOfMemoryException)
-        { throw new OutOfMemoryException($"could not allocate {MemorySize.Format(bytes)} of host memory for the expert arena; use the disk tier (--host-tier disk) or free memory."); }
+        { throw new OutOfMemoryException($"could not allocate {MemorySize.Format(bytes)} of host memory for the expert arena; use the disk host tier or free memory."); }
     }
     public IntPtr Pointer { get; private set; }
     public long Bytes { get; }

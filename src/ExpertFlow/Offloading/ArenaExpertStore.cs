@@ -1,3 +1,4 @@
+using Toolkit.Runtime;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 

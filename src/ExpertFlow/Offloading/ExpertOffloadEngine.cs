@@ -88,7 +88,7 @@ public sealed class ExpertOffloadEngine : ICacheControl, IDisposable
         layerOccupancy = new int[Layout.MoeLayers.Count];
         policy.Attach(this);
         if (hostCompute != null && !hostCompute.TryGetHostPointer(Layout.KeyAt(0), out _))
-            throw new ArgumentException($"host compute (+cpu) needs the experts in a host arena; the '{hostCompute.Tier}' tier reads them from disk (use --host-tier arena)");
+            throw new ArgumentException($"host compute (+cpu) needs the experts in a host arena; the '{hostCompute.Tier}' tier reads them from disk (use the arena host tier)");
         hostStore = hostCompute;
         if (hostCompute != null) hostPlanner = new HostComputePlanner(slots.Device.type == TorchSharp.DeviceType.CPU);
         Stats.Sample(CachedBytes, Measure());
@@ -265,7 +265,7 @@ public sealed class ExpertOffloadEngine : ICacheControl, IDisposable
                 if (loading != Empty) transfers.WaitOnHost(slotTransfer[loading]!);
                 else if (slotLeases.All(l => l > 0))
                     throw new InvalidOperationException(
-                        $"all {SlotCount} expert slots are leased by layer {layer}; release experts after computing them, or raise --memory");
+                        $"all {SlotCount} expert slots are leased by layer {layer}; release experts after computing them, or raise the memory budget");
                 slot = Load(index, TransferPriority.Demand, mayEvictWanted: true);
             }
         }

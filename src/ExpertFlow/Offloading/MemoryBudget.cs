@@ -1,3 +1,5 @@
+using Toolkit.Runtime;
+
 namespace ExpertFlow.Offloading;
 
 /// <summary>

@@ -1,3 +1,5 @@
+using Toolkit.Runtime;
+
 namespace ExpertFlow.Offloading;
 
 /// <summary>
@@ -14,7 +16,7 @@ public sealed record MemoryPlan(long BudgetBytes, DeviceFootprint Footprint, lon
     public long PlannedBytes => Footprint.Total + SlotBytes;
     public double CachedFraction => TotalExperts == 0 ? 0 : (double)Slots / TotalExperts;
 
-    /// <param name="budgetBytes">--memory in bytes.</param>
+    /// <param name="budgetBytes">The memory budget in bytes.</param>
     /// <param name="footprint">What the model holds besides the slots.</param>
     /// <param name="layout">The experts.</param>
     /// <param name="requiredSlots">Slots the policy needs (all-resident: all experts), or null.</param>
@@ -31,13 +33,13 @@ public sealed record MemoryPlan(long BudgetBytes, DeviceFootprint Footprint, lon
                 : $"{needed} expert slots of {MemorySize.Format(perExpert)}";
             if (footprint.Total == 0)
                 throw new ArgumentException(
-                    $"--memory {MemorySize.Format(budgetBytes)} is too small: it bounds the memory of cached experts, which must hold {what}; " +
-                    $"the minimum is {MemorySize.Format(minimum)} ({minimum} bytes). Raise --memory or pick another policy.");
+                    $"memory budget {MemorySize.Format(budgetBytes)} is too small: it bounds the memory of cached experts, which must hold {what}; " +
+                    $"the minimum is {MemorySize.Format(minimum)} ({minimum} bytes). Raise the memory budget or pick another policy.");
             throw new ArgumentException(
-                $"--memory {MemorySize.Format(budgetBytes)} is too small: it must hold the non-expert weights ({MemorySize.Format(footprint.ResidentWeightBytes)}), " +
+                $"memory budget {MemorySize.Format(budgetBytes)} is too small: it must hold the non-expert weights ({MemorySize.Format(footprint.ResidentWeightBytes)}), " +
                 $"the KV cache ({MemorySize.Format(footprint.KvCacheBytes)}), activations ({MemorySize.Format(footprint.ActivationBytes)}), " +
                 (footprint.RuntimeBytes > 0 ? $"the CUDA runtime's own memory ({MemorySize.Format(footprint.RuntimeBytes)}), " : "") + $"and {what}; " +
-                $"the minimum is {MemorySize.Format(minimum)} ({minimum} bytes). Raise --memory, shorten the KV cache (fewer sequences or tokens) or pick another policy.");
+                $"the minimum is {MemorySize.Format(minimum)} ({minimum} bytes). Raise the memory budget, shorten the KV cache (fewer sequences or tokens) or pick another policy.");
         }
         long slots = (budgetBytes - footprint.Total) / perExpert;
         int count = (int)Math.Min(slots, layout.TotalExperts);

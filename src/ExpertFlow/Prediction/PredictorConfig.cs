@@ -40,6 +40,6 @@ public sealed record PredictorConfig
             : NumLayers == model.MoeLayers && NumExperts == model.Experts && TopK == model.TopK && VocabSize == model.VocabSize;
         if (!fits)
             throw new InvalidDataException($"the predictor in {source} was trained for {(TrainedFor?.ToString() ?? $"{NumLayers} MoE layers x {NumExperts} experts top-{TopK}, vocabulary {VocabSize}")}, " +
-                $"not for this model ({model}); train one for it with 'expertflow train-predictor --model DIR' or pick another policy");
+                $"not for this model ({model}); train one for it (expertflow train-predictor) or pick another policy");
     }
 }

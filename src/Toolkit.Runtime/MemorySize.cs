@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace ExpertFlow.Offloading;
+namespace Toolkit.Runtime;
 
 /// <summary>Parses and prints byte sizes such as "6.5GiB", "4GB", "512MiB" or "1000000".</summary>
 public static class MemorySize
@@ -11,20 +11,23 @@ public static class MemorySize
         ("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3), ("kB", 1e3), ("B", 1),
     ];
 
-    /// <summary>Bytes in <paramref name="text"/>; a clear error names the option when it is not a size.</summary>
-    public static long Parse(string text, string optionName = "--memory")
+    /// <summary>Bytes in <paramref name="text"/> (e.g. 6.5GiB, 4096MiB, 4GB, or a number of bytes), or false when it is not a size.</summary>
+    public static bool TryParse(string text, out long bytes)
     {
+        bytes = 0;
         string s = text.Trim();
         foreach (var (suffix, factor) in Units)
         {
             if (!s.EndsWith(suffix, StringComparison.OrdinalIgnoreCase)) continue;
             string number = s[..^suffix.Length].Trim();
-            if (double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) && value >= 0)
-                return checked((long)Math.Floor(value * factor));
-            break;
+            if (double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) && value >= 0 && value * factor < long.MaxValue)
+            {
+                bytes = (long)Math.Floor(value * factor);
+                return true;
+            }
+            return false;
         }
-        if (long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out long bytes) && bytes >= 0) return bytes;
-        throw new ArgumentException($"'{optionName} {text}' is not a memory size; write it like 6.5GiB, 4096MiB, 4GB or a number of bytes.");
+        return long.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out bytes);
     }
 
     /// <summary>Human-readable size in binary units (e.g. "6.50 GiB").</summary>
