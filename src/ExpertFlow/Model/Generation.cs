@@ -26,7 +26,7 @@ public static class Generation
         using var generator = options.Sampling.Greedy ? null : new TorchSharp.torch.Generator((ulong)options.Sampling.Seed, CPU);
         var watch = Stopwatch.StartNew();
         int[] next;
-        using (var logits = model.Step(first)) next = Pick(logits, options.Sampling, generator);
+        using (var logits = model.Step(first)) next = TokenSampler.Pick(logits, options.Sampling, generator);
         if (model.Device.type == TorchSharp.DeviceType.CUDA) cuda.synchronize();
         double prefill = watch.Elapsed.TotalSeconds;
         watch.Restart();
@@ -45,38 +45,10 @@ public static class Generation
             // finished rows feed no token: their cache stays as it is and their logits are ignored
             var feed = Enumerable.Range(0, rows).Select(r => done[r] ? Array.Empty<int>() : [next[r]]).ToArray();
             using var logits = model.Step(feed);
-            next = Pick(logits, options.Sampling, generator);
+            next = TokenSampler.Pick(logits, options.Sampling, generator);
             steps++;
         }
         double decode = watch.Elapsed.TotalSeconds;
         return new GenerationResult(outputs.Select(o => o.ToArray()).ToArray(), prefill, decode, steps, outputs.Sum(o => o.Count));
-    }
-
-    /// <summary>Next token per row from fp32 logits [rows, V].</summary>
-    public static int[] Pick(Tensor logits, SamplingOptions s, TorchSharp.torch.Generator? generator)
-    {
-        using var scope = NewDisposeScope();
-        Tensor chosen;
-        if (s.Greedy) chosen = logits.argmax(-1);
-        else
-        {
-            var scaled = logits / s.Temperature;
-            if (s.TopK > 0 && s.TopK < scaled.shape[1])
-            {
-                var kth = scaled.topk(s.TopK, -1).values.narrow(1, s.TopK - 1, 1);
-                scaled = Ops.MaskedFill(scaled, scaled < kth, double.NegativeInfinity);
-            }
-            if (s.TopP < 1)
-            {
-                var (sorted, order) = scaled.sort(-1, descending: true);
-                var cumulative = sorted.softmax(-1).cumsum(-1);
-                // drop a token when the tokens before it already reach top_p (the most likely token always stays)
-                var drop = (cumulative - sorted.softmax(-1)) >= s.TopP;
-                var dropOriginal = zeros_like(drop).scatter(1, order, drop);
-                scaled = Ops.MaskedFill(scaled, dropOriginal, double.NegativeInfinity);
-            }
-            chosen = multinomial(scaled.softmax(-1).cpu(), 1, generator: generator).squeeze(1);
-        }
-        return chosen.cpu().data<long>().ToArray().Select(v => (int)v).ToArray();
     }
 }

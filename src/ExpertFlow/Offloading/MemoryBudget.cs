@@ -9,16 +9,23 @@ namespace ExpertFlow.Offloading;
 /// </summary>
 public sealed record MemoryBudget
 {
-    MemoryBudget(long? bytes, double? expertShare)
+    MemoryBudget(long? bytes, double? expertShare, int? slots = null)
     {
         BytesLimit = bytes;
         ExpertShare = expertShare;
+        Slots = slots;
     }
 
     /// <summary>The budget in bytes, when given that way.</summary>
     public long? BytesLimit { get; }
     /// <summary>The share of all experts to cache, when given that way.</summary>
     public double? ExpertShare { get; }
+    /// <summary>The number of expert slots, when given that way.</summary>
+    public int? Slots { get; }
+
+    /// <summary>The footprint plus exactly this many expert slots (at least the policy's minimum).</summary>
+    public static MemoryBudget ExpertSlots(int count) =>
+        count >= 1 ? new(null, null, count) : throw new ArgumentException($"a cache needs at least one expert slot (got {count})");
 
     /// <summary>Everything the model holds on the device, in bytes.</summary>
     public static MemoryBudget Bytes(long bytes) =>
@@ -40,8 +47,10 @@ public sealed record MemoryBudget
             int slots = Math.Max(MemoryPlan.MinimumSlots, (int)Math.Round(f * layout.TotalExperts));
             return footprint.Total + slots * layout.BytesPerExpert + layout.BytesPerExpert / 2;
         }
+        if (Slots is int n) return footprint.Total + Math.Min(n, layout.TotalExperts) * layout.BytesPerExpert + layout.BytesPerExpert / 2;
         return footprint.Total + layout.TotalExpertBytes;
     }
 
-    public override string ToString() => BytesLimit is long b ? MemorySize.Format(b) : ExpertShare is double f ? $"{f:P0} of experts" : "unlimited";
+    public override string ToString() => BytesLimit is long b ? MemorySize.Format(b) : ExpertShare is double f ? $"{f:P0} of experts"
+        : Slots is int n ? $"{n} expert slots" : "unlimited";
 }

@@ -124,7 +124,7 @@ public static class DualBatchGenerator
         for (int r = 0; r < rows; r++) feed[r] = [];
         foreach (int r in group) feed[r] = feedOf(r);
         using var logits = model.Step(feed);
-        var picked = Generation.Pick(logits, new SamplingOptions(), null);
+        var picked = TokenSampler.Pick(logits, new SamplingOptions(), null);
         foreach (int r in group) next[r] = picked[r];
     }
 

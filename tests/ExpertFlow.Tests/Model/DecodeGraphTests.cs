@@ -127,7 +127,7 @@ public class DecodeGraphTests
         eager.ResetCache(2, capacity);
         tested.ResetCache(2, capacity);
         int[] next;
-        using (var a = eager.Step(prompts)) next = Generation.Pick(a, new SamplingOptions(), null);
+        using (var a = eager.Step(prompts)) next = TokenSampler.Pick(a, new SamplingOptions(), null);
         using (tested.Step(prompts)) { }
         for (int s = 0; s < 8; s++)
         {
@@ -142,7 +142,7 @@ public class DecodeGraphTests
                 double d = Fixtures.MaxAbsDiff(Fixtures.Row(expected[r]), Fixtures.Row(actual[r]));
                 Assert.True(d <= 1e-5, $"{family}: step {s}, row {r} differs by {d:g3}");
             }
-            next = Generation.Pick(expected, new SamplingOptions(), null);
+            next = TokenSampler.Pick(expected, new SamplingOptions(), null);
         }
     }
 
@@ -189,7 +189,7 @@ public class DecodeGraphTests
     {
         var (device, dtype, cases, prompts) = GpuCase(family, dtypeText);
         int stop = cases[1].Greedy[5]; // the second prompt stops after six tokens (unless it appears earlier)
-        GenerationResult Run(bool graphs, out (int Captures, long Replays, string? Off) stats)
+        GenerationResult Run(bool graphs, out DecodeGraphStats stats)
         {
             using var model = MoeCausalLM.Load(Fixtures.Folder(family), options: new ModelLoadOptions { Device = device, DType = dtype, CudaGraphs = graphs });
             Generation.Generate(model, prompts, new GenerationOptions { MaxNewTokens = 16, StopTokens = [] }); // same cache: captured once, replayed again
@@ -223,21 +223,14 @@ public class DecodeGraphTests
         foreach (string? policy in new[] { null, "on-demand", "on-demand+lookahead:2" })
         {
             bool offload = policy != null;
-            GenerationResult Run(bool graphs, out (int Captures, long Replays, string? Off) stats)
+            GenerationResult Run(bool graphs, out DecodeGraphStats stats)
             {
-                MoeCausalLM? model = null;
-                IExpertProvider provider = offload
-                    ? new ExpertFlow.Offloading.OffloadingExpertProvider(new ExpertFlow.Offloading.OffloadOptions(policy!, null, ExpertFlow.Offloading.HostTier.Auto),
-                        () => new ExpertFlow.Offloading.DeviceFootprint(model!.DenseBytes, model.CacheBytes, 0))
-                    : new ResidentExpertProvider(offerStacked: false);
-                using var loaded = model = MoeCausalLM.Load(Fixtures.Folder(family), options: new ModelLoadOptions { Device = device, DType = dtype, CudaGraphs = graphs, Experts = provider });
-                if (provider is ExpertFlow.Offloading.OffloadingExpertProvider offloading)
-                {
-                    model.Observers.Add(offloading);
-                    model.ResetCache(2, 64);
-                    var layout = ExpertFlow.Offloading.OffloadingExpertProvider.LayoutOf(model.Experts);
-                    offloading.SetBudget(model.DenseBytes + model.CacheBytes + (1L << 26) + 2 * layout.BytesPerExpert);
-                }
+                var load = new ModelLoadOptions { Device = device, DType = dtype, CudaGraphs = graphs };
+                using var model = offload
+                    ? ExpertFlow.Offloading.OffloadedModel.Load(Fixtures.Folder(family), load,
+                        new ExpertFlow.Offloading.OffloadOptions(ExpertFlow.Offloading.Policies.PolicySpec.Parse(policy!), ExpertFlow.Offloading.MemoryBudget.ExpertSlots(2)),
+                        new Workload(2, prompts.Max(p => p.Length), 64)).Model
+                    : MoeModels.Load(Fixtures.Folder(family), load with { Experts = new ResidentExpertProvider(offerStacked: false) });
                 var options = new GenerationOptions { MaxNewTokens = 12, StopTokens = [] };
                 Generation.Generate(model, prompts, options); // captured on this cache, replayed in the next run
                 var result = Generation.Generate(model, prompts, options);

@@ -29,7 +29,7 @@ public class FusedKernelTests
             using var scope = NewDisposeScope();
             var logits = model.Step(feed).cpu();
             steps.Add([Fixtures.Row(logits[0]), Fixtures.Row(logits[1])]);
-            var next = Generation.Pick(logits, new SamplingOptions(), null);
+            var next = TokenSampler.Pick(logits, new SamplingOptions(), null);
             feed = [[next[0]], [next[1]]];
         }
         groupedRuns = MoeBlock.GroupedGemmRuns - before;

@@ -171,7 +171,7 @@ public class CacheTests
         for (int s = 0; s < 7; s++)
         {
             using var logits = model.Step([[outputs[0][^1]], [outputs[1][^1]]]);
-            var ids = Generation.Pick(logits, new SamplingOptions(), null);
+            var ids = TokenSampler.Pick(logits, new SamplingOptions(), null);
             outputs[0].Add(ids[0]);
             outputs[1].Add(ids[1]);
         }

@@ -1,6 +1,7 @@
+using ExpertFlow.Offloading.Policies;
 using System.Text.Json;
 using ExpertFlow.Offloading;
-using ExpertFlow.Offloading.Bench;
+using ExpertFlow.Evaluation;
 using Toolkit.Runtime;
 using static TorchSharp.torch;
 
@@ -32,9 +33,9 @@ public sealed class BenchmarkTests : IDisposable
         long perExpert = SyntheticMoe.ExpertLayoutOf(shape).BytesPerExpert;
         var bench = new OffloadBenchmark(model, CPU) { PromptTokens = 6, NewTokens = 4, WarmUp = false };
         var results = bench.Run([
-            new BenchCase("on-demand", 2 * perExpert, 2),
-            new BenchCase("lru", 8 * perExpert, 2),
-            new BenchCase("next-layer", 8 * perExpert, 2),
+            new BenchCase(PolicySpec.Parse("on-demand"), 2 * perExpert, 2),
+            new BenchCase(PolicySpec.Default, 8 * perExpert, 2),
+            new BenchCase(PolicySpec.Parse("next-layer"), 8 * perExpert, 2),
         ]);
         Assert.All(results, r => Assert.Null(r.Error));
         Assert.All(results, r => Assert.True(r.SameIdsAsReference, $"{r.Case.Label}: ids differ"));
@@ -47,7 +48,7 @@ public sealed class BenchmarkTests : IDisposable
         Assert.True(new FileInfo(Path.Combine(report, "hit-ratio-batch2.png")).Length > 1000);
         using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(report, "results.json")));
         Assert.Equal(3, json.RootElement.GetArrayLength());
-        var written = Replot.FromResults(Path.Combine(report, "results.json"), Path.Combine(folder, "replot"));
+        var written = OffloadBenchmarkPlots.FromResults(Path.Combine(report, "results.json"), Path.Combine(folder, "replot"));
         Assert.Equal(2, written.Count);
     }
 
@@ -55,7 +56,7 @@ public sealed class BenchmarkTests : IDisposable
     public void Stats_json_holds_the_per_layer_hit_ratio_and_the_budget_split()
     {
         using var model = new ToyMoe();
-        using var offloaded = OffloadedExperts.Create(model.Source, CPU, DeviceFootprint.None, new OffloadOptions("lru", 5 * model.Layout.BytesPerExpert, HostTier.Arena));
+        using var offloaded = OffloadedExperts.Create(model.Source, CPU, DeviceFootprint.None, new OffloadOptions(PolicySpec.Default, MemoryBudget.Bytes(5 * model.Layout.BytesPerExpert), HostTier.Arena));
         model.Generate([1, 2], 3, offloaded.Engine);
         string path = Path.Combine(folder, "stats.json");
         Directory.CreateDirectory(folder);

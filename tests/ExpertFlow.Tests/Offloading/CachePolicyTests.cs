@@ -16,7 +16,7 @@ public class CachePolicyTests
 
     static OffloadedExperts Create(ExpertLayout layout, int slots, string policy, IOffloadPolicy? instance = null) =>
         OffloadedExperts.Create(new RandomExpertSource(layout), CPU, DeviceFootprint.None,
-            new OffloadOptions(policy, slots * layout.BytesPerExpert, HostTier.Arena), policy: instance);
+            new OffloadOptions(PolicySpec.Parse(policy), MemoryBudget.Bytes(slots * layout.BytesPerExpert), HostTier.Arena), new OffloadServices { Policy = instance });
 
     /// <summary>One step: for each layer, route and use the experts, checking the bytes are the expert's.</summary>
     static void Step(OffloadedExperts o, params int[][] perLayer)
@@ -229,14 +229,14 @@ public class CachePolicyTests
     [Fact]
     public void Lookahead_wraps_any_policy_by_name()
     {
-        var p = Assert.IsType<LookaheadPolicy>(PolicyFactory.Create("next-layer+lookahead:3"));
+        var p = Assert.IsType<LookaheadPolicy>(PolicyFactory.Create(PolicySpec.Parse("next-layer+lookahead:3")));
         Assert.Equal(3, p.Count);
         Assert.IsType<NextLayerPolicy>(p.Inner);
         Assert.Equal("next-layer+lookahead:3", p.Name);
-        Assert.Equal("lru+lookahead", PolicyFactory.Create("lru+lookahead").Name);
-        Assert.Equal(0, PolicyFactory.Create("lru").AnticipatedExperts);
-        Assert.Contains("N >= 1", Assert.Throws<ArgumentException>(() => PolicyFactory.Create("lru+lookahead:0")).Message);
-        Assert.Contains("unknown", Assert.Throws<ArgumentException>(() => PolicyFactory.Create("fifo+lookahead")).Message);
+        Assert.Equal("lru+lookahead", PolicyFactory.Create(PolicySpec.Parse("lru+lookahead")).Name);
+        Assert.Equal(0, PolicyFactory.Create(PolicySpec.Parse("lru")).AnticipatedExperts);
+        Assert.Contains("N >= 1", Assert.Throws<ArgumentException>(() => PolicySpec.Parse("lru+lookahead:0")).Message);
+        Assert.Contains("unknown", Assert.Throws<ArgumentException>(() => PolicySpec.Parse("fifo+lookahead")).Message);
     }
 
     [Fact]
@@ -259,11 +259,11 @@ public class CachePolicyTests
     {
         var layout = Layout();
         var e = Assert.Throws<ArgumentException>(() => OffloadedExperts.Create(new RandomExpertSource(layout), CPU, DeviceFootprint.None,
-            new OffloadOptions("lru+cpu", 4 * layout.BytesPerExpert, HostTier.Disk)));
-        Assert.Contains("--host-tier arena", e.Message);
-        Assert.Equal(("on-demand+lookahead", true), PolicyFactory.SplitHostCompute("on-demand+lookahead+cpu"));
+            new OffloadOptions(PolicySpec.Parse("lru+cpu"), MemoryBudget.Bytes(4 * layout.BytesPerExpert), HostTier.Disk)));
+        Assert.Contains("arena host tier", e.Message);
+        Assert.Equal(new PolicySpec("on-demand", 1, true), PolicySpec.Parse("on-demand+lookahead+cpu"));
         using var arena = OffloadedExperts.Create(new RandomExpertSource(layout), CPU, DeviceFootprint.None,
-            new OffloadOptions("lru+cpu", 4 * layout.BytesPerExpert, HostTier.Arena));
+            new OffloadOptions(PolicySpec.Parse("lru+cpu"), MemoryBudget.Bytes(4 * layout.BytesPerExpert), HostTier.Arena));
         Assert.Equal("lru+cpu", arena.Stats.Policy);
         Assert.True(arena.Engine.HostCompute);
     }
@@ -291,20 +291,37 @@ public class CachePolicyTests
         Assert.True(plan.PlannedBytes <= plan.BudgetBytes);
     }
 
-    [Theory]
-    [InlineData("6.5GiB", 6979321856L)]
-    [InlineData("4GB", 4000000000L)]
-    [InlineData("512 MiB", 536870912L)]
-    [InlineData("1234", 1234L)]
-    public void Memory_sizes_parse(string text, long bytes) => Assert.Equal(bytes, MemorySize.Parse(text));
-
-    [Fact]
-    public void Bad_memory_size_is_a_clear_error() =>
-        Assert.Contains("--memory", Assert.Throws<ArgumentException>(() => MemorySize.Parse("six")).Message);
-
     [Fact]
     public void Unknown_policy_lists_the_known_ones() =>
-        Assert.Contains("lru", Assert.Throws<ArgumentException>(() => PolicyFactory.Create("fifo")).Message);
+        Assert.Contains("lru", Assert.Throws<ArgumentException>(() => PolicySpec.Parse("fifo")).Message);
+
+    [Theory]
+    [InlineData("lru", "lru", 0, false)]
+    [InlineData(" LRU+lookahead ", "lru", 1, false)]
+    [InlineData("on-demand+lookahead:3+cpu", "on-demand", 3, true)]
+    [InlineData("expertflow+cpu", "expertflow", 0, true)]
+    public void Policy_text_parses_once_into_its_parts(string text, string basis, int lookahead, bool host)
+    {
+        var spec = PolicySpec.Parse(text);
+        Assert.Equal(new PolicySpec(basis, lookahead, host), spec);
+        Assert.Equal(spec, PolicySpec.Parse(spec.ToString())); // the text form reads back
+    }
+
+    [Fact]
+    public void Expertflow_needs_a_forecast() =>
+        Assert.Contains("forecast", Assert.Throws<ArgumentException>(() => PolicyFactory.Create(PolicySpec.Parse("expertflow"))).Message);
+
+    [Fact]
+    public void Budget_as_a_share_of_experts_gives_that_many_slots()
+    {
+        var layout = Layout(layers: 4, experts: 8);
+        var footprint = new DeviceFootprint(1000, 200, 100);
+        var plan = MemoryPlan.Create(MemoryBudget.Share(0.25).Resolve(footprint, layout), footprint, layout);
+        Assert.Equal(8, plan.Slots);
+        Assert.Equal(layout.TotalExperts, MemoryPlan.Create(MemoryBudget.Unlimited.Resolve(footprint, layout), footprint, layout).Slots);
+        Assert.Throws<ArgumentException>(() => MemoryBudget.Share(0));
+        Assert.Throws<ArgumentException>(() => MemoryBudget.Share(1.5));
+    }
 }
 
 /// <summary>Forecast = the given routing, plus <c>wrongExtra</c> experts that will not be routed (to exercise correction).</summary>

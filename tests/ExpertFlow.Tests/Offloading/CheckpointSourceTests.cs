@@ -1,3 +1,4 @@
+using ExpertFlow.Offloading.Policies;
 using ExpertFlow.Offloading;
 using Toolkit.Runtime;
 using Toolkit.Runtime.Safetensors;
@@ -38,7 +39,7 @@ public sealed class CheckpointSourceTests : IDisposable
         using var checkpoint = SafetensorsCheckpoint.Open(folder);
         var layout = CheckpointExpertSource.LayoutFrom(checkpoint, [0, 1, 2], model.Experts, ["gate_proj", "up_proj", "down_proj"], Name, dtype);
         var source = new CheckpointExpertSource(checkpoint, layout, Name);
-        using var offloaded = OffloadedExperts.Create(source, CPU, DeviceFootprint.None, new OffloadOptions("lru", 4 * layout.BytesPerExpert, HostTier.Disk));
+        using var offloaded = OffloadedExperts.Create(source, CPU, DeviceFootprint.None, new OffloadOptions(PolicySpec.Default, MemoryBudget.Bytes(4 * layout.BytesPerExpert), HostTier.Disk));
         Assert.Equal("disk", offloaded.HostTierName);
         long[] start = [2, 11];
         if (dtype == ScalarType.Float32)

@@ -1,5 +1,6 @@
 using ExpertFlow.Model;
 using ExpertFlow.Offloading;
+using ExpertFlow.Offloading.Policies;
 using ExpertFlow.Tests.Model;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -53,25 +54,22 @@ public class FixtureOffloadingTests
     {
         Assert.SkipUnless(Fixtures.Exists(family), $"fixture {family} not present");
         var prompts = Fixtures.Cases(family).Select(c => c.InputIds).ToArray();
-        var (expectedLogits, expectedIds) = Run(Fixtures.Folder(family), device, new ResidentExpertProvider(offerStacked: false), prompts, observe: false);
+        string folder = Fixtures.Folder(family);
+        var (expectedLogits, expectedIds) = Run(() => MoeModels.Load(folder, new ModelLoadOptions { Device = device, Experts = new ResidentExpertProvider(offerStacked: false) }), prompts);
 
-        MoeCausalLM? model = null;
-        int wantedSlots = 0;
-        bool hostCompute = policy.EndsWith("+cpu");
-        var provider = new OffloadingExpertProvider(new OffloadOptions(policy, null, hostCompute ? HostTier.Arena : HostTier.Auto),
-            () => new DeviceFootprint(model!.DenseBytes, model.CacheBytes, 0));
-        // The budget: the footprint plus the wanted number of slots, known once the model is loaded.
-        var (logits, ids) = Run(Fixtures.Folder(family), device, provider, prompts, observe, m =>
+        var config = MoeConfig.Load(folder);
+        int wantedSlots = (int)Math.Max(2, Math.Round(cachedFraction * config.MoeLayerCount * config.NumExperts));
+        var spec = PolicySpec.Parse(policy);
+        var options = new OffloadOptions(spec, MemoryBudget.ExpertSlots(wantedSlots), spec.HostCompute ? HostTier.Arena : HostTier.Auto);
+        OffloadingExpertProvider? provider = null;
+        var (logits, ids) = Run(() =>
         {
-            model = (MoeCausalLM)m;
-            var layout = OffloadingExpertProvider.LayoutOf(m.Experts);
-            int slots = (int)Math.Max(2, Math.Round(cachedFraction * layout.TotalExperts));
-            // On CUDA the budget bounds everything on the device; on CPU only the RAM of cached experts.
-            long fixedBytes = device.type == DeviceType.CUDA ? model.DenseBytes + model.CacheBytes : 0;
-            provider.SetBudget(fixedBytes + slots * layout.BytesPerExpert);
-            wantedSlots = slots;
-        });
-        var stats = provider.Stats!;
+            var offloaded = OffloadedModel.Load(folder, new ModelLoadOptions { Device = device }, options, new Workload(prompts.Length, prompts.Max(p => p.Length), 64));
+            provider = offloaded.Provider;
+            if (!observe) offloaded.Model.Observers.Remove(provider); // the engine then finds step boundaries by itself
+            return offloaded.Model;
+        }, prompts);
+        var stats = provider!.Stats!;
         Assert.Equal(expectedIds, ids);
         // CPU: bit-identical. CUDA: the runtime's scatter-add (index_add_) uses atomics, so even two resident runs
         // differ in the last bits (seen on the H200: 1.4e-6); there the logits must agree to 1e-5 and the ids exactly.
@@ -89,18 +87,16 @@ public class FixtureOffloadingTests
         if (policy == "on-demand") Assert.Equal(0, stats.Hits);
         if (policy.Contains("+lookahead")) Assert.True(stats.AnticipatedLayers > 0, "no look-ahead guesses reached the engine");
         // On the CPU every miss is computed in place from the host arena (nothing copied on demand).
-        if (hostCompute && device.type == DeviceType.CPU) Assert.Equal(stats.Requests - stats.Hits, stats.HostComputedExperts);
-        if (hostCompute) Assert.True(stats.HostComputedExperts > 0, "no expert was computed on the host");
+        if (spec.HostCompute && device.type == DeviceType.CPU) Assert.Equal(stats.Requests - stats.Hits, stats.HostComputedExperts);
+        if (spec.HostCompute) Assert.True(stats.HostComputedExperts > 0, "no expert was computed on the host");
         if (observe) Assert.Equal(1 + 6, stats.Steps);
     }
 
     /// <summary>Prefill of a batch of prompts (all positions), then 6 greedy decode steps; logits of every step.</summary>
-    static (List<Tensor> Logits, int[][] Ids) Run(string folder, Device device, IExpertProvider provider, int[][] prompts, bool observe, Action<IMoeModel>? afterLoad = null)
+    static (List<Tensor> Logits, int[][] Ids) Run(Func<IMoeModel> load, int[][] prompts)
     {
-        using var model = MoeModels.Load(folder, new ModelLoadOptions { Device = device, Experts = provider });
-        if (observe && provider is IRoutingObserver o) model.Observers.Add(o);
+        using var model = load();
         model.ResetCache(prompts.Length, 64);
-        afterLoad?.Invoke(model);
         var all = new List<Tensor>();
         var ids = prompts.Select(_ => new List<int>()).ToArray();
         var next = prompts;
@@ -112,7 +108,7 @@ public class FixtureOffloadingTests
             for (int r = 0; r < prompts.Length; r++) ids[r].Add(chosen[r]);
             next = chosen.Select(c => new[] { c }).ToArray();
         }
-        (provider as OffloadingExpertProvider)?.Finish();
+        (model.ExpertProvider as OffloadingExpertProvider)?.Finish();
         return (all, ids.Select(l => l.ToArray()).ToArray());
     }
 }

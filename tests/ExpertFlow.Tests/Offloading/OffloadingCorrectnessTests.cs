@@ -35,10 +35,11 @@ public class OffloadingCorrectnessTests
         var trace = new List<List<int>[]>();
         var (expected, expectedIds) = model.Generate(start, steps: 6, engine: null, trace: trace);
 
-        var policy = policyName == "expertflow-oracle" ? new PredictivePolicy(new TraceForecast(model.Layout, trace)) : PolicyFactory.Create(policyName);
+        var policy = policyName == "expertflow-oracle" ? new PredictivePolicy(new TraceForecast(model.Layout, trace)) : PolicyFactory.Create(PolicySpec.Parse(policyName));
         long budget = slots * model.Layout.BytesPerExpert;
         using var offloaded = OffloadedExperts.Create(model.Source, CPU, DeviceFootprint.None,
-            new OffloadOptions(policyName, budget, tier == "disk" ? HostTier.Disk : HostTier.Arena), policy: policy);
+            new OffloadOptions(PolicySpec.Parse(policyName == "expertflow-oracle" ? "expertflow" : policyName), MemoryBudget.Bytes(budget), tier == "disk" ? HostTier.Disk : HostTier.Arena),
+            new OffloadServices { Policy = policy });
         Assert.Equal(slots, offloaded.Plan.Slots);
         Assert.True(offloaded.Plan.PlannedBytes <= budget);
 
@@ -61,7 +62,7 @@ public class OffloadingCorrectnessTests
         long[] start = [1, 2, 3];
         var (expected, _) = model.Generate(start, 5, null);
         using var offloaded = OffloadedExperts.Create(model.Source, CPU, DeviceFootprint.None,
-            new OffloadOptions("lru", 3 * model.Layout.BytesPerExpert, HostTier.Arena, ImplicitRelease: true));
+            new OffloadOptions(PolicySpec.Default, MemoryBudget.Bytes(3 * model.Layout.BytesPerExpert), HostTier.Arena) { ImplicitRelease = true });
         var (actual, _) = model.Generate(start, 5, offloaded.Engine, explicitRelease: false);
         Assert.True(Same(expected, actual));
     }
@@ -73,7 +74,7 @@ public class OffloadingCorrectnessTests
         long[] start = [5, 9];
         var (expected, _) = model.Generate(start, 4, null);
         using var offloaded = OffloadedExperts.Create(model.Source, CPU, DeviceFootprint.None,
-            new OffloadOptions("next-layer", 4 * model.Layout.BytesPerExpert, HostTier.Arena));
+            new OffloadOptions(PolicySpec.Parse("next-layer"), MemoryBudget.Bytes(4 * model.Layout.BytesPerExpert), HostTier.Arena));
         var (actual, _) = model.Generate(start, 4, offloaded.Engine);
         Assert.True(Same(expected, actual));
     }
@@ -92,10 +93,11 @@ public class OffloadingCorrectnessTests
             foreach (var tier in new[] { HostTier.Arena, HostTier.Disk })
                 foreach (int slots in name == "all-resident" ? new[] { 24 } : [2, 5, 12])
                 {
-                    var policy = name == "expertflow-oracle" ? new PredictivePolicy(new TraceForecast(model.Layout, trace)) : PolicyFactory.Create(name);
+                    var policy = name == "expertflow-oracle" ? new PredictivePolicy(new TraceForecast(model.Layout, trace)) : PolicyFactory.Create(PolicySpec.Parse(name));
                     var footprint = new DeviceFootprint(1 << 20, 1 << 20, 1 << 20);
                     using var offloaded = OffloadedExperts.Create(model.Source, device, footprint,
-                        new OffloadOptions(name, footprint.Total + slots * model.Layout.BytesPerExpert, tier), policy: policy);
+                        new OffloadOptions(PolicySpec.Parse(name == "expertflow-oracle" ? "expertflow" : name), MemoryBudget.Bytes(footprint.Total + slots * model.Layout.BytesPerExpert), tier),
+                        new OffloadServices { Policy = policy });
                     var (actual, ids) = model.Generate(start, 6, offloaded.Engine, device);
                     Assert.Equal(expectedIds, ids);
                     Assert.True(Same(expected, actual), $"{name} {tier} {slots} slots: logits differ");

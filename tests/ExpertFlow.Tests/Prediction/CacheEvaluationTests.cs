@@ -1,3 +1,4 @@
+using ExpertFlow.Evaluation;
 using ExpertFlow.Model;
 using ExpertFlow.Prediction;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -55,7 +55,7 @@ public class RoutingPathPredictorTests
         var heldOut = SyntheticTraces(64, 2);
         using var predictor = new RoutingPathPredictor(new PredictorConfig { VocabSize = 20, NumLayers = 2, NumExperts = 4, TopK = 2, ModelDim = 64, Heads = 4, FeedForwardDim = 128, MaxPositions = 64 });
         PredictorTrainer.Train(predictor, train, header, new PredictorTrainingOptions { Steps = 250, BatchSize = 32, MaxLength = 32, LearningRate = 3e-3, WarmupSteps = 20 }, cancellation: TestContext.Current.CancellationToken);
-        var metrics = PredictorWorkflow.Evaluate(predictor, header, train, heldOut, 32);
+        var metrics = PredictorEvaluation.Evaluate(predictor, header, train, heldOut, 32);
         double Recall(string method, string mode) => metrics.Single(m => m.Method.StartsWith(method) && m.Mode == mode).Recall;
         Assert.True(Recall("predictor", "decode") > 0.9, $"predictor recall {Recall("predictor", "decode"):P1}");
         Assert.True(Recall("predictor", "decode") > Recall("token-id", "decode") + 0.05);
