@@ -1,4 +1,5 @@
-using System.Text.RegularExpressions;
+using System.Globalization;
+using System.Text;
 using Toolkit.Data.Text.Tokenization.Models;
 using Toolkit.Data.Text.Tokenization.Normalizers;
 
@@ -10,7 +11,7 @@ namespace Toolkit.Data.Text.Tokenization;
 /// form); single_word, lstrip and rstrip as in tokenizers' AddedVocabulary. An added token's id is the model's id for
 /// its content when the model has one, else the next free id after the model's vocabulary.
 /// </summary>
-internal sealed partial class AddedVocabulary
+internal sealed class AddedVocabulary
 {
     readonly Dictionary<string, int> idOfContent = new(StringComparer.Ordinal);
     readonly Dictionary<int, AddedToken> tokenOfId = [];
@@ -78,8 +79,8 @@ internal sealed partial class AddedVocabulary
             var token = tokenOfId[id];
             if (token.SingleWord)
             {
-                bool startSpace = start == 0 || !EndsWithWord().IsMatch(sentence[..start]);
-                bool stopSpace = stop == sentence.Length || !StartsWithWord().IsMatch(sentence[stop..]);
+                bool startSpace = start == 0 || !IsWordRune(Rune.GetRuneAt(sentence, PreviousRuneStart(sentence, start)));
+                bool stopSpace = stop == sentence.Length || !IsWordRune(Rune.GetRuneAt(sentence, stop));
                 if (!startSpace || !stopSpace) continue;
             }
             if (token.LStrip)
@@ -98,10 +99,15 @@ internal sealed partial class AddedVocabulary
         return splits;
     }
 
-    [GeneratedRegex(@"\w$")]
-    private static partial Regex EndsWithWord();
-    [GeneratedRegex(@"^\w")]
-    private static partial Regex StartsWithWord();
+    static int PreviousRuneStart(string s, int end) =>
+        end >= 2 && char.IsLowSurrogate(s[end - 1]) && char.IsHighSurrogate(s[end - 2]) ? end - 2 : end - 1;
+
+    // Rust regex's \w: Alphabetic (letters, letter numbers), marks, decimal digits, connector punctuation, joiners.
+    static bool IsWordRune(Rune r) => r.Value is 0x200C or 0x200D || Rune.GetUnicodeCategory(r) is
+        UnicodeCategory.UppercaseLetter or UnicodeCategory.LowercaseLetter or UnicodeCategory.TitlecaseLetter
+        or UnicodeCategory.ModifierLetter or UnicodeCategory.OtherLetter or UnicodeCategory.LetterNumber
+        or UnicodeCategory.NonSpacingMark or UnicodeCategory.SpacingCombiningMark or UnicodeCategory.EnclosingMark
+        or UnicodeCategory.DecimalDigitNumber or UnicodeCategory.ConnectorPunctuation;
 
     /// <summary>Leftmost-longest search for a set of strings (non-overlapping, continuing after each match).</summary>
     sealed class Matcher
