@@ -188,7 +188,9 @@ public sealed class HfTokenizer
 
     /// <summary>Text of <paramref name="ids"/> through the file's decoders (unknown ids are skipped), with
     /// clean_up_tokenization_spaces applied as transformers applies it.</summary>
-    public string Decode(IReadOnlyList<int> ids, bool skipSpecialTokens = false)
+    public string Decode(IReadOnlyList<int> ids, bool skipSpecialTokens = false) => Decode(ids, skipSpecialTokens, cleanUp);
+
+    internal string Decode(IReadOnlyList<int> ids, bool skipSpecialTokens, bool applyCleanUp)
     {
         ArgumentNullException.ThrowIfNull(ids);
         var tokens = new List<string>(ids.Count);
@@ -199,7 +201,7 @@ public sealed class HfTokenizer
             tokens.Add(token);
         }
         string text = decoder != null ? string.Concat(decoder.DecodeChain(tokens)) : string.Join(' ', tokens);
-        return cleanUp ? CleanUpTokenization(text) : text;
+        return applyCleanUp ? CleanUpTokenization(text) : text;
     }
 
     static string CleanUpTokenization(string s) => s

@@ -4,7 +4,8 @@ namespace Toolkit.Data.Text.Tokenization;
 /// Text for token ids that arrive one at a time (generation), as Hugging Face tokenizers' DecodeStream: the ids since
 /// the last emitted chunk are decoded together with a few ids before them, and new text is released only once it
 /// does not end in an incomplete character (U+FFFD from an unfinished UTF-8 or byte-fallback sequence). The chunks
-/// concatenate to <see cref="HfTokenizer.Decode"/> of all ids whenever the ids end on a complete character.
+/// concatenate to <see cref="HfTokenizer.Decode(IReadOnlyList{int}, bool)"/> of all ids whenever the ids end on a complete character, except
+/// that transformers' clean_up_tokenization_spaces (a whole-text rewrite) is not applied, as in DecodeStream.
 /// Not thread-safe; one instance per stream.
 /// </summary>
 public sealed class StreamingDecoder
@@ -26,7 +27,7 @@ public sealed class StreamingDecoder
     public string Append(int id)
     {
         ids.Add(id);
-        string text = tokenizer.Decode(ids, skipSpecialTokens);
+        string text = tokenizer.Decode(ids, skipSpecialTokens, applyCleanUp: false);
         if (text.Length <= prefix.Length || text.EndsWith('\uFFFD')) return "";
         // Hugging Face reports an error when the decoded text no longer starts with the prefix; the text after the
         // common part is released instead, so a stream never fails.
@@ -34,7 +35,7 @@ public sealed class StreamingDecoder
         string newText = text[common..];
         int newPrefixIndex = ids.Count - prefixIndex;
         ids = ids.GetRange(prefixIndex, ids.Count - prefixIndex);
-        prefix = tokenizer.Decode(ids, skipSpecialTokens);
+        prefix = tokenizer.Decode(ids, skipSpecialTokens, applyCleanUp: false);
         prefixIndex = newPrefixIndex;
         return newText;
     }

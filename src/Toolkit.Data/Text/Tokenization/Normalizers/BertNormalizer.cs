@@ -20,7 +20,7 @@ internal sealed class BertNormalizer(bool cleanText, bool handleChineseChars, bo
             Append(sb, r.ToString(), handleChineseChars && IsChinese(cp));
         }
         string s = sb.ToString();
-        if (stripAccents ?? lowercase) s = StripAccentsNormalizer.Strip(s);
+        if (stripAccents ?? lowercase) s = StripAccentsNormalizer.Strip(UnicodeNormalization.Normalize(s, NormalizationForm.FormD));
         if (lowercase) s = LowercaseNormalizer.Lower(s);
         return s;
     }
