@@ -47,13 +47,18 @@ public class DeviceFootprintTests
         var device = new Device(DeviceType.CUDA, 0);
         string folder = Fixtures.Folder("qwen2_moe");
         var workload = new Workload(2, 8, 40);
+        // What the process holds on the device before the model (the CUDA context and libtorch's own), measured by the driver.
+        using var context = Toolkit.Runtime.Cuda.CudaDriver.Open().RetainPrimaryContext(0);
+        using (var init = ones(1, device: device)) init.add_(1).cpu().Dispose();
+        long Used() { var (free, total) = context.MemoryInfo(); return total - free; }
+        long baseline = Used();
         long budget;
         {
             using var probe = MoeModels.Load(folder, new ModelLoadOptions { Device = device, DType = ScalarType.BFloat16 });
             budget = DeviceFootprint.Of(probe, workload).Total + 4 * probe.Experts.ExpertBytes(probe.Experts.MoeLayers[0]) + (1 << 20);
         }
         using var offloaded = OffloadedModel.Load(folder, new ModelLoadOptions { Device = device, DType = ScalarType.BFloat16 },
-            new OffloadOptions(PolicySpec.Default, MemoryBudget.Bytes(budget)), workload);
+            new OffloadOptions(PolicySpec.Default, MemoryBudget.Bytes(budget)), workload, new OffloadServices { MeasureDeviceBytes = () => Used() - baseline });
         Generation.Generate(offloaded.Model, [[1, 2, 3, 4, 5, 6, 7, 8], [9, 10, 11, 12, 13, 14, 15, 16]], new GenerationOptions { MaxNewTokens = 32, StopTokens = [] }, TestContext.Current.CancellationToken);
         offloaded.Provider.Finish();
         var stats = offloaded.Provider.Stats!;
