@@ -19,6 +19,17 @@ public static class CliApp
     /// <summary>The console for errors and warnings: standard error, so that standard output stays parseable (--json).</summary>
     public static IAnsiConsole Error { get; } = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
 
+    /// <summary>Writes one error line on standard error (red on a terminal; never wrapped, so scripts see one line).</summary>
+    public static void WriteError(string message)
+    {
+        if (Console.IsErrorRedirected) Console.Error.WriteLine("error: " + message);
+        else
+        {
+            Error.Profile.Width = Math.Max(Error.Profile.Width, message.Length + 8);
+            Error.MarkupLineInterpolated($"[red]error:[/] {message}");
+        }
+    }
+
     /// <summary>Parses and invokes; prints known errors without a stack trace.</summary>
     public static int Run(RootCommand root, string[] args)
     {
@@ -29,12 +40,12 @@ public static class CliApp
         }
         catch (Exception e) when (IsUserError(e))
         {
-            Error.MarkupLineInterpolated($"[red]error:[/] {Describe(e)}");
+            WriteError(Describe(e));
             return UserError;
         }
         catch (Exception e) when (e is not StackOverflowException)
         {
-            Error.MarkupLineInterpolated($"[red]error:[/] unexpected {e.GetType().Name}: {FirstLine(e.Message)} (set {StackTraceVariable}=1 for the stack trace, and please report it)");
+            WriteError($"unexpected {e.GetType().Name}: {FirstLine(e.Message)} (set {StackTraceVariable}=1 for the stack trace, and please report it)");
             if (Environment.GetEnvironmentVariable(StackTraceVariable) == "1") Console.Error.WriteLine(e);
             return InternalError;
         }
