@@ -3,10 +3,10 @@ using System.Text.Json;
 using ExpertFlow.Engine;
 using ExpertFlow.Model;
 using ExpertFlow.Offloading;
+using ExpertFlow.Scheduling;
 using Spectre.Console;
 using Toolkit.Cli;
 using Toolkit.Runtime;
-using static TorchSharp.torch;
 
 namespace ExpertFlow.Cli;
 
@@ -14,61 +14,61 @@ namespace ExpertFlow.Cli;
 internal static class GenerateCommand
 {
     /// <summary>Everything <c>generate</c> was asked for, bound once from the command line.</summary>
-    sealed record Settings(EngineOptions Engine, string? Prompt, int[]? InputIds, GenerationOptions Generation, int Batch, bool Json, string? StatsJson);
+    sealed record Settings(EngineOptions Engine, string? Prompt, int[]? InputIds, string? PromptsFile, int? MaxNewTokens, SamplingRequest Sampling,
+        int[]? StopIds, IReadOnlyList<string> StopStrings, bool ShowSpecial, bool AddSpecialTokens, int Batch, int MaxSequences, bool Json, string? StatsJson);
 
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Hugging Face model folder (config.json + *.safetensors, optionally tokenizer.json).", Required = true };
-        var prompt = new Option<string?>("--prompt") { Description = "Prompt text (needs the folder's tokenizer)." };
+        var model = new Option<string>("--model") { Description = "Hugging Face model folder (config.json, *.safetensors or a sharded index, tokenizer.json, tokenizer_config.json, generation_config.json).", Required = true };
+        var prompt = new Option<string?>("--prompt") { Description = "Prompt text (encoded with the folder's tokenizer, BOS added as the model expects)." };
         var inputIds = new Option<string?>("--input-ids") { Description = "Prompt token ids, comma-separated (e.g. 1,2,3)." };
-        var maxNew = new Option<int>("--max-new-tokens") { Description = "Tokens to generate per sequence.", DefaultValueFactory = _ => 32 };
-        var greedy = new Option<bool>("--greedy") { Description = "Greedy decoding (the default unless a sampling option is given)." };
-        var temperature = new Option<double?>("--temperature") { Description = "Sampling temperature (> 0)." };
+        var promptsFile = new Option<string?>("--prompts-file") { Description = "Many prompts, batched: a text file (one prompt per line) or .jsonl (objects with a \"prompt\" string). Continuous batching over --max-sequences rows; with --policy expertflow the token scheduler regroups them into two batches by predicted paths." };
+        var maxNew = new Option<int?>("--max-new-tokens") { Description = "Tokens to generate per sequence (default: generation_config.json's max_new_tokens, else 64)." };
+        var greedy = new Option<bool>("--greedy") { Description = "Greedy decoding (default unless a sampling option is given or generation_config.json sets do_sample)." };
+        var temperature = new Option<double?>("--temperature") { Description = "Sampling temperature (> 0; default from generation_config.json)." };
         var topK = new Option<int?>("--top-k") { Description = "Sample among the k most likely tokens (0: all)." };
         var topP = new Option<double?>("--top-p") { Description = "Nucleus sampling: the smallest set of tokens reaching probability p." };
+        var repetition = new Option<double?>("--repetition-penalty") { Description = "Penalise tokens already in the sequence (1: off; default from generation_config.json)." };
         var seed = CommonOptions.Seed();
         var device = CommonOptions.Device();
         var dtype = new Option<string>("--dtype") { Description = "fp32, fp16 or bf16 (auto: bf16 on CUDA, fp32 on the CPU).", DefaultValueFactory = _ => "auto" };
-        var batch = new Option<int>("--batch") { Description = "Run the prompt as this many sequences at once.", DefaultValueFactory = _ => 1 };
-        var stop = new Option<string?>("--stop-ids") { Description = "Comma-separated stop token ids (default: the config's eos_token_id)." };
-        var json = new Option<bool>("--json") { Description = "Print one JSON object (output_ids per sequence, tokens_per_second, ...) instead of text." };
+        var batch = new Option<int>("--batch") { Description = "Run the prompt as this many sequences at once (a throughput check).", DefaultValueFactory = _ => 1 };
+        var maxSequences = new Option<int>("--max-sequences") { Description = "With --prompts-file: sequences in flight at once.", DefaultValueFactory = _ => 16 };
+        var stop = new Option<string?>("--stop-ids") { Description = "Comma-separated stop token ids (default: generation_config.json's eos_token_id, else config.json's)." };
+        var stopText = new Option<string[]>("--stop") { Description = "A stop string (repeatable): generation ends once the text holds it (added to generation_config.json's stop_strings).", AllowMultipleArgumentsPerToken = false };
+        var showSpecial = new Option<bool>("--show-special") { Description = "Print special tokens (e.g. <|endoftext|>) in the text instead of leaving them out." };
+        var raw = new Option<bool>("--no-special-tokens") { Description = "Encode the prompt as it is: no BOS/EOS added by the tokenizer." };
+        var json = new Option<bool>("--json") { Description = "Print JSON instead of text: one object (with --prompts-file: one object per prompt, one per line)." };
         var noGraphs = new Option<bool>("--no-cuda-graphs") { Description = "Decode eagerly on CUDA (by default, decode steps with resident experts replay a captured CUDA graph)." };
         var noFused = new Option<bool>("--no-fused-kernels") { Description = "On CUDA in bf16/fp16, run transformers' exact op sequence instead of libtorch's fused rms_norm and grouped expert GEMM." };
         var verbose = CommonOptions.Verbose();
-        var command = new Command("generate", "Generate tokens with a MoE model (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, DeepSeek-MoE, Switch Transformers), experts resident or offloaded.")
+        var command = new Command("generate", "Generate text with a MoE model folder (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, DeepSeek-MoE, Switch Transformers), experts resident or offloaded.")
         {
-            model, prompt, inputIds, maxNew, greedy, temperature, topK, topP, seed, device, dtype, batch, stop, json, noGraphs, noFused, verbose,
+            model, prompt, inputIds, promptsFile, maxNew, greedy, temperature, topK, topP, repetition, seed, device, dtype, batch, maxSequences, stop, stopText,
+            showSpecial, raw, json, noGraphs, noFused, verbose,
         };
         var offload = new OffloadSettings();
         offload.AddTo(command);
         command.SetAction(r =>
         {
-            bool sampling = r.GetValue(temperature) != null || r.GetValue(topK) != null || r.GetValue(topP) != null;
-            if (r.GetValue(greedy) && sampling) throw new ArgumentException("--greedy cannot be combined with --temperature, --top-k or --top-p.");
-            if ((r.GetValue(prompt) == null) == (r.GetValue(inputIds) == null)) throw new ArgumentException("Give exactly one of --prompt TEXT or --input-ids 1,2,3.");
+            int given = (r.GetValue(prompt) != null ? 1 : 0) + (r.GetValue(inputIds) != null ? 1 : 0) + (r.GetValue(promptsFile) != null ? 1 : 0);
+            if (given != 1) throw new ArgumentException("Give exactly one of --prompt TEXT, --input-ids 1,2,3 or --prompts-file FILE.");
             if (r.GetValue(batch) < 1) throw new ArgumentException($"--batch must be at least 1 (got {r.GetValue(batch)}).");
-            if (r.GetValue(maxNew) < 1) throw new ArgumentException($"--max-new-tokens must be at least 1 (got {r.GetValue(maxNew)}).");
-            var dev = ComputeDevice.Resolve(r.GetValue(device)!);
-            bool verboseLogs = r.GetValue(verbose) && !r.GetValue(json);
+            if (r.GetValue(maxSequences) < 1) throw new ArgumentException($"--max-sequences must be at least 1 (got {r.GetValue(maxSequences)}).");
+            if (r.GetValue(maxNew) is < 1) throw new ArgumentException($"--max-new-tokens must be at least 1 (got {r.GetValue(maxNew)}).");
             var settings = new Settings(
                 new EngineOptions
                 {
-                    ModelFolder = r.GetValue(model)!, Device = dev, DType = r.GetValue(dtype) == "auto" ? null : MoeModels.ParseDType(r.GetValue(dtype)!),
+                    ModelFolder = r.GetValue(model)!, Device = ComputeDevice.Resolve(r.GetValue(device)!), DType = r.GetValue(dtype) == "auto" ? null : MoeModels.ParseDType(r.GetValue(dtype)!),
                     CudaGraphs = !r.GetValue(noGraphs), FusedKernels = !r.GetValue(noFused), Offload = offload.Bind(r), PredictorFolder = offload.PredictorFolder(r),
                 },
-                r.GetValue(prompt), r.GetValue(inputIds) is string ids ? OptionValues.Ints(ids, "--input-ids", 0).ToArray() : null,
-                new GenerationOptions
-                {
-                    MaxNewTokens = r.GetValue(maxNew),
-                    StopTokens = r.GetValue(stop) is string s ? OptionValues.Ints(s, "--stop-ids", 0).ToArray() : null,
-                    Sampling = sampling
-                        ? new SamplingOptions { Greedy = false, Temperature = r.GetValue(temperature) ?? 1.0, TopK = r.GetValue(topK) ?? 0, TopP = r.GetValue(topP) ?? 1.0, Seed = r.GetValue(seed) }
-                        : new SamplingOptions(),
-                },
-                r.GetValue(batch), r.GetValue(json), offload.StatsJson(r));
-            settings.Generation.Sampling.Validate();
+                r.GetValue(prompt), r.GetValue(inputIds) is string ids ? OptionValues.Ints(ids, "--input-ids", 0).ToArray() : null, r.GetValue(promptsFile),
+                r.GetValue(maxNew), new SamplingRequest(r.GetValue(greedy), r.GetValue(temperature), r.GetValue(topK), r.GetValue(topP), r.GetValue(repetition), r.GetValue(seed)),
+                r.GetValue(stop) is string s ? OptionValues.Ints(s, "--stop-ids", 0).ToArray() : null, r.GetValue(stopText) ?? [],
+                r.GetValue(showSpecial), !r.GetValue(raw), r.GetValue(batch), r.GetValue(maxSequences), r.GetValue(json), offload.StatsJson(r));
+            if (settings.PromptsFile != null && settings.Batch > 1) throw new ArgumentException("--batch repeats one prompt; with --prompts-file use --max-sequences.");
             using var logging = CliApp.CreateLogging(r.GetValue(verbose));
-            return Run(settings with { Engine = settings.Engine with { Log = verboseLogs ? logging.CreateLogger("expertflow") : null } });
+            return Run(settings with { Engine = settings.Engine with { Log = r.GetValue(verbose) ? logging.CreateLogger("expertflow") : null } });
         });
         return command;
     }
@@ -76,19 +76,38 @@ internal static class GenerateCommand
     static int Run(Settings s)
     {
         if (!Directory.Exists(s.Engine.ModelFolder)) throw new DirectoryNotFoundException($"--model '{s.Engine.ModelFolder}' is not a folder.");
+        bool text = s.Prompt != null || s.PromptsFile != null;
         ModelTokenizer? tokenizer;
-        if (s.Prompt != null) tokenizer = ModelTokenizer.Load(s.Engine.ModelFolder);
+        if (text) tokenizer = ModelTokenizer.Load(s.Engine.ModelFolder);
         else
         {
             try { tokenizer = ModelTokenizer.TryLoad(s.Engine.ModelFolder); }
-            catch (InvalidDataException) { tokenizer = null; } // token ids in and out: the text is only a convenience
+            catch (FormatException) { tokenizer = null; } // token ids in and out: the text is only a convenience
         }
-        int[] ids = s.Prompt != null ? tokenizer!.Encode(s.Prompt) : s.InputIds!;
-        if (ids.Length == 0) throw new ArgumentException("the prompt encodes to no tokens; give some text or token ids.");
-        using var engine = InferenceEngine.Load(s.Engine, Workload.For(s.Batch, ids.Length, s.Generation.MaxNewTokens), tokenizer);
+        var texts = s.PromptsFile != null ? PromptFile.Read(s.PromptsFile) : s.Prompt != null ? [s.Prompt] : null;
+        var prompts = texts?.Select(t => tokenizer!.Encode(t, s.AddSpecialTokens)).ToArray() ?? [s.InputIds!];
+        if (prompts.Any(p => p.Length == 0)) throw new ArgumentException("a prompt encodes to no tokens; give some text or token ids.");
+        var generationConfig = GenerationConfig.Load(s.Engine.ModelFolder);
+        int maxNew = s.MaxNewTokens ?? generationConfig?.MaxNewTokens ?? 64;
+        int rows = s.PromptsFile != null ? Math.Min(prompts.Length, s.MaxSequences) : s.Batch;
+        using var engine = InferenceEngine.Load(s.Engine, Workload.For(rows, prompts.Max(p => p.Length), maxNew), tokenizer);
+        var sampling = GenerationConfig.Resolve(engine.GenerationConfig, s.Sampling);
+        var stopIds = s.StopIds ?? engine.StopTokenIds.ToArray();
+        var stopStrings = s.StopStrings.Concat(engine.GenerationConfig?.StopStrings ?? []).Distinct().ToArray();
+        var ended = StopStrings.Matcher(tokenizer, stopStrings);
+        string Text(int[] ids) => tokenizer == null ? string.Join(",", ids) : StopStrings.Cut(tokenizer.Decode(ids, skipSpecialTokens: !s.ShowSpecial), stopStrings);
+
+        if (s.PromptsFile != null) return RunMany(s, engine, texts!, prompts, maxNew, sampling, stopIds, ended, Text);
+
         bool stream = !s.Json && s.Batch == 1 && tokenizer != null;
-        if (stream) Console.Write(s.Prompt ?? tokenizer!.Decode(ids));
-        var result = engine.Generate(Enumerable.Repeat(ids, s.Batch).ToArray(), s.Generation with { OnToken = stream ? Streamer(tokenizer!) : null });
+        var textStream = stream ? tokenizer!.CreateStream(skipSpecialTokens: !s.ShowSpecial) : null;
+        if (stream) Console.Write(s.Prompt ?? tokenizer!.Decode(prompts[0], skipSpecialTokens: !s.ShowSpecial));
+        var result = engine.Generate(Enumerable.Repeat(prompts[0], s.Batch).ToArray(), new GenerationOptions
+        {
+            MaxNewTokens = maxNew, Sampling = sampling, StopTokens = stopIds,
+            Ended = ended == null ? null : (_, tokens) => ended(tokens),
+            OnToken = textStream == null ? null : (_, token) => Console.Write(textStream.Append(token)),
+        });
         if (stream) Console.WriteLine();
         var stats = engine.FinishOffload();
         if (stats != null && s.StatsJson != null) OffloadReport.WriteJson(s.StatsJson, stats);
@@ -99,8 +118,8 @@ internal static class GenerateCommand
             var report = new Dictionary<string, object?>
             {
                 ["model"] = s.Engine.ModelFolder, ["model_type"] = model.Config.ModelType, ["device"] = model.Device.ToString(), ["dtype"] = model.DType.ToString(),
-                ["batch"] = s.Batch, ["prompt_ids"] = ids, ["output_ids"] = result.OutputIds,
-                ["text"] = tokenizer == null ? null : result.OutputIds.Select(o => tokenizer.Decode(o)).ToArray(),
+                ["batch"] = s.Batch, ["prompt_ids"] = prompts[0], ["output_ids"] = result.OutputIds,
+                ["text"] = tokenizer == null ? null : result.OutputIds.Select(Text).ToArray(),
                 ["generated_tokens"] = result.GeneratedTokens, ["prefill_seconds"] = result.PrefillSeconds, ["decode_seconds"] = result.DecodeSeconds,
                 ["tokens_per_second"] = result.TokensPerSecond, ["decode_tokens_per_second"] = result.DecodeTokensPerSecond,
             };
@@ -113,7 +132,7 @@ internal static class GenerateCommand
         if (stats != null) OffloadStatsView.Print(stats);
         if (!stream)
             for (int i = 0; i < result.OutputIds.Length; i++)
-                AnsiConsole.MarkupLineInterpolated($"[grey]sequence {i}:[/] {(tokenizer != null ? tokenizer.Decode(result.OutputIds[i]) : string.Join(",", result.OutputIds[i]))}");
+                AnsiConsole.MarkupLineInterpolated($"[grey]sequence {i}:[/] {Text(result.OutputIds[i])}");
         AnsiConsole.MarkupLineInterpolated($"[grey]{result.GeneratedTokens} tokens, prefill {result.PrefillSeconds:F2} s, {result.TokensPerSecond:F1} tokens/s ({result.DecodeTokensPerSecond:F1} tokens/s decoding)[/]");
         if (cuda)
         {
@@ -123,20 +142,49 @@ internal static class GenerateCommand
         return 0;
     }
 
-    /// <summary>Prints the text of each new token as it arrives (decoding the whole tail keeps multi-byte characters whole).</summary>
-    static Action<int, int> Streamer(ModelTokenizer tokenizer)
+    /// <summary>--prompts-file: every prompt through the continuous-batching scheduler; results printed in prompt order.</summary>
+    static int RunMany(Settings s, InferenceEngine engine, IReadOnlyList<string> texts, int[][] prompts, int maxNew, SamplingOptions sampling, int[] stopIds,
+        Func<IReadOnlyList<int>, bool>? ended, Func<int[], string> text)
     {
-        var tokens = new List<int>();
-        string printed = "";
-        return (_, token) =>
+        var scheduler = engine.CreateScheduler(Math.Min(prompts.Length, s.MaxSequences), prompts.Max(p => p.Length) + maxNew);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var tasks = prompts.Select(p => scheduler.Enqueue(new SequenceRequest { Prompt = p, MaxNewTokens = maxNew, Sampling = sampling, StopTokens = stopIds, Ended = ended })).ToArray();
+        if (s.Json) scheduler.RunUntilIdle();
+        else
+            AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+                .Start(ctx =>
+                {
+                    var bar = ctx.AddTask("generating", maxValue: prompts.Length);
+                    while (scheduler.Busy)
+                    {
+                        scheduler.Step();
+                        bar.Value = tasks.Count(t => t.IsCompleted);
+                    }
+                });
+        double seconds = clock.Elapsed.TotalSeconds;
+        var results = tasks.Select(t => t.Result).ToArray();
+        var stats = engine.FinishOffload();
+        if (stats != null && s.StatsJson != null) OffloadReport.WriteJson(s.StatsJson, stats);
+        for (int i = 0; i < results.Length; i++)
         {
-            tokens.Add(token);
-            string text = tokenizer.Decode(tokens);
-            if (text.Length > printed.Length && !text.EndsWith('\uFFFD'))
+            if (s.Json)
+                Console.WriteLine(JsonSerializer.Serialize(new
+                {
+                    index = i, prompt = texts[i], prompt_ids = prompts[i], output_ids = results[i].Tokens, text = text(results[i].Tokens),
+                    finish_reason = results[i].Reason.ToString().ToLowerInvariant(), time_to_first_token_seconds = results[i].TimeToFirstTokenSeconds,
+                }));
+            else
             {
-                Console.Write(text[printed.Length..]);
-                printed = text;
+                AnsiConsole.MarkupLineInterpolated($"[grey]── {i + 1} ──[/] {texts[i]}");
+                Console.WriteLine(text(results[i].Tokens));
             }
-        };
+        }
+        if (!s.Json)
+        {
+            if (stats != null) OffloadStatsView.Print(stats);
+            long tokens = results.Sum(r => (long)r.Tokens.Length);
+            AnsiConsole.MarkupLineInterpolated($"[grey]{prompts.Length} prompts, {tokens} tokens in {seconds:F2} s ({tokens / Math.Max(seconds, 1e-9):F1} tokens/s), {scheduler.DecodeSteps} decode rounds, up to {scheduler.Rows} sequences at once{(scheduler.SchedulerSeconds > 0 ? $", token scheduler {scheduler.SchedulerSeconds:F2} s" : "")}[/]");
+        }
+        return 0;
     }
 }

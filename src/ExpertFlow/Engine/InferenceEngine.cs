@@ -1,6 +1,7 @@
 using ExpertFlow.Model;
 using ExpertFlow.Offloading;
 using ExpertFlow.Prediction;
+using ExpertFlow.Scheduling;
 
 namespace ExpertFlow.Engine;
 
@@ -13,13 +14,25 @@ public sealed class InferenceEngine : IDisposable
 {
     readonly OffloadedModel? offloaded;
 
-    InferenceEngine(EngineOptions options, IMoeModel model, OffloadedModel? offloaded, ModelTokenizer? tokenizer)
+    readonly RoutingPathPredictor? predictor;
+    readonly PredictorForecast? forecast;
+
+    InferenceEngine(EngineOptions options, IMoeModel model, OffloadedModel? offloaded, ModelTokenizer? tokenizer, PredictorForecast? forecast, RoutingPathPredictor? predictor)
     {
         Options = options;
         Model = model;
         this.offloaded = offloaded;
         Tokenizer = tokenizer;
+        this.forecast = forecast;
+        this.predictor = predictor;
+        GenerationConfig = ExpertFlow.Model.GenerationConfig.Load(options.ModelFolder);
     }
+
+    /// <summary>The folder's generation_config.json (decoding defaults and stop ids), or null.</summary>
+    public GenerationConfig? GenerationConfig { get; }
+
+    /// <summary>The ids that end a sequence: generation_config.json's, else config.json's.</summary>
+    public IReadOnlyList<int> StopTokenIds => ExpertFlow.Model.GenerationConfig.StopIds(GenerationConfig, Model.Config);
 
     public EngineOptions Options { get; }
     public IMoeModel Model { get; }
@@ -37,21 +50,39 @@ public sealed class InferenceEngine : IDisposable
         if (!Directory.Exists(options.ModelFolder)) throw new DirectoryNotFoundException($"model folder '{options.ModelFolder}' does not exist");
         MoeModels.FusedCudaKernels = options.FusedKernels;
         var load = new ModelLoadOptions { Device = options.Device, DType = options.ComputeDType, CudaGraphs = options.CudaGraphs, Log = options.Log };
-        if (options.Offload is not { } offload) return new InferenceEngine(options, MoeModels.Load(options.ModelFolder, load), null, tokenizer);
-        var services = new OffloadServices { Log = options.Log, Forecast = offload.Policy.NeedsForecast ? Forecast(options) : null };
-        var model = OffloadedModel.Load(options.ModelFolder, load, offload, workload, services);
-        return new InferenceEngine(options, model.Model, model, tokenizer);
+        GenerationConfig.Load(options.ModelFolder); // a malformed generation_config.json fails before the weights load
+        if (options.Offload is not { } offload) return new InferenceEngine(options, MoeModels.Load(options.ModelFolder, load), null, tokenizer, null, null);
+        var predictor = offload.Policy.NeedsForecast ? LoadPredictor(options) : null;
+        try
+        {
+            var forecast = predictor == null ? null : new PredictorForecast(predictor);
+            var model = OffloadedModel.Load(options.ModelFolder, load, offload, workload, new OffloadServices { Log = options.Log, Forecast = forecast });
+            return new InferenceEngine(options, model.Model, model, tokenizer, forecast, predictor);
+        }
+        catch
+        {
+            predictor?.Dispose();
+            throw;
+        }
     }
 
-    /// <summary>The routing-path predictor of the model as PLEC's forecast (it reads token ids only and stays on the CPU).</summary>
-    static PredictorForecast Forecast(EngineOptions options)
+    /// <summary>The routing-path predictor of the model (it reads token ids only and stays on the CPU).</summary>
+    static RoutingPathPredictor LoadPredictor(EngineOptions options)
     {
         var identity = ModelIdentity.Of(MoeConfig.Load(options.ModelFolder));
         if (!File.Exists(Path.Combine(options.PredictorPath, PredictorTrainer.ConfigFile)))
             throw new FileNotFoundException($"the expertflow policy needs a routing-path predictor and '{options.PredictorPath}' holds none; " +
                 $"train one for this model (expertflow train-predictor) or pick another policy", options.PredictorPath);
-        return new PredictorForecast(PredictorTrainer.Load(options.PredictorPath, identity));
+        return PredictorTrainer.Load(options.PredictorPath, identity);
     }
+
+    /// <summary>
+    /// A continuous-batching scheduler over this model for up to <paramref name="rows"/> sequences of
+    /// <paramref name="capacity"/> positions. With the expertflow policy the token scheduler regroups the running sequences
+    /// into two batches by their predicted paths, and its predictions feed PLEC's forecast too (one predictor pass a step).
+    /// </summary>
+    public BatchScheduler CreateScheduler(int rows, int capacity) =>
+        new(Model, rows, capacity, predictor == null ? null : new RowPathPredictor(predictor, share: forecast));
 
     /// <summary>Generates for a batch of prompts (token ids) with one KV cache.</summary>
     public GenerationResult Generate(IReadOnlyList<int[]> prompts, GenerationOptions options, CancellationToken cancel = default) =>
@@ -64,5 +95,9 @@ public sealed class InferenceEngine : IDisposable
         return Offload?.Stats;
     }
 
-    public void Dispose() => Model.Dispose();
+    public void Dispose()
+    {
+        Model.Dispose();
+        predictor?.Dispose();
+    }
 }

@@ -25,8 +25,10 @@ public static class Generation
         // a TorchSharp Generator is a CPU generator: sampling draws from the (small) probabilities on the CPU
         using var generator = options.Sampling.Greedy ? null : new TorchSharp.torch.Generator((ulong)options.Sampling.Seed, CPU);
         var watch = Stopwatch.StartNew();
+        // what the repetition penalty looks at: each row's prompt (its first step) and its new tokens
+        var history = first.Select((f, r) => f.Concat(outputs[r])).ToArray();
         int[] next;
-        using (var logits = model.Step(first)) next = TokenSampler.Pick(logits, options.Sampling, generator);
+        using (var logits = model.Step(first)) next = TokenSampler.Pick(logits, options.Sampling, generator, history);
         if (model.Device.type == TorchSharp.DeviceType.CUDA) cuda.synchronize();
         double prefill = watch.Elapsed.TotalSeconds;
         watch.Restart();
@@ -38,14 +40,14 @@ public static class Generation
                 if (done[r]) continue;
                 outputs[r].Add(next[r]);
                 options.OnToken?.Invoke(r, next[r]);
-                if (stops.Contains(next[r]) || outputs[r].Count >= options.MaxNewTokens) done[r] = true;
+                if (stops.Contains(next[r]) || outputs[r].Count >= options.MaxNewTokens || options.Ended?.Invoke(r, outputs[r]) == true) done[r] = true;
             }
             if (done.All(d => d)) break;
             cancel.ThrowIfCancellationRequested();
             // finished rows feed no token: their cache stays as it is and their logits are ignored
             var feed = Enumerable.Range(0, rows).Select(r => done[r] ? Array.Empty<int>() : [next[r]]).ToArray();
             using var logits = model.Step(feed);
-            next = TokenSampler.Pick(logits, options.Sampling, generator);
+            next = TokenSampler.Pick(logits, options.Sampling, generator, history);
             steps++;
         }
         double decode = watch.Elapsed.TotalSeconds;

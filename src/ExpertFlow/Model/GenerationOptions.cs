@@ -9,4 +9,6 @@ public sealed record GenerationOptions
     public IReadOnlyCollection<int>? StopTokens { get; init; }
     /// <summary>Called for every new token: (sequence index, token id).</summary>
     public Action<int, int>? OnToken { get; init; }
+    /// <summary>After each new token: whether the sequence has ended anyway (e.g. its text holds a stop string); (sequence index, its tokens so far).</summary>
+    public Func<int, IReadOnlyList<int>, bool>? Ended { get; init; }
 }

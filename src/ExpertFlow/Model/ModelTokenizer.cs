@@ -1,41 +1,65 @@
 using System.Text;
-using System.Text.Json;
 using Microsoft.ML.Tokenizers;
 using Toolkit.Data.Text;
+using Toolkit.Data.Text.Tokenization;
 
 namespace ExpertFlow.Model;
 
 /// <summary>
-/// Text ↔ token ids for a model folder, through Microsoft.ML.Tokenizers. Supported: a Hugging Face tokenizer.json
-/// (or vocab.json + merges.txt) holding a byte-level BPE model (GPT-2, Qwen, Mixtral-style byte-level, OLMoE, DeepSeek),
-/// encoded with the GPT-2 pre-tokenisation rule. Special tokens listed in added_tokens are recognised in text.
-/// Also the GPT-2 subset vocabulary (gpt2_subset_vocab.json) that this project's demo models are trained with.
-/// Other tokenizers (SentencePiece/Unigram, e.g. Switch's T5 tokenizer) are reported as unsupported: pass token ids.
+/// Text and token ids for a model folder, the way Hugging Face reads it: tokenizer.json with tokenizer_config.json
+/// (<see cref="HfTokenizer"/>: every tokenizer kind the supported families ship, special tokens, BOS/EOS, chat
+/// templates). Also the GPT-2 subset vocabulary (gpt2_subset_vocab.json) of this project's demo models, and a bare
+/// vocab.json + merges.txt (GPT-2 byte-level BPE).
 /// </summary>
 public sealed class ModelTokenizer
 {
-    readonly Func<string, IEnumerable<int>> encodeText;
-    readonly Func<IEnumerable<int>, string> decodeIds;
-    readonly Dictionary<string, int> special;
-    readonly Dictionary<int, string> specialById;
+    readonly HfTokenizer? hf;
+    readonly Func<string, int[]>? encodeText;
+    readonly Func<IReadOnlyList<int>, string>? decodeIds;
+    readonly Dictionary<string, int> special = [];
+    readonly Dictionary<int, string> specialById = [];
 
-    ModelTokenizer(Tokenizer tokenizer, string source, Dictionary<string, int>? special = null)
-        : this(text => tokenizer.EncodeToIds(text), ids => tokenizer.Decode(ids) ?? "", source, special) { }
-
-    ModelTokenizer(Func<string, IEnumerable<int>> encodeText, Func<IEnumerable<int>, string> decodeIds, string source, Dictionary<string, int>? special = null)
+    ModelTokenizer(HfTokenizer tokenizer, string source)
     {
-        this.encodeText = encodeText;
-        this.decodeIds = decodeIds;
+        hf = tokenizer;
         Source = source;
-        this.special = special ?? [];
-        specialById = this.special.ToDictionary(kv => kv.Value, kv => kv.Key);
+        foreach (var (id, token) in tokenizer.AddedTokens)
+            if (token.Special) specialById[id] = token.Content;
     }
 
+    ModelTokenizer(Func<string, int[]> encode, Func<IReadOnlyList<int>, string> decode, string source, Dictionary<string, int> special)
+    {
+        encodeText = encode;
+        decodeIds = decode;
+        Source = source;
+        this.special = special;
+        specialById = special.ToDictionary(kv => kv.Value, kv => kv.Key);
+    }
+
+    /// <summary>The file the tokenizer was read from.</summary>
     public string Source { get; }
 
-    /// <summary>Token ids of <paramref name="text"/>; special tokens written literally (e.g. &lt;|endoftext|&gt;) map to their ids.</summary>
-    public int[] Encode(string text)
+    /// <summary>tokenizer_config.json's settings (special token strings, chat templates), or null for the other formats.</summary>
+    public TokenizerConfig? Config => hf?.Config;
+
+    /// <summary>The chat templates of the folder by name ("default" first), empty when it has none.</summary>
+    public IReadOnlyDictionary<string, string> ChatTemplates => hf?.Config.ChatTemplates ?? new Dictionary<string, string>();
+
+    public string? BosToken => hf?.Config.BosToken;
+    public string? EosToken => hf?.Config.EosToken;
+    /// <summary>The id of tokenizer_config.json's eos_token, when it names one the vocabulary holds.</summary>
+    public int? EosTokenId => hf?.EosTokenId ?? (special.TryGetValue("<|endoftext|>", out int id) ? id : null);
+
+    /// <summary>Whether <paramref name="id"/> is a special token (skipped in printed text unless asked for).</summary>
+    public bool IsSpecial(int id) => hf?.IsSpecial(id) ?? specialById.ContainsKey(id);
+
+    /// <summary>
+    /// Token ids of <paramref name="text"/>; with <paramref name="addSpecialTokens"/> the tokenizer's BOS/EOS as the
+    /// model expects them (off for text a chat template has already rendered). Special tokens written literally map to their ids.
+    /// </summary>
+    public int[] Encode(string text, bool addSpecialTokens = true)
     {
+        if (hf != null) return hf.Encode(text, addSpecialTokens);
         var ids = new List<int>();
         int start = 0;
         while (start < text.Length)
@@ -49,7 +73,7 @@ public sealed class ModelTokenizer
                 if (i >= 0 && (at < 0 || i < at || i == at && s.Length > found!.Length)) { at = i; found = s; }
             }
             int end = at < 0 ? text.Length : at;
-            if (end > start) ids.AddRange(encodeText(text[start..end]));
+            if (end > start) ids.AddRange(encodeText!(text[start..end]));
             if (found == null) break;
             ids.Add(special[found]);
             start = at + found.Length;
@@ -57,41 +81,76 @@ public sealed class ModelTokenizer
         return ids.ToArray();
     }
 
-    /// <summary>Text of <paramref name="ids"/> (special tokens as their text).</summary>
-    public string Decode(IEnumerable<int> ids)
+    /// <summary>Text of <paramref name="ids"/>; with <paramref name="skipSpecialTokens"/> special tokens are left out.</summary>
+    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false)
     {
+        var list = ids as IReadOnlyList<int> ?? ids.ToArray();
+        if (hf != null) return hf.Decode(list, skipSpecialTokens);
         var text = new StringBuilder();
         var run = new List<int>();
         void Flush()
         {
-            if (run.Count > 0) text.Append(decodeIds(run));
+            if (run.Count > 0) text.Append(decodeIds!(run));
             run.Clear();
         }
-        foreach (int id in ids)
+        foreach (int id in list)
         {
-            if (specialById.TryGetValue(id, out var s)) { Flush(); text.Append(s); }
+            if (specialById.TryGetValue(id, out var s)) { Flush(); if (!skipSpecialTokens) text.Append(s); }
             else run.Add(id);
         }
         Flush();
         return text.ToString();
     }
 
-    /// <summary>The model folder's tokenizer, or null when the folder has no tokenizer files (an unsupported one is still an error).</summary>
+    /// <summary>A stream that turns ids arriving one at a time into text (multi-byte characters kept whole).</summary>
+    public TextStream CreateStream(bool skipSpecialTokens = true) => new(this, hf?.CreateStreamingDecoder(skipSpecialTokens), skipSpecialTokens);
+
+    /// <summary>Text for ids arriving one at a time; the chunks concatenate to the decoded text.</summary>
+    public sealed class TextStream
+    {
+        readonly ModelTokenizer tokenizer;
+        readonly StreamingDecoder? decoder;
+        readonly bool skipSpecial;
+        readonly List<int> ids = [];
+        string printed = "";
+
+        internal TextStream(ModelTokenizer tokenizer, StreamingDecoder? decoder, bool skipSpecial)
+        {
+            this.tokenizer = tokenizer;
+            this.decoder = decoder;
+            this.skipSpecial = skipSpecial;
+        }
+
+        /// <summary>Adds one id; returns the text it completes (empty while a character is incomplete).</summary>
+        public string Append(int id)
+        {
+            if (decoder != null) return decoder.Append(id);
+            ids.Add(id);
+            string text = tokenizer.Decode(ids, skipSpecial);
+            if (text.Length <= printed.Length || text.EndsWith('\uFFFD') || !text.StartsWith(printed, StringComparison.Ordinal)) return "";
+            string added = text[printed.Length..];
+            printed = text;
+            return added;
+        }
+    }
+
+    /// <summary>The model folder's tokenizer, or null when the folder has no tokenizer files (a damaged one is still an error).</summary>
     public static ModelTokenizer? TryLoad(string folder) =>
         File.Exists(Path.Combine(folder, "tokenizer.json")) || File.Exists(Path.Combine(folder, "vocab.json")) || File.Exists(Path.Combine(folder, Gpt2SubsetTokenizer.FileName))
             ? Load(folder) : null;
 
-    /// <summary>Loads the model folder's tokenizer; the error says what is missing or unsupported.</summary>
+    /// <summary>Loads the model folder's tokenizer; the error says what is missing or wrong.</summary>
     public static ModelTokenizer Load(string folder)
     {
         string json = Path.Combine(folder, "tokenizer.json");
-        if (File.Exists(json)) return FromTokenizerJson(json);
+        if (File.Exists(json)) return new ModelTokenizer(HfTokenizer.FromFolder(folder), json);
         string vocab = Path.Combine(folder, "vocab.json"), merges = Path.Combine(folder, "merges.txt");
         if (File.Exists(vocab) && File.Exists(merges))
         {
             using var v = File.OpenRead(vocab);
             using var m = File.OpenRead(merges);
-            return new ModelTokenizer(CodeGenTokenizer.Create(v, m, addPrefixSpace: false, addBeginOfSentence: false, addEndOfSentence: false), vocab);
+            var codegen = CodeGenTokenizer.Create(v, m, addPrefixSpace: false, addBeginOfSentence: false, addEndOfSentence: false);
+            return new ModelTokenizer(text => codegen.EncodeToIds(text).ToArray(), ids => codegen.Decode(ids) ?? "", vocab, []);
         }
         string subset = Path.Combine(folder, Gpt2SubsetTokenizer.FileName);
         if (File.Exists(subset))
@@ -100,39 +159,5 @@ public sealed class ModelTokenizer
             return new ModelTokenizer(gpt2.Encode, gpt2.Decode, subset, new Dictionary<string, int> { ["<|endoftext|>"] = Gpt2SubsetTokenizer.EndOfText });
         }
         throw new FileNotFoundException($"'{folder}' has no tokenizer.json (nor vocab.json + merges.txt, nor {Gpt2SubsetTokenizer.FileName}); give token ids instead of text.");
-    }
-
-    static ModelTokenizer FromTokenizerJson(string path)
-    {
-        using var doc = JsonDocument.Parse(File.ReadAllText(path));
-        var root = doc.RootElement;
-        var model = root.GetProperty("model");
-        string type = model.TryGetProperty("type", out var t) ? t.GetString() ?? "" : "";
-        if (type != "BPE")
-            throw new InvalidDataException($"{path} holds a '{type}' tokenizer model; only byte-level BPE is supported here. Give token ids instead of text.");
-        if (!IsByteLevel(root))
-            throw new InvalidDataException($"{path} is a BPE tokenizer without byte-level pre-tokenisation (e.g. SentencePiece-style); it is not supported here. Give token ids instead of text.");
-        // vocab.json and merges.txt in memory, as CodeGen (GPT-2 byte-level BPE) reads them
-        var vocabJson = model.GetProperty("vocab").GetRawText();
-        var merges = new StringBuilder("#version: 0.2\n");
-        foreach (var m in model.GetProperty("merges").EnumerateArray())
-            merges.Append(m.ValueKind == JsonValueKind.Array ? $"{m[0].GetString()} {m[1].GetString()}" : m.GetString()).Append('\n');
-        var special = new Dictionary<string, int>();
-        if (root.TryGetProperty("added_tokens", out var added))
-            foreach (var a in added.EnumerateArray())
-                special[a.GetProperty("content").GetString()!] = a.GetProperty("id").GetInt32();
-        using var v = new MemoryStream(Encoding.UTF8.GetBytes(vocabJson));
-        using var mm = new MemoryStream(Encoding.UTF8.GetBytes(merges.ToString()));
-        bool prefixSpace = root.TryGetProperty("pre_tokenizer", out var pre) && pre.ValueKind == JsonValueKind.Object
-            && pre.TryGetProperty("add_prefix_space", out var aps) && aps.ValueKind == JsonValueKind.True;
-        var tok = CodeGenTokenizer.Create(v, mm, addPrefixSpace: prefixSpace, addBeginOfSentence: false, addEndOfSentence: false);
-        return new ModelTokenizer(tok, path, special);
-    }
-
-    static bool IsByteLevel(JsonElement root)
-    {
-        if (!root.TryGetProperty("pre_tokenizer", out var pre) || pre.ValueKind != JsonValueKind.Object) return false;
-        if (pre.GetProperty("type").GetString() == "ByteLevel") return true;
-        return pre.TryGetProperty("pretokenizers", out var list) && list.EnumerateArray().Any(p => p.GetProperty("type").GetString() == "ByteLevel");
     }
 }

@@ -11,9 +11,12 @@ public sealed record SamplingOptions
     /// <summary>Keep the smallest set of tokens whose probability reaches p (1: all).</summary>
     public double TopP { get; init; } = 1.0;
     public long Seed { get; init; }
+    /// <summary>transformers' repetition penalty over the prompt and the tokens so far (1: off); applies to greedy decoding too.</summary>
+    public double RepetitionPenalty { get; init; } = 1.0;
 
     public void Validate()
     {
+        if (!(RepetitionPenalty > 0) || !double.IsFinite(RepetitionPenalty)) throw new ArgumentException($"the repetition penalty must be positive (got {RepetitionPenalty}).");
         if (Greedy) return;
         if (!(Temperature > 0)) throw new ArgumentException($"the sampling temperature must be positive (got {Temperature}); use greedy decoding for argmax.");
         if (TopK < 0) throw new ArgumentException($"top-k must be 0 (off) or positive (got {TopK}).");

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace ExpertFlow.Model;
@@ -5,10 +6,15 @@ namespace ExpertFlow.Model;
 /// <summary>Turns a step's logits into next tokens: argmax, or temperature, top-k and top-p sampling.</summary>
 public static class TokenSampler
 {
-    /// <summary>Next token per row from fp32 logits [rows, V].</summary>
-    public static int[] Pick(Tensor logits, SamplingOptions s, TorchSharp.torch.Generator? generator)
+    /// <summary>
+    /// Next token per row from fp32 logits [rows, V]. With a repetition penalty, <paramref name="history"/> holds each row's
+    /// tokens so far (prompt and generated): their logits are divided by the penalty where positive, multiplied where
+    /// negative, as transformers does.
+    /// </summary>
+    public static int[] Pick(Tensor logits, SamplingOptions s, TorchSharp.torch.Generator? generator, IReadOnlyList<IEnumerable<int>>? history = null)
     {
         using var scope = NewDisposeScope();
+        if (s.RepetitionPenalty != 1.0 && history != null) logits = Penalize(logits, history, s.RepetitionPenalty);
         Tensor chosen;
         if (s.Greedy) chosen = logits.argmax(-1);
         else
@@ -31,5 +37,24 @@ public static class TokenSampler
             chosen = multinomial(scaled.softmax(-1).cpu(), 1, generator: generator).squeeze(1);
         }
         return chosen.cpu().data<long>().ToArray().Select(v => (int)v).ToArray();
+    }
+
+    static Tensor Penalize(Tensor logits, IReadOnlyList<IEnumerable<int>> history, double penalty)
+    {
+        long vocab = logits.shape[1];
+        var rows = new List<long>();
+        var columns = new List<long>();
+        for (int r = 0; r < history.Count && r < logits.shape[0]; r++)
+            foreach (int t in history[r].Distinct())
+                if (t >= 0 && t < vocab) { rows.Add(r); columns.Add(t); }
+        if (rows.Count == 0) return logits;
+        var flat = tensor(rows.Zip(columns, (r, c) => r * vocab + c).ToArray(), ScalarType.Int64, logits.device);
+        var copy = logits.clone().view(-1);
+        var seen = copy.index_select(0, flat);
+        using var p = penalty.ToScalar();
+        using var zero = 0.0.ToScalar();
+        var adjusted = where(seen > zero, seen / p, seen * p);
+        copy.index_copy_(0, flat, adjusted);
+        return copy.view(logits.shape);
     }
 }

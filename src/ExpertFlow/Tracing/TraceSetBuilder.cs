@@ -20,8 +20,8 @@ public static class TraceSetBuilder
         // An even spread of training texts, not the first ones (a dictionary is alphabetical).
         int stride = Math.Max(1, trainTexts.Count / options.TrainEntries);
         progress?.Report($"tokenizing {trainTexts.Count + heldOutTexts.Count} texts");
-        var train = trainTexts.AsParallel().AsOrdered().Select(tokenizer.Encode).ToList();
-        var heldOut = heldOutTexts.AsParallel().AsOrdered().Select(tokenizer.Encode).ToList();
+        var train = trainTexts.AsParallel().AsOrdered().Select(t => tokenizer.Encode(t)).ToList();
+        var heldOut = heldOutTexts.AsParallel().AsOrdered().Select(t => tokenizer.Encode(t)).ToList();
         var chosen = train.Where((_, i) => i % stride == 0).Take(options.TrainEntries).ToList();
         progress?.Report($"tracing {chosen.Count} training texts");
         var traced = ModelTracer.Trace(model, chosen, options.MaxLength);
