@@ -478,6 +478,8 @@ internal static class Filters
     {
         s += "\n";
         var lines = PyString.SplitLines(s);
+        if (s.Length + (long)lines.Count * indention.Length > limits.MaxOutputLength)
+            throw new TemplateException("value too large") { Kind = "MemoryError" };
         string result;
         if (blank)
             result = string.Join("\n" + indention, lines);

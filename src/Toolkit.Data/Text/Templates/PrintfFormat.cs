@@ -52,6 +52,8 @@ internal static class PrintfFormat
             }
             if (i >= format.Length)
                 throw new TemplateException("incomplete format") { Kind = "ValueError" };
+            if (width > Renderer.MaxLength || precision > 10_000)
+                throw new TemplateException("value too large: format width or precision") { Kind = "MemoryError" };
             char type = format[i];
             if (type == '%')
             {

@@ -59,8 +59,15 @@ internal sealed class PyDict
         return key ?? NoneKey;
     }
 
-    public static bool IsHashable(object? key) =>
-        key is not (List<object?> or PyDict or TemplateNamespace or DictView or Undefined or PyRange) && (key is not PyTuple t || t.Items.All(IsHashable));
+    public static bool IsHashable(object? key)
+    {
+        if (key is PyTuple t)
+        {
+            Renderer.Tick(t.Count);
+            return t.Items.All(IsHashable);
+        }
+        return key is not (List<object?> or PyDict or TemplateNamespace or DictView or Undefined or PyRange);
+    }
 
     sealed class KeyComparer : IEqualityComparer<object>
     {
@@ -77,8 +84,14 @@ internal sealed class PyDict
             double d when double.IsFinite(d) && Math.Floor(d) == d && Math.Abs(d) < 9.2e18 => ((long)d).GetHashCode(),
             double d => d.GetHashCode(),
             string s => StringComparer.Ordinal.GetHashCode(s),
-            PyTuple t => t.Items.Aggregate(17, (h, item) => h * 31 + GetHashCode(item ?? NoneKey)),
+            PyTuple t => HashTuple(t),
             _ => RuntimeHelpers.GetHashCode(obj),
         };
+
+        int HashTuple(PyTuple t)
+        {
+            Renderer.Tick(t.Count);
+            return t.Items.Aggregate(17, (h, item) => h * 31 + GetHashCode(item ?? NoneKey));
+        }
     }
 }

@@ -30,6 +30,9 @@ internal static class PyFormat
 
     static void AppendRepr(StringBuilder sb, object? value, HashSet<object> visiting)
     {
+        Renderer.Tick();
+        if (sb.Length > Renderer.MaxLength)
+            throw new TemplateException($"value too large: its text is longer than {Renderer.MaxLength} characters") { Kind = "MemoryError" };
         switch (value)
         {
             case string s:

@@ -89,6 +89,8 @@ internal static class PyOps
     /// <summary>Python <c>==</c> (undefined equals only undefined).</summary>
     public static bool Equal(object? a, object? b)
     {
+        if (ReferenceEquals(a, b))
+            return true;
         if (a is null || b is null)
             return a is null && b is null;
         if (a is Undefined || b is Undefined)
@@ -133,6 +135,7 @@ internal static class PyOps
     {
         if (x.Count != y.Count)
             return false;
+        Renderer.Tick(x.Count);
         for (int i = 0; i < x.Count; i++)
             if (!Equal(x[i], y[i]))
                 return false;
@@ -161,6 +164,7 @@ internal static class PyOps
         IReadOnlyList<object?>? right = b is List<object?> lb && a is List<object?> ? lb : b is PyTuple tb && a is PyTuple ? tb.Items : null;
         if (left is not null && right is not null)
         {
+            Renderer.Tick();
             for (int i = 0; i < Math.Min(left.Count, right.Count); i++)
                 if (!Equal(left[i], right[i]))
                     return Compare(left[i], right[i], op);
@@ -408,6 +412,7 @@ internal static class PyOps
             case PyTuple t:
                 return t.Items;
             case string s:
+                Renderer.Tick(s.Length);
                 var chars = new List<object?>(s.Length);
                 foreach (var rune in s.EnumerateRunes())
                     chars.Add(rune.ToString());

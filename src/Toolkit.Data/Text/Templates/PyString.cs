@@ -308,6 +308,9 @@ internal static class PyString
     {
         if (count == 0)
             return s;
+        long occurrences = Math.Min(Count(s, oldValue), count < 0 ? long.MaxValue : count);
+        if (s.Length + occurrences * Math.Max(0, newValue.Length - oldValue.Length) > Renderer.MaxLength)
+            throw new TemplateException($"value too large: more than {Renderer.MaxLength} characters") { Kind = "MemoryError" };
         if (oldValue.Length == 0)
         {
             int[] cps = CodePoints(s) ?? s.Select(c => (int)c).ToArray();

@@ -11,6 +11,9 @@ internal sealed class Renderer
 {
     enum Flow { Normal, Break, Continue }
 
+    [ThreadStatic]
+    static Renderer? active;
+
     readonly string? templateName;
     long steps;
     int callDepth;
@@ -31,6 +34,8 @@ internal sealed class Renderer
     {
         var root = new Scope(new Scope(null, Globals.Table), variables);
         var output = new StringBuilder();
+        var previous = active;
+        active = this;
         try
         {
             Execute(body, root, output);
@@ -43,12 +48,26 @@ internal sealed class Renderer
         {
             throw new TemplateException("template recursion too deep", templateName, currentStatement?.Line ?? 0, currentStatement?.Column ?? 0, e) { Kind = "RecursionError" };
         }
+        finally
+        {
+            active = previous;
+        }
         return output.ToString();
     }
 
-    void Step()
+    /// <summary>Charges work done outside statements (comparing, printing, hashing values) to the active render's step budget.</summary>
+    public static void Tick(long count = 1)
     {
-        if (++steps > Limits.MaxSteps)
+        if (active is { } renderer)
+            renderer.Step(count);
+    }
+
+    /// <summary>The longest string or list the active render may build (no limit outside a render).</summary>
+    public static int MaxLength => active?.Limits.MaxOutputLength ?? int.MaxValue;
+
+    void Step(long count = 1)
+    {
+        if ((steps += count) > Limits.MaxSteps)
             throw new TemplateException($"render took more than {Limits.MaxSteps} steps (an endless or runaway loop?)") { Kind = "LimitError" };
         if (!RuntimeHelpers.TryEnsureSufficientExecutionStack())
             throw new TemplateException("template recursion too deep") { Kind = "RecursionError" };

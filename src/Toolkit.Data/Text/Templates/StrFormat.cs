@@ -155,7 +155,9 @@ internal static class StrFormat
                 precision = precision * 10 + (spec[i++] - '0');
         }
         char type = i < spec.Length ? spec[i++] : '\0';
-        if (i != spec.Length || width > 1_000_000)
+        if (width > Renderer.MaxLength || precision > 10_000)
+            throw new TemplateException("value too large: format width or precision") { Kind = "MemoryError" };
+        if (i != spec.Length)
             throw Error($"Invalid format specifier '{spec}' for object of type '{PyOps.TypeName(value)}'");
         string text;
         bool numeric = PyOps.IsNumber(value) && value is not bool || value is bool && type is 'd' or 'f';

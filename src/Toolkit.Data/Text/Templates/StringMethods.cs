@@ -194,6 +194,8 @@ internal static class StringMethods
                         {
                             if (size > 0)
                             {
+                                if (sb.Length + size > renderer.Limits.MaxOutputLength)
+                                    throw new TemplateException("value too large") { Kind = "MemoryError" };
                                 int spaces = (int)(size - column % size);
                                 sb.Append(' ', spaces);
                                 column += spaces;
