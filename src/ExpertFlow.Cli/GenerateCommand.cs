@@ -24,12 +24,6 @@ internal static class GenerateCommand
         var inputIds = new Option<string?>("--input-ids") { Description = "Prompt token ids, comma-separated (e.g. 1,2,3)." };
         var promptsFile = new Option<string?>("--prompts-file") { Description = "Many prompts, batched: a text file (one prompt per line) or .jsonl (objects with a \"prompt\" string). Continuous batching over --max-sequences rows; with --policy expertflow the token scheduler regroups them into two batches by predicted paths." };
         var maxNew = new Option<int?>("--max-new-tokens") { Description = "Tokens to generate per sequence (default: generation_config.json's max_new_tokens, else 64)." };
-        var greedy = new Option<bool>("--greedy") { Description = "Greedy decoding (default unless a sampling option is given or generation_config.json sets do_sample)." };
-        var temperature = new Option<double?>("--temperature") { Description = "Sampling temperature (> 0; default from generation_config.json)." };
-        var topK = new Option<int?>("--top-k") { Description = "Sample among the k most likely tokens (0: all)." };
-        var topP = new Option<double?>("--top-p") { Description = "Nucleus sampling: the smallest set of tokens reaching probability p." };
-        var repetition = new Option<double?>("--repetition-penalty") { Description = "Penalise tokens already in the sequence (1: off; default from generation_config.json)." };
-        var seed = CommonOptions.Seed();
         var device = CommonOptions.Device();
         var dtype = new Option<string>("--dtype") { Description = "fp32, fp16 or bf16 (auto: bf16 on CUDA, fp32 on the CPU).", DefaultValueFactory = _ => "auto" };
         var batch = new Option<int>("--batch") { Description = "Run the prompt as this many sequences at once (a throughput check).", DefaultValueFactory = _ => 1 };
@@ -44,9 +38,11 @@ internal static class GenerateCommand
         var verbose = CommonOptions.Verbose();
         var command = new Command("generate", "Generate text with a MoE model folder (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, DeepSeek-MoE, Switch Transformers), experts resident or offloaded.")
         {
-            model, prompt, inputIds, promptsFile, maxNew, greedy, temperature, topK, topP, repetition, seed, device, dtype, batch, maxSequences, stop, stopText,
+            model, prompt, inputIds, promptsFile, maxNew, device, dtype, batch, maxSequences, stop, stopText,
             showSpecial, raw, json, noGraphs, noFused, verbose,
         };
+        var sampling = new SamplingSettings();
+        sampling.AddTo(command);
         var offload = new OffloadSettings();
         offload.AddTo(command);
         command.SetAction(r =>
@@ -63,7 +59,7 @@ internal static class GenerateCommand
                     CudaGraphs = !r.GetValue(noGraphs), FusedKernels = !r.GetValue(noFused), Offload = offload.Bind(r), PredictorFolder = offload.PredictorFolder(r),
                 },
                 r.GetValue(prompt), r.GetValue(inputIds) is string ids ? OptionValues.Ints(ids, "--input-ids", 0).ToArray() : null, r.GetValue(promptsFile),
-                r.GetValue(maxNew), new SamplingRequest(r.GetValue(greedy), r.GetValue(temperature), r.GetValue(topK), r.GetValue(topP), r.GetValue(repetition), r.GetValue(seed)),
+                r.GetValue(maxNew), sampling.Bind(r),
                 r.GetValue(stop) is string s ? OptionValues.Ints(s, "--stop-ids", 0).ToArray() : null, r.GetValue(stopText) ?? [],
                 r.GetValue(showSpecial), !r.GetValue(raw), r.GetValue(batch), r.GetValue(maxSequences), r.GetValue(json), offload.StatsJson(r));
             if (settings.PromptsFile != null && settings.Batch > 1) throw new ArgumentException("--batch repeats one prompt; with --prompts-file use --max-sequences.");

@@ -5,6 +5,7 @@ using Toolkit.Cli;
 var root = new RootCommand("expertflow: Mixture-of-Experts LLM inference with experts offloaded to host memory and cached on the GPU.");
 root.Subcommands.Add(DoctorCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create());
+root.Subcommands.Add(ChatCommand.Create());
 root.Subcommands.Add(BenchRuntimeCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(TrainDemoCommand.Create());

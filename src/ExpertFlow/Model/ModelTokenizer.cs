@@ -42,9 +42,6 @@ public sealed class ModelTokenizer
     /// <summary>tokenizer_config.json's settings (special token strings, chat templates), or null for the other formats.</summary>
     public TokenizerConfig? Config => hf?.Config;
 
-    /// <summary>The chat templates of the folder by name ("default" first), empty when it has none.</summary>
-    public IReadOnlyDictionary<string, string> ChatTemplates => hf?.Config.ChatTemplates ?? new Dictionary<string, string>();
-
     public string? BosToken => hf?.Config.BosToken;
     public string? EosToken => hf?.Config.EosToken;
     /// <summary>The id of tokenizer_config.json's eos_token, when it names one the vocabulary holds.</summary>
