@@ -1,9 +1,11 @@
 """How well does layer l+1's router, applied to layer l's MoE input, predict layer l+1's experts?
 
-Measures the accuracy a look-ahead prefetch (issue 4's idea for the offloaded batch-1 tail) would have on the bench's
-random-weight Qwen1.5-MoE-A2.7B shape. Weights are drawn as SyntheticMoe draws them (uniform in [-s, s]: 0.02 for
-projections and embeddings, 0.5 for routers, norms 1), not the same values. Prints recall of the true top-4 among the
-look-ahead top-k (k = 4 and 8) per layer, and the chance level k/60.
+Measures the accuracy the look-ahead guess (`--policy NAME+lookahead`) has on the offloading bench's random-weight
+Qwen1.5-MoE-A2.7B shape, with Hugging Face transformers on a CUDA GPU. Weights are drawn as SyntheticMoe draws them
+(uniform in [-s, s]: 0.02 for projections and embeddings, 0.5 for routers, norms 1), not the same values. Prints
+recall of the true top-4 among the look-ahead top-k (k = 4 and 8) per layer, and the chance level k/60.
+
+    python3 bench/expertflow/lookahead_routing.py [OUT.json]
 """
 import json, sys, torch
 from transformers import Qwen2MoeConfig, Qwen2MoeForCausalLM
