@@ -127,7 +127,7 @@ internal static class ChatCommand
                 Ended = ended == null ? null : (_, tokens) => ended(tokens),
                 OnToken = (_, token) => Console.Write(stream.Append(token)),
             });
-            Console.WriteLine();
+            Console.WriteLine(stream.Flush());
             string reply = StopStrings.Cut(tokenizer.Decode(result.OutputIds[0], skipSpecialTokens: true), stopStrings);
             messages.Add(new JsonObject { ["role"] = "assistant", ["content"] = reply });
             if (interactive) CliApp.Error.MarkupLineInterpolated($"[grey]{result.GeneratedTokens} tokens, {result.DecodeTokensPerSecond:F1} tokens/s[/]");

@@ -104,7 +104,7 @@ internal static class GenerateCommand
             Ended = ended == null ? null : (_, tokens) => ended(tokens),
             OnToken = textStream == null ? null : (_, token) => Console.Write(textStream.Append(token)),
         });
-        if (stream) Console.WriteLine();
+        if (stream) Console.WriteLine(textStream!.Flush());
         var stats = engine.FinishOffload();
         if (stats != null && s.StatsJson != null) OffloadReport.WriteJson(s.StatsJson, stats);
         var model = engine.Model;

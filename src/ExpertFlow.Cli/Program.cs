@@ -6,6 +6,7 @@ var root = new RootCommand("expertflow: Mixture-of-Experts LLM inference with ex
 root.Subcommands.Add(DoctorCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create());
 root.Subcommands.Add(ChatCommand.Create());
+root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(BenchRuntimeCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(TrainDemoCommand.Create());

@@ -81,8 +81,8 @@ public sealed class InferenceEngine : IDisposable
     /// <paramref name="capacity"/> positions. With the expertflow policy the token scheduler regroups the running sequences
     /// into two batches by their predicted paths, and its predictions feed PLEC's forecast too (one predictor pass a step).
     /// </summary>
-    public BatchScheduler CreateScheduler(int rows, int capacity) =>
-        new(Model, rows, capacity, predictor == null ? null : new RowPathPredictor(predictor, share: forecast));
+    public BatchScheduler CreateScheduler(int rows, int capacity, int maxPrefillTokens = int.MaxValue) =>
+        new(Model, rows, capacity, predictor == null ? null : new RowPathPredictor(predictor, share: forecast), maxPrefillTokens);
 
     /// <summary>Generates for a batch of prompts (token ids) with one KV cache.</summary>
     public GenerationResult Generate(IReadOnlyList<int[]> prompts, GenerationOptions options, CancellationToken cancel = default) =>

@@ -121,13 +121,28 @@ public sealed class ModelTokenizer
         /// <summary>Adds one id; returns the text it completes (empty while a character is incomplete).</summary>
         public string Append(int id)
         {
-            if (decoder != null) return decoder.Append(id);
             ids.Add(id);
+            if (decoder != null)
+            {
+                string piece = decoder.Append(id);
+                printed += piece;
+                return piece;
+            }
             string text = tokenizer.Decode(ids, skipSpecial);
             if (text.Length <= printed.Length || text.EndsWith('\uFFFD') || !text.StartsWith(printed, StringComparison.Ordinal)) return "";
             string added = text[printed.Length..];
             printed = text;
             return added;
+        }
+
+        /// <summary>At the end: what the whole text holds beyond the chunks given so far (e.g. a last, incomplete character as U+FFFD).</summary>
+        public string Flush()
+        {
+            string text = tokenizer.Decode(ids, skipSpecial);
+            if (text.Length <= printed.Length || !text.StartsWith(printed, StringComparison.Ordinal)) return "";
+            string rest = text[printed.Length..];
+            printed = text;
+            return rest;
         }
     }
 

@@ -23,13 +23,16 @@ public sealed class BatchScheduler
     readonly int[][] promptOf;
     readonly List<int>[] generatedOf;
     readonly Stopwatch clock = Stopwatch.StartNew();
+    readonly int maxPrefillTokens;
 
     /// <param name="model">The model; its KV cache is reset to <paramref name="rows"/> x <paramref name="capacity"/>.</param>
     /// <param name="rows">Sequences in flight at most.</param>
     /// <param name="capacity">Positions per sequence (prompt plus new tokens).</param>
     /// <param name="paths">Predicted paths for two-batch regrouping (null: one batch of all running sequences).</param>
-    public BatchScheduler(IMoeModel model, int rows, int capacity, RowPathPredictor? paths = null)
+    /// <param name="maxPrefillTokens">Prompt tokens one prefill step admits at most (at least one sequence always joins): bounds a step's activations.</param>
+    public BatchScheduler(IMoeModel model, int rows, int capacity, RowPathPredictor? paths = null, int maxPrefillTokens = int.MaxValue)
     {
+        this.maxPrefillTokens = maxPrefillTokens;
         if (rows < 1) throw new ArgumentException($"the scheduler needs at least one sequence slot (got {rows})");
         if (capacity < 2) throw new ArgumentException($"each sequence needs at least two positions (got {capacity})");
         this.model = model;
@@ -96,10 +99,11 @@ public sealed class BatchScheduler
     List<int> Admit()
     {
         var admitted = new List<int>();
+        int tokens = 0;
         for (int r = 0; r < rows.Length && !waiting.IsEmpty; r++)
         {
             if (rows[r] != null) continue;
-            while (waiting.TryDequeue(out var p))
+            while (waiting.TryPeek(out var next) && (admitted.Count == 0 || tokens + next.Request.Prompt.Length <= maxPrefillTokens) && waiting.TryDequeue(out var p))
             {
                 if (p.Request.Cancellation.IsCancellationRequested)
                 {
@@ -111,10 +115,30 @@ public sealed class BatchScheduler
                 promptOf[r] = p.Request.Prompt;
                 generatedOf[r].Clear();
                 admitted.Add(r);
+                tokens += p.Request.Prompt.Length;
                 break;
             }
         }
         return admitted;
+    }
+
+    /// <summary>
+    /// Ends every queued and running sequence with <paramref name="error"/> (after a step failed: the cache may be in any state)
+    /// and frees all rows.
+    /// </summary>
+    public void FailAll(Exception error)
+    {
+        for (int r = 0; r < rows.Length; r++)
+        {
+            if (rows[r] is not { } s) continue;
+            rows[r] = null;
+            promptOf[r] = [];
+            generatedOf[r].Clear();
+            s.Generator.Dispose();
+            s.Done.TrySetException(error);
+        }
+        while (waiting.TryDequeue(out var p)) p.Done.TrySetException(error);
+        model.Cache?.Clear();
     }
 
     void Prefill(List<int> admitted)
