@@ -7,6 +7,7 @@ root.Subcommands.Add(DoctorCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create());
 root.Subcommands.Add(ChatCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());
+root.Subcommands.Add(BenchServeCommand.Create());
 root.Subcommands.Add(BenchRuntimeCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(TrainDemoCommand.Create());

@@ -33,6 +33,8 @@ public sealed record CompletionRequest
     public IReadOnlyList<string> Stop { get; init; } = [];
     public bool Stream { get; init; }
     public bool IncludeUsage { get; init; }
+    /// <summary>Generate max_tokens whatever the model says (vLLM's extension, for benchmarks): stop ids are not applied.</summary>
+    public bool IgnoreEos { get; init; }
 
     static readonly HashSet<string> Roles = ["system", "developer", "user", "assistant", "tool"];
 
@@ -67,7 +69,7 @@ public sealed record CompletionRequest
         var request = new CompletionRequest
         {
             Kind = kind, Model = model, MaxTokens = maxTokens, Temperature = temperature, TopP = topP, Seed = Long(o, "seed"), Stop = stop,
-            Stream = stream, IncludeUsage = includeUsage,
+            Stream = stream, IncludeUsage = includeUsage, IgnoreEos = Bool(o, "ignore_eos") ?? false,
         };
         return kind == CompletionKind.Chat ? request with { Messages = ParseMessages(o), Tools = ParseTools(o), TemplateArgs = ParseTemplateArgs(o) } : WithPrompt(request, o);
     }

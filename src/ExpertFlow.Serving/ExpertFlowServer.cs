@@ -40,8 +40,11 @@ public sealed class ExpertFlowServer : IAsyncDisposable
     {
         options.Validate();
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        // ASP.NET Core's own logs (a line per request at Information) only from warnings up, on standard error
         builder.Logging.ClearProviders();
-        builder.Services.AddSingleton(logging);
+        builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.WebHost.UseKestrel(k =>
         {
             k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;

@@ -65,7 +65,7 @@ public static class OpenAiEndpoints
         long previous = 0;
         var sequence = new SequenceRequest
         {
-            Prompt = prompt, MaxNewTokens = maxTokens, Sampling = service.Sampling(request), StopTokens = service.StopTokens(),
+            Prompt = prompt, MaxNewTokens = maxTokens, Sampling = service.Sampling(request), StopTokens = request.IgnoreEos ? [] : service.StopTokens(),
             Ended = StopStrings.Matcher(tokenizer, stops), Cancellation = ctx.RequestAborted,
             OnToken = token =>
             {

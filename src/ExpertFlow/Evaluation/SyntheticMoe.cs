@@ -31,6 +31,7 @@ public static class SyntheticMoe
         Directory.CreateDirectory(folder);
         string configPath = Path.Combine(folder, "config.json"), modelPath = Path.Combine(folder, "model.safetensors");
         string config = ConfigJson(s);
+        WriteTokenizer(folder, s.Vocab);
         if (File.Exists(modelPath) && File.Exists(configPath) && File.ReadAllText(configPath) == config) return folder;
 
         var dense = new List<(string Name, long[] Shape, float Scale, float Offset)>
@@ -119,6 +120,27 @@ public static class SyntheticMoe
                 values[i] = (ushort)(BitConverter.SingleToUInt32Bits(v) >> 16);
             }
         });
+    }
+
+    /// <summary>
+    /// A word-level tokenizer.json for the random model (token i is the word "t{i}", split on whitespace), so that text
+    /// endpoints and tools work on it: "t1 t2 t3" encodes to [1, 2, 3].
+    /// </summary>
+    static void WriteTokenizer(string folder, int vocab)
+    {
+        string path = Path.Combine(folder, "tokenizer.json");
+        if (File.Exists(path)) return;
+        var words = new Dictionary<string, int>(vocab);
+        for (int i = 0; i < vocab; i++) words["t" + i.ToString(System.Globalization.CultureInfo.InvariantCulture)] = i;
+        var tokenizer = new Dictionary<string, object?>
+        {
+            ["version"] = "1.0", ["added_tokens"] = Array.Empty<object>(), ["normalizer"] = null,
+            ["pre_tokenizer"] = new Dictionary<string, object> { ["type"] = "WhitespaceSplit" },
+            ["post_processor"] = null,
+            ["decoder"] = new Dictionary<string, object> { ["type"] = "WordPiece", ["prefix"] = "##", ["cleanup"] = false },
+            ["model"] = new Dictionary<string, object> { ["type"] = "WordLevel", ["vocab"] = words, ["unk_token"] = "t0" },
+        };
+        Toolkit.Reporting.Files.WriteAllTextAtomically(path, JsonSerializer.Serialize(tokenizer));
     }
 
     static string ConfigJson(Qwen2MoeShape s) => JsonSerializer.Serialize(new Dictionary<string, object>
