@@ -50,8 +50,7 @@ public sealed class OffloadedExperts : IDisposable
         var layout = source.Layout;
         bool cuda = device.type == TorchSharp.DeviceType.CUDA;
         if (!cuda) footprint = DeviceFootprint.None; // on CPU the budget bounds the RAM of cached experts only
-        long budget = options.Memory.Resolve(footprint, layout);
-        var plan = MemoryPlan.Create(budget, footprint, layout, policy.RequiredSlots(layout), policy.Name);
+        var plan = PlanFor(layout, device, footprint, options, policy);
         log.LogInformation("memory plan ({Policy}): budget {Budget}, footprint {Footprint}, {Slots} of {Total} experts cached ({Fraction:P0}), {SlotBytes} of slots",
             policy.Name, MemorySize.Format(plan.BudgetBytes), MemorySize.Format(footprint.Total), plan.Slots, plan.TotalExperts, plan.CachedFraction, MemorySize.Format(plan.SlotBytes));
 
@@ -77,6 +76,13 @@ public sealed class OffloadedExperts : IDisposable
             if (sharedHost == null) host.Dispose();
             throw;
         }
+    }
+
+    /// <summary>The memory plan a run of <paramref name="policy"/> over these experts would get (a clear error when the budget is too small).</summary>
+    public static MemoryPlan PlanFor(ExpertLayout layout, Device device, DeviceFootprint footprint, OffloadOptions options, IOffloadPolicy policy)
+    {
+        if (device.type != TorchSharp.DeviceType.CUDA) footprint = DeviceFootprint.None;
+        return MemoryPlan.Create(options.Memory.Resolve(footprint, layout), footprint, layout, policy.RequiredSlots(layout), policy.Name);
     }
 
     public void Dispose()
