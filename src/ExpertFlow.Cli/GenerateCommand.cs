@@ -142,7 +142,7 @@ internal static class GenerateCommand
     static int RunMany(Settings s, InferenceEngine engine, IReadOnlyList<string> texts, int[][] prompts, int maxNew, SamplingOptions sampling, int[] stopIds,
         Func<IReadOnlyList<int>, bool>? ended, Func<int[], string> text)
     {
-        var scheduler = engine.CreateScheduler(Math.Min(prompts.Length, s.MaxSequences), prompts.Max(p => p.Length) + maxNew);
+        using var scheduler = engine.CreateScheduler(Math.Min(prompts.Length, s.MaxSequences), prompts.Max(p => p.Length) + maxNew);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var tasks = prompts.Select(p => scheduler.Enqueue(new SequenceRequest { Prompt = p, MaxNewTokens = maxNew, Sampling = sampling, StopTokens = stopIds, Ended = ended })).ToArray();
         if (s.Json) scheduler.RunUntilIdle();

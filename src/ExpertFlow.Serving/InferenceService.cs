@@ -156,6 +156,7 @@ public sealed class InferenceService : IDisposable
         stopping.Cancel();
         wake.Release();
         loop?.Join();
+        scheduler?.Dispose();
         engine?.Dispose();
         wake.Dispose();
         stopping.Dispose();

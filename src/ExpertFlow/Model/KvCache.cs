@@ -14,6 +14,8 @@ public sealed class KvCache : IDisposable
     // views made once: flat [rows*capacity, kv, hd] for writes, [rows, kv, capacity, hd] for attention
     readonly Tensor[] flatKeys, flatValues, headKeys, headValues;
 
+    readonly bool isView;
+
     public KvCache(int layers, int rows, int kvHeads, int capacity, int headDim, ScalarType dtype, Device device)
     {
         Rows = rows;
@@ -32,6 +34,35 @@ public sealed class KvCache : IDisposable
         headKeys = keys.Select(k => k.transpose(1, 2).DetachFromDisposeScope()).ToArray();
         headValues = values.Select(v => v.transpose(1, 2).DetachFromDisposeScope()).ToArray();
     }
+
+    /// <summary>
+    /// A cache over this one's first <paramref name="rows"/> rows, sharing its memory (a step over fewer rows computes
+    /// only those); its lengths are its own copy: copy them in before a step and out after (<see cref="CopyLengths"/>).
+    /// Disposing the view leaves this cache's memory alone.
+    /// </summary>
+    public KvCache FirstRows(int rows)
+    {
+        if (rows < 1 || rows > Rows) throw new ArgumentOutOfRangeException(nameof(rows), $"a view of {rows} rows of a cache with {Rows}");
+        return new KvCache(keys.Select(k => k.narrow(0, 0, rows)).ToArray(), values.Select(v => v.narrow(0, 0, rows)).ToArray(), rows, Capacity);
+    }
+
+    KvCache(Tensor[] keys, Tensor[] values, int rows, int capacity)
+    {
+        isView = true;
+        Rows = rows;
+        Capacity = capacity;
+        this.keys = keys.Select(k => k.DetachFromDisposeScope()).ToArray();
+        this.values = values.Select(v => v.DetachFromDisposeScope()).ToArray();
+        Lengths = new int[rows];
+        long kvHeads = keys[0].shape[2], headDim = keys[0].shape[3];
+        flatKeys = this.keys.Select(k => k.view(rows * (long)capacity, kvHeads, headDim).DetachFromDisposeScope()).ToArray();
+        flatValues = this.values.Select(v => v.view(rows * (long)capacity, kvHeads, headDim).DetachFromDisposeScope()).ToArray();
+        headKeys = this.keys.Select(k => k.transpose(1, 2).DetachFromDisposeScope()).ToArray();
+        headValues = this.values.Select(v => v.transpose(1, 2).DetachFromDisposeScope()).ToArray();
+    }
+
+    /// <summary>Copies the lengths of the rows two caches share (a view and the cache it was made from).</summary>
+    public static void CopyLengths(KvCache from, KvCache to) => Array.Copy(from.Lengths, to.Lengths, Math.Min(from.Rows, to.Rows));
 
     public int Rows { get; }
     public int Capacity { get; }
@@ -58,7 +89,8 @@ public sealed class KvCache : IDisposable
     /// <summary>Keys or values of the first <paramref name="length"/> positions as [B, kv, length, hd] (a view).</summary>
     public Tensor KeysView(int layer, long length) => headKeys[layer].narrow(2, 0, length);
     public Tensor ValuesView(int layer, long length) => headValues[layer].narrow(2, 0, length);
-    public long Bytes => keys.Sum(k => k.NumberOfElements * k.ElementSize) * 2;
+    /// <summary>Bytes the cache's tensors take (0 for a view: the memory is its parent's).</summary>
+    public long Bytes => isView ? 0 : keys.Sum(k => k.NumberOfElements * k.ElementSize) * 2;
 
     /// <summary>
     /// A new cache whose row i is a copy of row <c>rows[i].Row</c> of cache <c>rows[i].Source</c> (with its length):

@@ -88,7 +88,7 @@ public sealed partial class MoeCausalLM : MoeModelBase, DecodeGraphs.IStepBody
         moeIndex = Enumerable.Range(0, c.NumLayers).Where(i => layers[i].Moe != null).ToArray();
         if (Device.type == TorchSharp.DeviceType.CUDA)
         {
-            graphs = new DecodeGraphs(o.Log ?? NullLogger.Instance, maxCaches: 4);
+            graphs = new DecodeGraphs(o.Log ?? NullLogger.Instance, maxCaches: 8); // a serving scheduler steps over 1, 2, 4, ... 64 rows
             segmented = new DecodeGraphs(o.Log ?? NullLogger.Instance, maxCaches: 2);
         }
         UseCudaGraphs = o.CudaGraphs;

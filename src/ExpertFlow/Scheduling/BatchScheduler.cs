@@ -13,7 +13,7 @@ namespace ExpertFlow.Scheduling;
 /// A row's computation does not depend on the rows beside it, so each sequence's tokens are those it would get alone.
 /// Single-threaded: <see cref="Enqueue"/> is thread-safe, everything else runs on the thread that calls <see cref="Step"/>.
 /// </summary>
-public sealed class BatchScheduler
+public sealed class BatchScheduler : IDisposable
 {
     readonly IMoeModel model;
     readonly RowPathPredictor? paths;
@@ -24,6 +24,8 @@ public sealed class BatchScheduler
     readonly List<int>[] generatedOf;
     readonly Stopwatch clock = Stopwatch.StartNew();
     readonly int maxPrefillTokens;
+    readonly KvCache full;
+    readonly Dictionary<int, KvCache> views = [];   // the cache's first 1, 2, 4, ... rows
 
     /// <param name="model">The model; its KV cache is reset to <paramref name="rows"/> x <paramref name="capacity"/>.</param>
     /// <param name="rows">Sequences in flight at most.</param>
@@ -42,6 +44,7 @@ public sealed class BatchScheduler
         promptOf = Enumerable.Repeat(Array.Empty<int>(), rows).ToArray();
         generatedOf = Enumerable.Range(0, rows).Select(_ => new List<int>()).ToArray();
         model.ResetCache(rows, capacity);
+        full = model.Cache!;
     }
 
     public int Rows => rows.Length;
@@ -143,8 +146,7 @@ public sealed class BatchScheduler
 
     void Prefill(List<int> admitted)
     {
-        var feed = Enumerable.Range(0, rows.Length).Select(r => admitted.Contains(r) ? rows[r]!.Request.Prompt : []).ToArray();
-        using var logits = model.Step(feed, sequenceIds: Enumerable.Range(0, rows.Length).ToArray());
+        using var logits = Run(admitted, r => rows[r]!.Request.Prompt);
         foreach (int r in admitted)
         {
             rows[r]!.Prefilled = true;
@@ -154,11 +156,37 @@ public sealed class BatchScheduler
 
     void Decode(int[] group)
     {
-        var feed = new int[rows.Length][];
-        for (int r = 0; r < rows.Length; r++) feed[r] = [];
-        foreach (int r in group) feed[r] = [rows[r]!.Tokens[^1]];
-        using var logits = model.Step(feed, sequenceIds: Enumerable.Range(0, rows.Length).ToArray());
+        using var logits = Run(group, r => [rows[r]!.Tokens[^1]]);
         foreach (int r in group) Take(r, logits);
+    }
+
+    /// <summary>
+    /// One model step feeding <paramref name="feedOf"/> to the rows of <paramref name="group"/>, over the fewest leading
+    /// rows of the cache (a power of two) that hold every row in use: at low load a step computes a few rows, not all of
+    /// them (each row count has its own CUDA graph). Returns the logits, one row per cache row of the view.
+    /// </summary>
+    TorchSharp.torch.Tensor Run(IReadOnlyCollection<int> group, Func<int, int[]> feedOf)
+    {
+        int used = Enumerable.Range(0, rows.Length).Where(r => rows[r] != null).DefaultIfEmpty(0).Max() + 1;
+        int width = Math.Min(rows.Length, (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)used));
+        var feed = new int[width][];
+        for (int r = 0; r < width; r++) feed[r] = group.Contains(r) ? feedOf(r) : [];
+        if (width == rows.Length) return model.Step(feed, sequenceIds: Enumerable.Range(0, width).ToArray());
+        if (!views.TryGetValue(width, out var view)) views[width] = view = full.FirstRows(width);
+        KvCache.CopyLengths(full, view);
+        model.Cache = view;
+        try { return model.Step(feed, sequenceIds: Enumerable.Range(0, width).ToArray()); }
+        finally
+        {
+            KvCache.CopyLengths(view, full);
+            model.Cache = full;
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var view in views.Values) view.Dispose();
+        views.Clear();
     }
 
     /// <summary>Row <paramref name="r"/>'s next token from the step's logits; ends the sequence when it should.</summary>

@@ -40,7 +40,7 @@ public class BatchSchedulerTests
         var expected = prompts.Select((p, i) => Alone(model, p, sampling with { Seed = 11 + i }, 10, stops)).ToArray();
 
         // 4 rows for 9 sequences: they join as rows free up
-        var scheduler = new BatchScheduler(model, 4, 32, twoBatches ? new RowPathPredictor(predictor) : null);
+        using var scheduler = new BatchScheduler(model, 4, 32, twoBatches ? new RowPathPredictor(predictor) : null);
         var seen = new List<int>[prompts.Length];
         var tasks = prompts.Select((p, i) =>
         {
@@ -65,7 +65,7 @@ public class BatchSchedulerTests
     {
         Fixtures.Cpu();
         using var model = MoeModels.Load(Fixtures.Folder("mixtral"));
-        var scheduler = new BatchScheduler(model, 2, 16);
+        using var scheduler = new BatchScheduler(model, 2, 16);
         var oversized = Record.Exception(() => { _ = scheduler.Enqueue(new SequenceRequest { Prompt = new int[10], MaxNewTokens = 10 }); });
         Assert.IsType<ArgumentException>(oversized);
         using var cancel = new CancellationTokenSource();
