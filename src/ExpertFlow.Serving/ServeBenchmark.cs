@@ -32,7 +32,7 @@ public sealed record ServeRound(string Label, int Clients, int Requests, long To
 /// <summary>
 /// Load on a real server: starts <see cref="ExpertFlowServer"/> on loopback over the model, waits for it, then for each
 /// client count sends that many concurrent streaming /v1/completions requests (random token-id prompts, greedy,
-/// <c>ignore_eos</c> so every request generates the same number of tokens) and measures throughput, time to first token
+/// <c>ignore_eos</c> so every request generates the same number of tokens) after a short warm-up round at the same load (graph capture for that batch width), and measures throughput, time to first token
 /// and inter-token latency (p50/p99) from the client side. The prompts are written out so a peer can run the same ones.
 /// </summary>
 public static class ServeBenchmark
@@ -51,11 +51,12 @@ public static class ServeBenchmark
         if (!await host.WaitUntilReadyAsync(TimeSpan.FromMinutes(20), cancel)) throw new InvalidDataException($"the server did not load the model: {host.Service.LoadError}");
         using var http = new HttpClient { BaseAddress = new Uri(host.Addresses.First()), Timeout = TimeSpan.FromMinutes(30) };
         if (server.ApiKey is { } key) http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        await Request(http, prompts[0], 4, cancel); // warm-up: first kernels, graph capture
         var rounds = new List<ServeRound>();
         foreach (int clients in o.Clients)
         {
             progress?.Report($"{o.Label}: {clients} client(s)");
+            // Warm-up at this load: the first steps at a new batch width capture that width's CUDA graph.
+            await Task.WhenAll(Enumerable.Range(0, clients).Select(i => Request(http, prompts[i], 4, cancel)));
             var clock = Stopwatch.StartNew();
             List<Timing> timings;
             if (clients == 1)
