@@ -17,16 +17,18 @@ public sealed record TraceSet(RoutingTraceHeader Header, List<TracedSequence> Tr
     /// <summary>Reads the held-out trace of <paramref name="folder"/> only (what the cache evaluation draws prompts from).</summary>
     public static (RoutingTraceHeader Header, List<TracedSequence> HeldOut) LoadHeldOut(string folder)
     {
-        var (header, routes) = RoutingTraceFile.Read(Path.Combine(folder, HeldOutFile));
-        return (header, RoutingTraceFile.ToSequences(routes));
+        string path = Path.Combine(folder, HeldOutFile);
+        var (header, routes) = RoutingTraceFile.Read(path);
+        return (header, RoutingTraceFile.ToSequences(routes, path));
     }
 
     /// <summary>Reads both traces of <paramref name="folder"/>; they must describe the same model.</summary>
     public static TraceSet Load(string folder)
     {
-        var (header, train) = RoutingTraceFile.Read(Path.Combine(folder, TrainFile));
+        string trainPath = Path.Combine(folder, TrainFile);
+        var (header, train) = RoutingTraceFile.Read(trainPath);
         var (heldHeader, heldOut) = LoadHeldOut(folder);
         if (heldHeader != header) throw new InvalidDataException($"{folder}: {TrainFile} ({header}) and {HeldOutFile} ({heldHeader}) describe different models");
-        return new TraceSet(header, RoutingTraceFile.ToSequences(train), heldOut);
+        return new TraceSet(header, RoutingTraceFile.ToSequences(train, trainPath), heldOut);
     }
 }
