@@ -117,7 +117,7 @@ public sealed record MoeConfig
         if (json.ValueKind != JsonValueKind.Object)
             throw new InvalidDataException($"{source} holds a JSON {json.ValueKind.ToString().ToLowerInvariant()}, not an object of model settings.");
         var r = new ConfigReader(json, source);
-        string type = r.String("model_type") ?? throw r.Error("has no 'model_type'");
+        string type = r.String("model_type") ?? throw r.Error($"has no 'model_type' (mixtral, qwen2_moe, qwen3_moe, olmoe, deepseek or switch_transformers).{ConfigReader.Fix}");
         var config = type switch
         {
             "mixtral" => ReadMixtral(r, type),
@@ -148,7 +148,7 @@ public sealed record MoeConfig
     static int Layers(ConfigReader r, string key, int? fallback = null)
     {
         int layers = fallback is int f ? r.IntOr(key, f) : r.Int(key);
-        if (layers is < 1 or > MaxLayers) throw r.Error($"has '{key}': {layers}; it must be between 1 and {MaxLayers}.");
+        if (layers is < 1 or > MaxLayers) throw r.Error($"has '{key}': {layers}; it must be between 1 and {MaxLayers}.{ConfigReader.Fix}");
         return layers;
     }
 
@@ -223,7 +223,7 @@ public sealed record MoeConfig
         if (scoring != "softmax") throw r.Error($"has scoring_func '{scoring}'; DeepSeek-MoE v1 uses 'softmax', the only one implemented.");
         int moeInter = r.Int("moe_intermediate_size");
         int shared = r.IntOr("n_shared_experts", 0);
-        if (shared is < 0 or > MaxCount) throw r.Error($"has 'n_shared_experts': {shared}; it must be between 0 and {MaxCount}.");
+        if (shared is < 0 or > MaxCount) throw r.Error($"has 'n_shared_experts': {shared}; it must be between 0 and {MaxCount}.{ConfigReader.Fix}");
         return new MoeConfig
         {
             Family = ModelFamily.Deepseek, ModelType = type, VocabSize = vocab, HiddenSize = hidden, NumLayers = layers,
@@ -272,7 +272,7 @@ public sealed record MoeConfig
     {
         void Require(bool ok, string what)
         {
-            if (!ok) throw new InvalidDataException($"{source} is inconsistent: {what}");
+            if (!ok) throw new InvalidDataException($"{source} is inconsistent: {what}{ConfigReader.Fix}");
         }
         static bool Within(int value, int max) => value >= 1 && value <= max;
         Require(Within(VocabSize, MaxVocabulary), $"vocab_size ({VocabSize}) must be between 1 and {MaxVocabulary}.");

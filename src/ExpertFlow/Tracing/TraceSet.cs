@@ -3,6 +3,9 @@ namespace ExpertFlow.Tracing;
 /// <summary>A model's routing traces for predictor training and evaluation: training sequences and held-out ones.</summary>
 public sealed record TraceSet(RoutingTraceHeader Header, List<TracedSequence> Train, List<TracedSequence> HeldOut)
 {
+    /// <summary>The folder the traces were read from (null when built in memory); errors name its files.</summary>
+    public string? Folder { get; init; }
+
     public const string TrainFile = "train.eftrace";
     public const string HeldOutFile = "heldout.eftrace";
 
@@ -29,6 +32,26 @@ public sealed record TraceSet(RoutingTraceHeader Header, List<TracedSequence> Tr
         var (header, train) = RoutingTraceFile.Read(trainPath);
         var (heldHeader, heldOut) = LoadHeldOut(folder);
         if (heldHeader != header) throw new InvalidDataException($"{folder}: {TrainFile} ({header}) and {HeldOutFile} ({heldHeader}) describe different models");
-        return new TraceSet(header, RoutingTraceFile.ToSequences(train, trainPath), heldOut);
+        return new TraceSet(header, RoutingTraceFile.ToSequences(train, trainPath), heldOut) { Folder = folder };
+    }
+
+    /// <summary>
+    /// Throws InvalidDataException naming the trace file when a token id lies outside a vocabulary of
+    /// <paramref name="vocabSize"/> tokens (traces of another model, or damaged ones).
+    /// </summary>
+    public void CheckVocabulary(int vocabSize)
+    {
+        CheckVocabulary(Train, vocabSize, Folder == null ? TrainFile : Path.Combine(Folder, TrainFile));
+        CheckVocabulary(HeldOut, vocabSize, Folder == null ? HeldOutFile : Path.Combine(Folder, HeldOutFile));
+    }
+
+    /// <summary>The check of <see cref="CheckVocabulary(int)"/> for sequences read from <paramref name="source"/>.</summary>
+    public static void CheckVocabulary(IEnumerable<TracedSequence> sequences, int vocabSize, string source)
+    {
+        foreach (var s in sequences)
+            for (int p = 0; p < s.TokenIds.Length; p++)
+                if ((uint)s.TokenIds[p] >= (uint)vocabSize)
+                    throw new InvalidDataException($"'{source}': sequence {s.SequenceId} has token id {s.TokenIds[p]} at position {p}, outside the vocabulary of " +
+                        $"{vocabSize} tokens (a trace of another model, or a damaged one); record the trace again with 'expertflow trace'");
     }
 }

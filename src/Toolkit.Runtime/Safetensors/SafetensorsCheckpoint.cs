@@ -91,12 +91,12 @@ public sealed unsafe class SafetensorsCheckpoint : IDisposable
                 {
                     string shardPath = Path.Combine(folder, shardName);
                     if (!File.Exists(shardPath))
-                        throw new SafetensorsFormatException(indexPath, name, $"the weight_map puts this tensor in shard '{shardName}', which does not exist in '{folder}'.");
+                        throw new SafetensorsFormatException(indexPath, name, $"the weight_map puts this tensor in shard '{shardName}', which does not exist in '{folder}'. Download the missing shard, or the index that belongs to these shards.");
                     shard = SafetensorsFile.Open(shardPath);
                     opened.Add(shardName, shard);
                 }
                 if (!shard.Contains(name))
-                    throw new SafetensorsFormatException(indexPath, name, $"the weight_map puts this tensor in shard '{shardName}', but that shard holds no tensor of this name.");
+                    throw new SafetensorsFormatException(indexPath, name, $"the weight_map puts this tensor in shard '{shardName}', but that shard holds no tensor of this name. Download the index that belongs to these shards.");
                 fileOf.Add(name, shard);
             }
             return new SafetensorsCheckpoint(source, indexPath, opened.Values.ToList(), fileOf, weightMap.Select(p => p.Key).ToList(), metadata);
