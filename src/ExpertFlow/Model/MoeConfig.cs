@@ -298,8 +298,6 @@ public sealed record MoeConfig
         Require(RopeTheta > 0, $"rope_theta ({RopeTheta}) must be positive.");
         Require(NormEps >= 0, $"the norm epsilon ({NormEps}) must not be negative.");
         Require(ClipQkv is null or > 0, $"clip_qkv ({ClipQkv}) must be positive.");
-        foreach (int id in EosTokenIds)
-            Require(id >= 0 && id < VocabSize, $"eos_token_id {id} is outside the vocabulary (0..{VocabSize - 1}).");
         if (IsEncoderDecoder)
         {
             Require(DecoderStartTokenId >= 0 && DecoderStartTokenId < VocabSize, $"decoder_start_token_id ({DecoderStartTokenId}) is outside the vocabulary (0..{VocabSize - 1}).");
