@@ -108,8 +108,10 @@ public sealed record MoeConfig
     public const int MaxVocabulary = 1 << 24;
     /// <summary>Largest hidden, intermediate or head size accepted.</summary>
     public const int MaxWidth = 1 << 20;
-    /// <summary>Largest number of attention heads or experts per layer accepted (routing traces store expert ids in 16 bits).</summary>
+    /// <summary>Largest number of attention heads (or shared experts) accepted.</summary>
     public const int MaxCount = 65535;
+    /// <summary>Largest number of experts per layer accepted (expert ids are 16-bit signed values in routing and traces).</summary>
+    public const int MaxExperts = short.MaxValue + 1;
 
     /// <summary>Parses a config.json document; <paramref name="source"/> names it in errors.</summary>
     public static MoeConfig Parse(JsonElement json, string source = "config.json")
@@ -283,7 +285,7 @@ public sealed record MoeConfig
         Require(HeadDim > 0 && HeadDim <= MaxWidth && (HeadDim % 2 == 0 || IsEncoderDecoder), $"the head dimension ({HeadDim}) must be positive, at most {MaxWidth}, and even (RoPE rotates pairs).");
         if (Family is ModelFamily.Olmoe or ModelFamily.Deepseek)
             Require(HiddenSize % NumHeads == 0, $"hidden_size ({HiddenSize}) must be a multiple of num_attention_heads ({NumHeads}).");
-        Require(NumExperts >= 0 && NumExperts <= MaxCount, $"the number of experts ({NumExperts}) must be between 0 and {MaxCount}.");
+        Require(NumExperts >= 0 && NumExperts <= MaxExperts, $"the number of experts ({NumExperts}) must be between 0 and {MaxExperts}.");
         Require(MoeLayers.Any(m => m) || DecoderMoeLayers.Any(m => m) || NumExperts == 0, "no layer is a MoE layer (check decoder_sparse_step, mlp_only_layers, first_k_dense_replace, moe_layer_freq).");
         if (MoeLayerCount > 0)
         {
@@ -291,8 +293,9 @@ public sealed record MoeConfig
             Require(TopK >= 1 && TopK <= NumExperts, $"num_experts_per_tok ({TopK}) must be between 1 and the number of experts ({NumExperts}).");
             Require(Within(ExpertIntermediateSize, MaxWidth), $"the expert intermediate size ({ExpertIntermediateSize}) must be between 1 and {MaxWidth}.");
         }
+        Require(IntermediateSize >= 0 && IntermediateSize <= MaxWidth, $"intermediate_size ({IntermediateSize}) must be between 0 and {MaxWidth}.");
         if (MoeLayers.Any(m => !m) || DecoderMoeLayers.Any(m => !m))
-            Require(Within(IntermediateSize, MaxWidth), $"intermediate_size ({IntermediateSize}) must be between 1 and {MaxWidth}: some layers are dense.");
+            Require(IntermediateSize > 0, $"intermediate_size ({IntermediateSize}) must be positive: some layers are dense.");
         Require(SharedExpertIntermediateSize >= 0 && SharedExpertIntermediateSize <= MaxWidth, $"the shared expert size ({SharedExpertIntermediateSize}) must be between 0 and {MaxWidth}.");
         Require(MaxPositionEmbeddings > 0, $"max_position_embeddings ({MaxPositionEmbeddings}) must be positive.");
         Require(RopeTheta > 0, $"rope_theta ({RopeTheta}) must be positive.");

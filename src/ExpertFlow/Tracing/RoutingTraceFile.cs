@@ -63,7 +63,7 @@ public static class RoutingTraceFile
 
     internal static byte[] EncodeHeader(RoutingTraceHeader h)
     {
-        if (h.NumLayers is < 1 or > ushort.MaxValue || h.NumExperts is < 1 or > ushort.MaxValue || h.TopK < 1 || h.TopK > h.NumExperts)
+        if (h.NumLayers is < 1 or > ushort.MaxValue || h.NumExperts is < 1 or > MaxExperts || h.TopK < 1 || h.TopK > h.NumExperts)
             throw new ArgumentException($"invalid routing trace header: {h}");
         var bytes = new byte[HeaderSize];
         Magic.CopyTo(bytes);
@@ -75,6 +75,9 @@ public static class RoutingTraceFile
         return bytes;
     }
 
+    /// <summary>Most experts per layer a trace can describe: expert ids are held as 16-bit signed values (<see cref="TokenRoute.Experts"/>).</summary>
+    public const int MaxExperts = short.MaxValue + 1;
+
     /// <summary>Largest number of expert ids per token record (layers x top-k) accepted when reading.</summary>
     public const int MaxExpertsPerToken = 1 << 16;
 
@@ -85,7 +88,7 @@ public static class RoutingTraceFile
         ushort version = BinaryPrimitives.ReadUInt16LittleEndian(bytes[4..]);
         if (version != Version) throw new InvalidDataException($"'{source}': routing trace version {version}; this build reads version {Version}");
         var h = new RoutingTraceHeader(BinaryPrimitives.ReadUInt16LittleEndian(bytes[6..]), BinaryPrimitives.ReadUInt16LittleEndian(bytes[8..]), BinaryPrimitives.ReadUInt16LittleEndian(bytes[10..]));
-        if (h.NumLayers < 1 || h.NumExperts < 1 || h.TopK < 1 || h.TopK > h.NumExperts || h.ExpertsPerToken > MaxExpertsPerToken)
+        if (h.NumLayers < 1 || h.NumExperts < 1 || h.NumExperts > MaxExperts || h.TopK < 1 || h.TopK > h.NumExperts || h.ExpertsPerToken > MaxExpertsPerToken)
             throw new InvalidDataException($"'{source}': the header describes {h.NumLayers} MoE layers x {h.NumExperts} experts top-{h.TopK}, which no model has (damaged file); record the trace again with 'expertflow trace'");
         if (bytes[12] != IdBytes(h.NumExperts)) throw new InvalidDataException($"'{source}': expert id width {bytes[12]} does not match {h.NumExperts} experts");
         return h;
