@@ -55,7 +55,12 @@ public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? pr
         try
         {
             predictor?.to(o.Device);
-            var (_, heldOut) = TraceSet.LoadHeldOut(o.PredictorPath);
+            var (header, heldOut) = TraceSet.LoadHeldOut(o.PredictorPath);
+            string heldOutPath = Path.Combine(o.PredictorPath, TraceSet.HeldOutFile);
+            if (header.NumLayers != identity.MoeLayers || header.NumExperts != identity.Experts)
+                throw new InvalidDataException($"'{heldOutPath}' is a trace of {header.NumLayers} MoE layers x {header.NumExperts} experts, not of this model ({identity}); " +
+                    "record the model's traces with 'expertflow trace' or use its own predictor folder");
+            TraceSet.CheckVocabulary(heldOut, identity.VocabSize, heldOutPath);
             var prompts = heldOut.Where(s => s.Length >= MinimumPromptTokens).Select(s => s.TokenIds).ToList();
             if (prompts.Count == 0) throw new InvalidDataException($"{o.PredictorPath}/{TraceSet.HeldOutFile} holds no sequence of {MinimumPromptTokens} tokens to prompt with");
             var cases = new List<CacheCase>();

@@ -14,8 +14,16 @@ public sealed record PredictorReport(IReadOnlyList<PathMetrics> Metrics, IReadOn
     /// <summary>Batch sizes of the scheduling rows.</summary>
     public static IReadOnlyList<int> SchedulingBatches { get; } = [4, 16];
 
+    /// <summary>
+    /// Evaluates <paramref name="predictor"/> on <paramref name="traces"/>; traces of another shape or vocabulary than the
+    /// predictor's are an InvalidDataException naming the trace file.
+    /// </summary>
     public static PredictorReport Evaluate(RoutingPathPredictor predictor, TraceSet traces, int maxLength)
     {
+        if (traces.Header.NumLayers != predictor.Config.NumLayers || traces.Header.NumExperts != predictor.Config.NumExperts)
+            throw new InvalidDataException($"the traces{(traces.Folder is { } folder ? $" in '{folder}'" : "")} ({traces.Header}) are not of the model the predictor was trained for " +
+                $"({predictor.Config.NumLayers} MoE layers x {predictor.Config.NumExperts} experts); train the predictor again with 'expertflow train-predictor'");
+        traces.CheckVocabulary(predictor.Config.VocabSize);
         var metrics = PredictorEvaluation.Evaluate(predictor, traces.Header, traces.Train, traces.HeldOut, maxLength);
         var scorer = new PredictorScorer(predictor, traces.Header);
         var scheduling = SchedulingBatches.Select(b => SchedulingEvaluation.Evaluate(scorer, traces.HeldOut, traces.Header, b, maxLength)).ToList();

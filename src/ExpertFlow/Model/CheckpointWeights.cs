@@ -21,6 +21,10 @@ public sealed class CheckpointWeights(SafetensorsCheckpoint checkpoint) : IWeigh
             throw new InvalidDataException(
                 $"Tensor '{name}' in '{info.FilePath}' has shape {info.ShapeText}, but config.json implies [{string.Join(", ", shape)}]. " +
                 "Check that config.json and the safetensors files belong together.");
+        if (info.DType is not (SafetensorsDType.F32 or SafetensorsDType.F16 or SafetensorsDType.BF16 or SafetensorsDType.F64))
+            throw new InvalidDataException(
+                $"Tensor '{name}' in '{info.FilePath}' is stored as {info.DType}; model weights must be F32, F16, BF16 or F64 " +
+                "(quantised and FP8 checkpoints are not supported: use the model's BF16 or FP16 release).");
     }
 
     public Tensor Load(string name, long[] shape, Device device, ScalarType dtype)

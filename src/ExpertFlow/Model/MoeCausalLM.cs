@@ -146,6 +146,7 @@ public sealed partial class MoeCausalLM : MoeModelBase, DecodeGraphs.IStepBody
     {
         if (capacity > Config.MaxPositionEmbeddings)
             throw new ArgumentException($"A cache of {capacity} positions exceeds the model's max_position_embeddings ({Config.MaxPositionEmbeddings}); use a shorter prompt or fewer new tokens.");
+        if (rope.EnsureCovers(capacity)) DropCudaGraphs(); // captured steps read the old tables
         if (cache != null && cache.Rows == rows && cache.Capacity >= capacity) { cache.Clear(); return; }
         cache?.Dispose();
         cache = new KvCache(Config.NumLayers, rows, Config.NumKvHeads, capacity, Config.HeadDim, DType, Device);
@@ -167,6 +168,7 @@ public sealed partial class MoeCausalLM : MoeModelBase, DecodeGraphs.IStepBody
             foreach (int id in row)
                 if (id < 0 || id >= Config.VocabSize) throw new ArgumentException($"Token id {id} is outside the vocabulary (0..{Config.VocabSize - 1}).");
 
+        if (rope.EnsureCovers(cache.Capacity)) DropCudaGraphs(); // a cache set through Cache may be longer than any reset
         return TryWholeGraphStep(tokens, starts, allPositions)
             ?? TrySegmentedStep(tokens, starts, allPositions, sequenceIds)
             ?? EagerStep(tokens, starts, allPositions, sequenceIds, width);

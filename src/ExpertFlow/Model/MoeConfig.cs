@@ -72,21 +72,54 @@ public sealed record MoeConfig
         AttentionBias = true, EosTokenIds = [151643],
     };
 
-    /// <summary>Reads <c>config.json</c> from a model folder (or the file itself).</summary>
+    /// <summary>
+    /// Reads <c>config.json</c> from a model folder (or the file itself). A missing file is a FileNotFoundException; a file
+    /// that is not JSON, not an object, lacks a field or describes no buildable model is an InvalidDataException naming it.
+    /// </summary>
     public static MoeConfig Load(string folderOrFile)
     {
         string path = Directory.Exists(folderOrFile) ? Path.Combine(folderOrFile, "config.json") : folderOrFile;
         if (!File.Exists(path))
             throw new FileNotFoundException($"No config.json at '{path}': give a Hugging Face model folder (config.json + *.safetensors).", path);
-        using var doc = JsonDocument.Parse(File.ReadAllText(path), new JsonDocumentOptions { AllowTrailingCommas = true });
-        return Parse(doc.RootElement, path);
+        byte[] bytes = File.ReadAllBytes(path);
+        if (!System.Text.Unicode.Utf8.IsValid(bytes))
+            throw new InvalidDataException($"{path} is not UTF-8 text (damaged file); restore the model's config.json (e.g. download it again).");
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path} is not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}); " +
+                "restore the model's config.json (e.g. download it again).", e);
+        }
+        using (doc)
+        {
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+                throw new InvalidDataException($"{path} holds a JSON {doc.RootElement.ValueKind.ToString().ToLowerInvariant()}, not an object of model settings; restore the model's config.json.");
+            return Parse(doc.RootElement, path);
+        }
     }
+
+    /// <summary>Largest layer count accepted (real models have at most a few hundred); a larger one is a damaged file.</summary>
+    public const int MaxLayers = 4096;
+    /// <summary>Largest vocabulary accepted (real models: up to about 260,000 tokens).</summary>
+    public const int MaxVocabulary = 1 << 24;
+    /// <summary>Largest hidden, intermediate or head size accepted.</summary>
+    public const int MaxWidth = 1 << 20;
+    /// <summary>Largest number of attention heads (or shared experts) accepted.</summary>
+    public const int MaxCount = 65535;
+    /// <summary>Largest number of experts per layer accepted (expert ids are 16-bit signed values in routing and traces).</summary>
+    public const int MaxExperts = short.MaxValue + 1;
 
     /// <summary>Parses a config.json document; <paramref name="source"/> names it in errors.</summary>
     public static MoeConfig Parse(JsonElement json, string source = "config.json")
     {
+        if (json.ValueKind != JsonValueKind.Object)
+            throw new InvalidDataException($"{source} holds a JSON {json.ValueKind.ToString().ToLowerInvariant()}, not an object of model settings.");
         var r = new ConfigReader(json, source);
-        string type = r.String("model_type") ?? throw r.Error("has no 'model_type'");
+        string type = r.String("model_type") ?? throw r.Error($"has no 'model_type' (mixtral, qwen2_moe, qwen3_moe, olmoe, deepseek or switch_transformers).{ConfigReader.Fix}");
         var config = type switch
         {
             "mixtral" => ReadMixtral(r, type),
@@ -106,8 +139,19 @@ public sealed record MoeConfig
         int hidden = r.Int("hidden_size");
         int heads = r.Int("num_attention_heads");
         int kv = r.IntOr("num_key_value_heads", heads);
-        int headDim = r.IntOrNull("head_dim") ?? (heads > 0 ? hidden / heads : 0);
-        return (r.Int("vocab_size"), hidden, r.Int("num_hidden_layers"), heads, kv, headDim);
+        int headDim = r.IntOrNull("head_dim") ?? PerHead(hidden, heads);
+        return (r.Int("vocab_size"), hidden, Layers(r, "num_hidden_layers"), heads, kv, headDim);
+    }
+
+    /// <summary>hidden / heads (0 when there are no heads: Validate names the field).</summary>
+    static int PerHead(int hidden, int heads) => heads > 0 ? hidden / heads : 0;
+
+    /// <summary>A layer count, checked before per-layer arrays are made from it.</summary>
+    static int Layers(ConfigReader r, string key, int? fallback = null)
+    {
+        int layers = fallback is int f ? r.IntOr(key, f) : r.Int(key);
+        if (layers is < 1 or > MaxLayers) throw r.Error($"has '{key}': {layers}; it must be between 1 and {MaxLayers}.{ConfigReader.Fix}");
+        return layers;
     }
 
     static MoeConfig ReadMixtral(ConfigReader r, string type)
@@ -159,7 +203,7 @@ public sealed record MoeConfig
         return new MoeConfig
         {
             Family = ModelFamily.Olmoe, ModelType = type, VocabSize = vocab, HiddenSize = hidden, NumLayers = layers,
-            NumHeads = heads, NumKvHeads = kv, HeadDim = hidden / heads,
+            NumHeads = heads, NumKvHeads = kv, HeadDim = PerHead(hidden, heads),
             IntermediateSize = r.Int("intermediate_size"), ExpertIntermediateSize = r.Int("intermediate_size"),
             NumExperts = r.IntOrNull("num_experts") ?? r.Int("num_local_experts"), TopK = r.Int("num_experts_per_tok"), NormTopKProb = r.BoolOr("norm_topk_prob", false),
             MoeLayers = Enumerable.Repeat(true, layers).ToArray(), RopeTheta = r.RopeTheta(10000),
@@ -180,13 +224,15 @@ public sealed record MoeConfig
         string scoring = r.String("scoring_func") ?? "softmax";
         if (scoring != "softmax") throw r.Error($"has scoring_func '{scoring}'; DeepSeek-MoE v1 uses 'softmax', the only one implemented.");
         int moeInter = r.Int("moe_intermediate_size");
+        int shared = r.IntOr("n_shared_experts", 0);
+        if (shared is < 0 or > MaxCount) throw r.Error($"has 'n_shared_experts': {shared}; it must be between 0 and {MaxCount}.{ConfigReader.Fix}");
         return new MoeConfig
         {
             Family = ModelFamily.Deepseek, ModelType = type, VocabSize = vocab, HiddenSize = hidden, NumLayers = layers,
-            NumHeads = heads, NumKvHeads = kv, HeadDim = hidden / heads,
+            NumHeads = heads, NumKvHeads = kv, HeadDim = PerHead(hidden, heads),
             IntermediateSize = r.Int("intermediate_size"), ExpertIntermediateSize = moeInter,
             NumExperts = routed ?? 0, TopK = r.Int("num_experts_per_tok"), NormTopKProb = r.BoolOr("norm_topk_prob", false),
-            SharedExpertIntermediateSize = moeInter * r.IntOr("n_shared_experts", 0),
+            SharedExpertIntermediateSize = (int)Math.Clamp((long)moeInter * shared, int.MinValue, int.MaxValue),
             MoeLayers = Enumerable.Range(0, layers).Select(i => routed != null && i >= firstDense && i % freq == 0).ToArray(),
             RopeTheta = r.RopeTheta(10000), NormEps = r.DoubleOr("rms_norm_eps", 1e-6),
             MaxPositionEmbeddings = r.IntOr("max_position_embeddings", 4096), AttentionBias = r.BoolOr("attention_bias", false),
@@ -197,8 +243,8 @@ public sealed record MoeConfig
 
     static MoeConfig ReadSwitch(ConfigReader r, string type)
     {
-        int layers = r.Int("num_layers");
-        int decoderLayers = r.IntOr("num_decoder_layers", layers);
+        int layers = Layers(r, "num_layers");
+        int decoderLayers = Layers(r, "num_decoder_layers", layers);
         int encStep = r.IntOr("encoder_sparse_step", 1), decStep = r.IntOr("decoder_sparse_step", 1);
         // transformers: block i is sparse when i % step == 1 or step == 1 (step <= 0: no sparse block)
         static bool[] Sparse(int n, int step) => Enumerable.Range(0, n).Select(i => step > 0 && (i % step == 1 || step == 1)).ToArray();
@@ -223,24 +269,43 @@ public sealed record MoeConfig
         };
     }
 
-    /// <summary>Rejects configurations that cannot describe a working model.</summary>
+    /// <summary>Rejects configurations that cannot describe a working model, naming the field and the limit.</summary>
     void Validate(string source)
     {
         void Require(bool ok, string what)
         {
-            if (!ok) throw new InvalidDataException($"{source} is inconsistent: {what}");
+            if (!ok) throw new InvalidDataException($"{source} is inconsistent: {what}{ConfigReader.Fix}");
         }
-        Require(VocabSize > 0 && HiddenSize > 0 && NumLayers > 0 && NumHeads > 0, "vocab_size, hidden_size, the number of layers and num_attention_heads must be positive.");
+        static bool Within(int value, int max) => value >= 1 && value <= max;
+        Require(Within(VocabSize, MaxVocabulary), $"vocab_size ({VocabSize}) must be between 1 and {MaxVocabulary}.");
+        Require(Within(HiddenSize, MaxWidth), $"the hidden size ({HiddenSize}) must be between 1 and {MaxWidth}.");
+        Require(Within(NumLayers, MaxLayers) && (!IsEncoderDecoder || Within(NumDecoderLayers, MaxLayers)), $"the number of layers must be between 1 and {MaxLayers}.");
+        Require(Within(NumHeads, MaxCount), $"the number of attention heads ({NumHeads}) must be between 1 and {MaxCount}.");
         Require(NumKvHeads > 0 && NumHeads % NumKvHeads == 0, $"num_attention_heads ({NumHeads}) must be a multiple of num_key_value_heads ({NumKvHeads}).");
-        Require(HeadDim > 0 && HeadDim % 2 == 0 || IsEncoderDecoder && HeadDim > 0, $"the head dimension ({HeadDim}) must be positive and even (RoPE rotates pairs).");
+        Require(HeadDim > 0 && HeadDim <= MaxWidth && (HeadDim % 2 == 0 || IsEncoderDecoder), $"the head dimension ({HeadDim}) must be positive, at most {MaxWidth}, and even (RoPE rotates pairs).");
         if (Family is ModelFamily.Olmoe or ModelFamily.Deepseek)
             Require(HiddenSize % NumHeads == 0, $"hidden_size ({HiddenSize}) must be a multiple of num_attention_heads ({NumHeads}).");
+        Require(NumExperts >= 0 && NumExperts <= MaxExperts, $"the number of experts ({NumExperts}) must be between 0 and {MaxExperts}.");
         Require(MoeLayers.Any(m => m) || DecoderMoeLayers.Any(m => m) || NumExperts == 0, "no layer is a MoE layer (check decoder_sparse_step, mlp_only_layers, first_k_dense_replace, moe_layer_freq).");
         if (MoeLayerCount > 0)
         {
             Require(NumExperts > 0, "a MoE layer needs num_experts > 0.");
             Require(TopK >= 1 && TopK <= NumExperts, $"num_experts_per_tok ({TopK}) must be between 1 and the number of experts ({NumExperts}).");
-            Require(ExpertIntermediateSize > 0, "the expert intermediate size must be positive.");
+            Require(Within(ExpertIntermediateSize, MaxWidth), $"the expert intermediate size ({ExpertIntermediateSize}) must be between 1 and {MaxWidth}.");
+        }
+        Require(IntermediateSize >= 0 && IntermediateSize <= MaxWidth, $"intermediate_size ({IntermediateSize}) must be between 0 and {MaxWidth}.");
+        if (MoeLayers.Any(m => !m) || DecoderMoeLayers.Any(m => !m))
+            Require(IntermediateSize > 0, $"intermediate_size ({IntermediateSize}) must be positive: some layers are dense.");
+        Require(SharedExpertIntermediateSize >= 0 && SharedExpertIntermediateSize <= MaxWidth, $"the shared expert size ({SharedExpertIntermediateSize}) must be between 0 and {MaxWidth}.");
+        Require(MaxPositionEmbeddings > 0, $"max_position_embeddings ({MaxPositionEmbeddings}) must be positive.");
+        Require(RopeTheta > 0, $"rope_theta ({RopeTheta}) must be positive.");
+        Require(NormEps >= 0, $"the norm epsilon ({NormEps}) must not be negative.");
+        Require(ClipQkv is null or > 0, $"clip_qkv ({ClipQkv}) must be positive.");
+        if (IsEncoderDecoder)
+        {
+            Require(DecoderStartTokenId >= 0 && DecoderStartTokenId < VocabSize, $"decoder_start_token_id ({DecoderStartTokenId}) is outside the vocabulary (0..{VocabSize - 1}).");
+            Require(RelativeAttentionNumBuckets is >= 4 and <= MaxCount, $"relative_attention_num_buckets ({RelativeAttentionNumBuckets}) must be between 4 and {MaxCount}.");
+            Require(RelativeAttentionMaxDistance > RelativeAttentionNumBuckets / 2, $"relative_attention_max_distance ({RelativeAttentionMaxDistance}) must exceed half the number of buckets ({RelativeAttentionNumBuckets / 2}).");
         }
         Require(HiddenAct is "silu" or "relu" or "gelu" or "gelu_new" or "gelu_pytorch_tanh", $"hidden_act '{HiddenAct}' is not implemented (silu, relu, gelu, gelu_new).");
     }

@@ -28,6 +28,7 @@ public static class PredictorBuilder
             identity = ModelIdentity.Of(MoeConfig.Load(o.ModelFolder));
             if (traces.Header != new RoutingTraceHeader(identity.MoeLayers, identity.Experts, identity.TopK))
                 throw new InvalidDataException($"the traces in '{folder}' ({traces.Header}) are not of this model ({identity}); trace it again");
+            traces.CheckVocabulary(identity.VocabSize);
         }
         else
         {

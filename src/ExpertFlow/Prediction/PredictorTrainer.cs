@@ -77,14 +77,25 @@ public static class PredictorTrainer
         string configPath = Path.Combine(directory, ConfigFile), weightsPath = Path.Combine(directory, WeightsFile);
         if (!File.Exists(configPath)) throw new FileNotFoundException($"'{directory}' holds no predictor ({ConfigFile}); train one with 'expertflow train-predictor'", configPath);
         var config = PredictorConfig.FromJson(File.ReadAllText(configPath), configPath);
-        if (model != null) config.CheckFits(model, directory);
+        if (model != null) config.CheckFits(model, configPath);
         if (!File.Exists(weightsPath)) throw new FileNotFoundException($"'{directory}' lacks the predictor's weights ({WeightsFile}); train it again with 'expertflow train-predictor'", weightsPath);
+        const string remedy = "train the predictor again with 'expertflow train-predictor'";
+        // Before anything is allocated: a config describing a larger predictor than the file can hold is damaged.
+        long length = new FileInfo(weightsPath).Length;
+        if (length / sizeof(float) < config.ParameterCount)
+            throw new InvalidDataException($"{weightsPath} holds {length} bytes, too few for the {config.ParameterCount} float parameters " +
+                $"{ConfigFile} describes (truncated, or the two files do not belong together); {remedy}");
         var predictor = new RoutingPathPredictor(config);
-        try { predictor.load(weightsPath); }
+        try
+        {
+            ModuleStateFile.Check(weightsPath, predictor, ConfigFile, remedy);
+            predictor.load(weightsPath);
+        }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             predictor.Dispose();
-            throw new InvalidDataException($"{weightsPath} is damaged or does not match {ConfigFile} ({e.Message.Split('\n')[0]}); train the predictor again with 'expertflow train-predictor'");
+            if (e is InvalidDataException) throw;
+            throw new InvalidDataException($"{weightsPath} is damaged or does not match {ConfigFile} ({e.Message.Split('\n')[0]}); {remedy}", e);
         }
         predictor.eval();
         return predictor;

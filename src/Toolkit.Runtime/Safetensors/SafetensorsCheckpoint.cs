@@ -91,12 +91,12 @@ public sealed unsafe class SafetensorsCheckpoint : IDisposable
                 {
                     string shardPath = Path.Combine(folder, shardName);
                     if (!File.Exists(shardPath))
-                        throw new SafetensorsFormatException(indexPath, name, $"the weight_map puts this tensor in shard '{shardName}', which does not exist in '{folder}'.");
+                        throw new SafetensorsFormatException(indexPath, name, $"the weight_map puts this tensor in shard '{shardName}', which does not exist in '{folder}'. Download the missing shard, or the index that belongs to these shards.");
                     shard = SafetensorsFile.Open(shardPath);
                     opened.Add(shardName, shard);
                 }
                 if (!shard.Contains(name))
-                    throw new SafetensorsFormatException(indexPath, name, $"the weight_map puts this tensor in shard '{shardName}', but that shard holds no tensor of this name.");
+                    throw new SafetensorsFormatException(indexPath, name, $"the weight_map puts this tensor in shard '{shardName}', but that shard holds no tensor of this name. Download the index that belongs to these shards.");
                 fileOf.Add(name, shard);
             }
             return new SafetensorsCheckpoint(source, indexPath, opened.Values.ToList(), fileOf, weightMap.Select(p => p.Key).ToList(), metadata);
@@ -110,14 +110,17 @@ public sealed unsafe class SafetensorsCheckpoint : IDisposable
 
     static (List<KeyValuePair<string, string>> WeightMap, Dictionary<string, string> Metadata) ReadIndex(string indexPath)
     {
+        byte[] bytes = File.ReadAllBytes(indexPath);
+        if (!System.Text.Unicode.Utf8.IsValid(bytes))
+            throw new SafetensorsFormatException(indexPath, null, "the index is not UTF-8 text (damaged file); restore it (e.g. download the checkpoint's index again).");
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(File.ReadAllBytes(indexPath), new JsonDocumentOptions { MaxDepth = 64 });
+            document = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 64 });
         }
         catch (JsonException e)
         {
-            throw new SafetensorsFormatException(indexPath, null, $"the index is not valid JSON: {e.Message}", e);
+            throw new SafetensorsFormatException(indexPath, null, $"the index is not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}); restore it (e.g. download the checkpoint's index again).", e);
         }
         using (document)
         {

@@ -68,10 +68,19 @@ public sealed unsafe class SafetensorsFile : IDisposable
             long length = stream.Length;
             Span<byte> prefix = stackalloc byte[8];
             if (length >= 8) stream.ReadExactly(prefix);
-            long headerLength = SafetensorsHeader.ReadHeaderLength(full, prefix, length);
-            byte[] json = new byte[headerLength];
-            stream.ReadExactly(json);
-            var header = SafetensorsHeader.Parse(full, json, length - 8 - headerLength);
+            SafetensorsHeader.Parsed header;
+            try
+            {
+                long headerLength = SafetensorsHeader.ReadHeaderLength(full, prefix, length);
+                byte[] json = new byte[headerLength];
+                stream.ReadExactly(json);
+                header = SafetensorsHeader.Parse(full, json, length - 8 - headerLength);
+            }
+            catch (SafetensorsFormatException e)
+            {
+                // A malformed header means a damaged or foreign file: say what to do about it.
+                throw new SafetensorsFormatException(e.FilePath, e.TensorName, $"{e.Problem} {Remedy}", e);
+            }
 
             map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
             view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
@@ -87,6 +96,9 @@ public sealed unsafe class SafetensorsFile : IDisposable
             throw;
         }
     }
+
+    /// <summary>What to do about a damaged file (appended to the messages of <see cref="Open"/>).</summary>
+    internal const string Remedy = "Download or save the file again.";
 
     /// <summary>True when the file holds a tensor of this name.</summary>
     public bool Contains(string name) => tensors.ContainsKey(name);
