@@ -129,11 +129,11 @@ internal static class GenerateCommand
         if (!stream)
             for (int i = 0; i < result.OutputIds.Length; i++)
                 AnsiConsole.MarkupLineInterpolated($"[grey]sequence {i}:[/] {Text(result.OutputIds[i])}");
-        AnsiConsole.MarkupLineInterpolated($"[grey]{result.GeneratedTokens} tokens, prefill {result.PrefillSeconds:F2} s, {result.TokensPerSecond:F1} tokens/s ({result.DecodeTokensPerSecond:F1} tokens/s decoding)[/]");
+        CliApp.Error.MarkupLineInterpolated($"[grey]{result.GeneratedTokens} tokens, prefill {result.PrefillSeconds:F2} s, {result.TokensPerSecond:F1} tokens/s ({result.DecodeTokensPerSecond:F1} tokens/s decoding)[/]");
         if (cuda)
         {
             var (captures, replays, off) = model.GraphStats;
-            AnsiConsole.MarkupLineInterpolated($"[grey]decoding: {(replays > 0 ? $"{replays} steps replayed from CUDA graphs ({captures} capture(s))" : "eager" + (off != null ? $" ({off})" : s.Engine.CudaGraphs ? " (no decode step was eligible: e.g. rows feeding several tokens)" : " (--no-cuda-graphs)"))}, fused kernels {(MoeModels.UsesFusedKernels(model.Device, model.DType) ? "on" : "off")}[/]");
+            CliApp.Error.MarkupLineInterpolated($"[grey]decoding: {(replays > 0 ? $"{replays} steps replayed from CUDA graphs ({captures} capture(s))" : "eager" + (off != null ? $" ({off})" : s.Engine.CudaGraphs ? " (no decode step was eligible: e.g. rows feeding several tokens)" : " (--no-cuda-graphs)"))}, fused kernels {(MoeModels.UsesFusedKernels(model.Device, model.DType) ? "on" : "off")}[/]");
         }
         return 0;
     }
@@ -179,7 +179,7 @@ internal static class GenerateCommand
         {
             if (stats != null) OffloadStatsView.Print(stats);
             long tokens = results.Sum(r => (long)r.Tokens.Length);
-            AnsiConsole.MarkupLineInterpolated($"[grey]{prompts.Length} prompts, {tokens} tokens in {seconds:F2} s ({tokens / Math.Max(seconds, 1e-9):F1} tokens/s), {scheduler.DecodeSteps} decode rounds, up to {scheduler.Rows} sequences at once{(scheduler.SchedulerSeconds > 0 ? $", token scheduler {scheduler.SchedulerSeconds:F2} s" : "")}[/]");
+            CliApp.Error.MarkupLineInterpolated($"[grey]{prompts.Length} prompts, {tokens} tokens in {seconds:F2} s ({tokens / Math.Max(seconds, 1e-9):F1} tokens/s), {scheduler.DecodeSteps} decode rounds, up to {scheduler.Rows} sequences at once{(scheduler.SchedulerSeconds > 0 ? $", token scheduler {scheduler.SchedulerSeconds:F2} s" : "")}[/]");
         }
         return 0;
     }

@@ -1,11 +1,12 @@
 using System.Globalization;
 using ExpertFlow.Offloading;
 using Spectre.Console;
+using Toolkit.Cli;
 using Toolkit.Runtime;
 
 namespace ExpertFlow.Cli;
 
-/// <summary>Prints an offloaded run's statistics: one table row, the host-compute line and the hit ratio per layer.</summary>
+/// <summary>Prints an offloaded run's statistics on standard error (standard output carries only generated text): one table row, the host-compute line and the hit ratio per layer.</summary>
 internal static class OffloadStatsView
 {
     public static void Print(OffloadStats stats)
@@ -16,9 +17,9 @@ internal static class OffloadStatsView
             stats.HitRatio.ToString("0.000", inv), (stats.DemandTransfers + stats.PrefetchTransfers).ToString(inv),
             (stats.TransferBytes / 1e9).ToString("0.00", inv), stats.StallSeconds.ToString("0.000", inv),
             stats.PeakMeasuredDeviceBytes >= 0 ? MemorySize.Format(stats.PeakMeasuredDeviceBytes) : MemorySize.Format(stats.Plan.PlannedBytes) + " planned");
-        AnsiConsole.Write(table);
+        CliApp.Error.Write(table);
         if (stats.HostComputedExperts > 0)
-            AnsiConsole.MarkupLineInterpolated($"[grey]computed on the host instead of copied: {stats.HostComputedExperts} experts, {stats.HostComputeSeconds.ToString("0.000", inv)} s[/]");
-        AnsiConsole.MarkupLineInterpolated($"[grey]hit ratio per layer: {string.Join(" ", stats.Layers.Select(l => l.HitRatio.ToString("0.00", inv)))}; decode steps only: {stats.DecodeHitRatio.ToString("0.000", inv)}[/]");
+            CliApp.Error.MarkupLineInterpolated($"[grey]computed on the host instead of copied: {stats.HostComputedExperts} experts, {stats.HostComputeSeconds.ToString("0.000", inv)} s[/]");
+        CliApp.Error.MarkupLineInterpolated($"[grey]hit ratio per layer: {string.Join(" ", stats.Layers.Select(l => l.HitRatio.ToString("0.00", inv)))}; decode steps only: {stats.DecodeHitRatio.ToString("0.000", inv)}[/]");
     }
 }

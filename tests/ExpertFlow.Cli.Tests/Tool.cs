@@ -21,12 +21,15 @@ public static class Tool
 
     static string Host => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
 
-    public static ToolRun Run(params string[] args)
+    public static ToolRun Run(params string[] args) => RunWithInput(null, args);
+
+    /// <summary>Runs the tool with <paramref name="input"/> as its standard input (closed after it; null: none).</summary>
+    public static ToolRun RunWithInput(string? input, params string[] args)
     {
         if (!File.Exists(Path)) throw new FileNotFoundException($"the tool was not built: {Path}");
         var start = new ProcessStartInfo(Host)
         {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false,
             WorkingDirectory = AppContext.BaseDirectory,
         };
         start.ArgumentList.Add(Path);
@@ -36,6 +39,8 @@ public static class Tool
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
+        if (input != null) process.StandardInput.Write(input);
+        process.StandardInput.Close();
         if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
         {
             process.Kill(entireProcessTree: true);
