@@ -195,6 +195,10 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
         var md = new System.Text.StringBuilder();
         md.AppendLine($"# {title}").AppendLine().AppendLine($"Machine: {machine}").AppendLine().AppendLine("Command:").AppendLine().AppendLine("```").AppendLine(command).AppendLine("```").AppendLine();
         md.AppendLine(table.ToString());
+        if (results.Count(r => r.MeasuredPeakDeviceBytes > 0) > 1)
+            md.AppendLine("Measured peaks after a process's first run include device memory that libtorch's caching allocator kept from " +
+                "the earlier runs (it is reused, not returned to the driver): on the H200 a 6.5 GiB run after 4 GiB runs peaked 0.13 GiB " +
+                "higher than the same run in a fresh process. For memory figures, run each case in its own process (cold runs).").AppendLine();
         if (plots && withStats.Count > 0)
         {
             foreach (var batch in withStats.Select(r => r.Case.Batch).Distinct())
