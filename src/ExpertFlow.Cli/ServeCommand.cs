@@ -13,7 +13,7 @@ internal static class ServeCommand
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "Hugging Face model folder (with tokenizer files; a chat template for /v1/chat/completions).", Required = true };
-        var host = new Option<string>("--host") { Description = "Address to bind: 127.0.0.1 (this machine only) by default; 0.0.0.0 serves others (give --api-key, and TLS through Kestrel__Endpoints__ settings).", DefaultValueFactory = _ => "127.0.0.1" };
+        var host = new Option<string>("--host") { Description = "Address to bind: 127.0.0.1 (local clients only) by default; 0.0.0.0 serves others (give --api-key, and TLS through Kestrel__Endpoints__ settings).", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port") { Description = "TCP port (0: any free one).", DefaultValueFactory = _ => 8000 };
         var name = new Option<string?>("--served-model-name") { Description = "The model name clients send (default: the folder's name)." };
         var maxSequences = new Option<int>("--max-sequences") { Description = "Sequences generated at once (continuous batching over this many KV cache rows).", DefaultValueFactory = _ => 8 };

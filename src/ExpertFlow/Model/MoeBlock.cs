@@ -183,7 +183,7 @@ internal sealed class MoeBlock
     /// Stacked experts on CUDA in bf16: token copies sorted by expert, then one grouped GEMM per projection over all
     /// experts (libtorch's _grouped_mm with per-expert row offsets), which reads only the chosen experts' weights, in
     /// place. No host sync, so CUDA graphs capture it; at batch 1 it is ~1.4x faster per step than gathering the
-    /// weights (bench/runtime/whatif_decode.py).
+    /// weights (bench/expertflow/runtime_whatif_decode.py).
     /// </summary>
     Tensor GroupedGemmPath(Tensor x, Tensor idx, Tensor w, Tensor inputs, Tensor outputs)
     {
