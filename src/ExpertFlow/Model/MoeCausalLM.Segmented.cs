@@ -44,7 +44,8 @@ public sealed partial class MoeCausalLM
     /// </summary>
     bool SegmentedEligible(int[][] tokens)
     {
-        return tokens.All(t => t.Length == 1) && moeIndex.Length > 0 && !AllExpertsStacked;
+        // dynamic NTK RoPE changes its frequencies with the step's length, which a captured graph cannot follow
+        return tokens.All(t => t.Length == 1) && moeIndex.Length > 0 && !AllExpertsStacked && !rope.LengthDependent;
     }
 
     int DecodeGraphs.IStepBody.ExpertBreaks => moeIndex.Length;

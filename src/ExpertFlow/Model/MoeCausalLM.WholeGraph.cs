@@ -38,7 +38,7 @@ public sealed partial class MoeCausalLM
     /// </summary>
     bool GraphEligible(int[][] tokens, int[] starts)
     {
-        if (Observers.Count > 0 || tokens.Length > MoeBlock.DenseTokenLimit) return false;
+        if (Observers.Count > 0 || tokens.Length > MoeBlock.DenseTokenLimit || rope.LengthDependent) return false;
         if (tokens.Any(t => t.Length > 1) || tokens.All(t => t.Length == 0)) return false;
         for (int r = 0; r < tokens.Length; r++)
             if (tokens[r].Length == 0 && starts[r] >= cache!.Capacity) return false;

@@ -82,7 +82,7 @@ public sealed partial class MoeCausalLM : MoeModelBase, DecodeGraphs.IStepBody
             l.Attention.Prepare();
             l.Moe?.Prepare();
         }
-        rope = new RopeTables(c.HeadDim, c.RopeTheta, c.MaxPositionEmbeddings, Device);
+        rope = new RopeTables(c.HeadDim, c.RopeTheta, c.Rope, c.MaxPositionEmbeddings, Device);
         ExpertProvider = o.Experts ?? new ResidentExpertProvider();
         ExpertProvider.Attach(Experts, Device);
         moeIndex = Enumerable.Range(0, c.NumLayers).Where(i => layers[i].Moe != null).ToArray();
@@ -144,7 +144,7 @@ public sealed partial class MoeCausalLM : MoeModelBase, DecodeGraphs.IStepBody
 
     public override void ResetCache(int rows, int capacity)
     {
-        if (capacity > Config.MaxPositionEmbeddings)
+        if (capacity > Config.MaxPositionEmbeddings && !rope.LengthDependent) // dynamic NTK extends the context
             throw new ArgumentException($"A cache of {capacity} positions exceeds the model's max_position_embeddings ({Config.MaxPositionEmbeddings}); use a shorter prompt or fewer new tokens.");
         if (rope.EnsureCovers(capacity)) DropCudaGraphs(); // captured steps read the old tables
         if (cache != null && cache.Rows == rows && cache.Capacity >= capacity) { cache.Clear(); return; }

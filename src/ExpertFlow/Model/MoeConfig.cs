@@ -32,6 +32,8 @@ public sealed record MoeConfig
     /// <summary>Per layer: true when the layer's feed-forward is a MoE block.</summary>
     public required bool[] MoeLayers { get; init; }
     public double RopeTheta { get; init; } = 10000;
+    /// <summary>RoPE scaling (rope_scaling / rope_parameters): linear, dynamic, yarn or llama3; <see cref="RopeScaling.None"/> for plain RoPE.</summary>
+    public RopeScaling Rope { get; init; } = RopeScaling.None;
     public double NormEps { get; init; } = 1e-6;
     public int MaxPositionEmbeddings { get; init; } = 4096;
     public QkNormKind QkNorm { get; init; }
@@ -164,7 +166,7 @@ public sealed record MoeConfig
             IntermediateSize = r.Int("intermediate_size"), ExpertIntermediateSize = r.Int("intermediate_size"),
             NumExperts = r.Int("num_local_experts"), TopK = r.Int("num_experts_per_tok"), NormTopKProb = true,
             MoeLayers = Enumerable.Repeat(true, layers).ToArray(),
-            RopeTheta = r.RopeTheta(1e6), NormEps = r.DoubleOr("rms_norm_eps", 1e-5),
+            RopeTheta = r.RopeTheta(1e6), Rope = r.RopeScaling(), NormEps = r.DoubleOr("rms_norm_eps", 1e-5),
             MaxPositionEmbeddings = r.IntOr("max_position_embeddings", 32768), TieWordEmbeddings = r.BoolOr("tie_word_embeddings", false),
             HiddenAct = r.String("hidden_act") ?? "silu", EosTokenIds = r.IntList("eos_token_id"), BosTokenId = r.IntOrNull("bos_token_id"),
             PadTokenId = r.IntOrNull("pad_token_id"),
@@ -188,7 +190,7 @@ public sealed record MoeConfig
             NumExperts = experts, TopK = r.Int("num_experts_per_tok"), NormTopKProb = r.BoolOr("norm_topk_prob", false),
             SharedExpertIntermediateSize = qwen2 ? r.IntOr("shared_expert_intermediate_size", 0) : 0,
             SharedExpertGate = qwen2 && r.IntOr("shared_expert_intermediate_size", 0) > 0,
-            MoeLayers = moe, RopeTheta = r.RopeTheta(10000), NormEps = r.DoubleOr("rms_norm_eps", 1e-6),
+            MoeLayers = moe, RopeTheta = r.RopeTheta(10000), Rope = r.RopeScaling(), NormEps = r.DoubleOr("rms_norm_eps", 1e-6),
             MaxPositionEmbeddings = r.IntOr("max_position_embeddings", 32768),
             QkNorm = qwen2 ? QkNormKind.None : QkNormKind.PerHead,
             AttentionBias = qwen2 ? r.BoolOr("qkv_bias", true) : r.BoolOr("attention_bias", false),
@@ -206,7 +208,7 @@ public sealed record MoeConfig
             NumHeads = heads, NumKvHeads = kv, HeadDim = PerHead(hidden, heads),
             IntermediateSize = r.Int("intermediate_size"), ExpertIntermediateSize = r.Int("intermediate_size"),
             NumExperts = r.IntOrNull("num_experts") ?? r.Int("num_local_experts"), TopK = r.Int("num_experts_per_tok"), NormTopKProb = r.BoolOr("norm_topk_prob", false),
-            MoeLayers = Enumerable.Repeat(true, layers).ToArray(), RopeTheta = r.RopeTheta(10000),
+            MoeLayers = Enumerable.Repeat(true, layers).ToArray(), RopeTheta = r.RopeTheta(10000), Rope = r.RopeScaling(),
             NormEps = r.DoubleOr("rms_norm_eps", 1e-5), MaxPositionEmbeddings = r.IntOr("max_position_embeddings", 4096),
             QkNorm = QkNormKind.Full, ClipQkv = r.DoubleOrNull("clip_qkv"), AttentionBias = r.BoolOr("attention_bias", false),
             TieWordEmbeddings = r.BoolOr("tie_word_embeddings", false), HiddenAct = r.String("hidden_act") ?? "silu",
@@ -234,7 +236,7 @@ public sealed record MoeConfig
             NumExperts = routed ?? 0, TopK = r.Int("num_experts_per_tok"), NormTopKProb = r.BoolOr("norm_topk_prob", false),
             SharedExpertIntermediateSize = (int)Math.Clamp((long)moeInter * shared, int.MinValue, int.MaxValue),
             MoeLayers = Enumerable.Range(0, layers).Select(i => routed != null && i >= firstDense && i % freq == 0).ToArray(),
-            RopeTheta = r.RopeTheta(10000), NormEps = r.DoubleOr("rms_norm_eps", 1e-6),
+            RopeTheta = r.RopeTheta(10000), Rope = r.RopeScaling(), NormEps = r.DoubleOr("rms_norm_eps", 1e-6),
             MaxPositionEmbeddings = r.IntOr("max_position_embeddings", 4096), AttentionBias = r.BoolOr("attention_bias", false),
             TieWordEmbeddings = r.BoolOr("tie_word_embeddings", false), HiddenAct = r.String("hidden_act") ?? "silu",
             EosTokenIds = r.IntList("eos_token_id"), BosTokenId = r.IntOrNull("bos_token_id"), PadTokenId = r.IntOrNull("pad_token_id"),
