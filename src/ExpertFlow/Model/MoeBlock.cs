@@ -15,6 +15,7 @@ internal sealed class MoeBlock
     readonly bool normTopK;
     readonly string act;
     readonly bool gated;
+    readonly double outScale;
     readonly Param gate;
     readonly Param? sharedGate, sharedUp, sharedDown, sharedExpertGate;
 
@@ -29,11 +30,13 @@ internal sealed class MoeBlock
         normTopK = c.NormTopKProb;
         act = c.HiddenAct;
         gated = c.GatedExperts;
+        outScale = c.ResidualMultiplier;
         router = c.Family switch
         {
             ModelFamily.Mixtral => RouterKind.Mixtral,
             ModelFamily.Deepseek => RouterKind.Deepseek,
             ModelFamily.SwitchTransformers => RouterKind.SwitchTop1,
+            ModelFamily.GraniteMoe => RouterKind.GraniteTopK,
             _ => RouterKind.SoftmaxTopK,
         };
         gate = ps.Declare($"{prefix}.{routerName}", c.NumExperts, c.HiddenSize);
@@ -119,8 +122,11 @@ internal sealed class MoeBlock
     }
 
     /// <summary><paramref name="residual"/> + <paramref name="y"/> (the routed experts' sum) + the shared expert's down projection.</summary>
-    internal Tensor Combine(Tensor residual, Tensor y, Tensor? sharedAct) =>
-        sharedAct is null ? residual + y : addmm(residual + y, sharedAct, sharedDownT!, 1, 1);
+    internal Tensor Combine(Tensor residual, Tensor y, Tensor? sharedAct)
+    {
+        if (outScale != 1) y = Ops.Mul(y, outScale); // GraniteMoE's residual_multiplier (it has no shared expert)
+        return sharedAct is null ? residual + y : addmm(residual + y, sharedAct, sharedDownT!, 1, 1);
+    }
 
     /// <summary>The dtype of the routing weights for a compute dtype: fp32 for Mixtral and DeepSeek, else the compute dtype.</summary>
     internal ScalarType WeightsDType(ScalarType dtype) => router is RouterKind.Mixtral or RouterKind.Deepseek ? ScalarType.Float32 : dtype;
@@ -144,6 +150,11 @@ internal sealed class MoeBlock
             var probs = logits.softmax(-1);
             var (maxProb, index) = probs.max(-1, keepdim: true);
             return (index, maxProb.to(dtype));
+        }
+        if (router == RouterKind.GraniteTopK)
+        {
+            var (top, chosen) = logits.to(ScalarType.Float32).topk(topK, -1);
+            return (chosen, top.softmax(-1).to(dtype));
         }
         var p = logits.softmax(-1, ScalarType.Float32);
         var (w, idx) = p.topk(topK, -1);

@@ -48,7 +48,7 @@ public sealed partial class MoeCausalLM
         long seqLen = Enumerable.Range(0, rows).Max(r => starts[r] + counts[r]);
         var attnStep = MakeStep(pos, rows, width, keyLength, tensor(slots.ToArray(), ScalarType.Int64, Device), ctx.ValidIndex, unmasked, seqLen);
 
-        var hidden = RunLayers(embed.Value.index_select(0, ids).view(rows, width, Config.HiddenSize), attnStep, ctx);
+        var hidden = RunLayers(Embed(ids).view(rows, width, Config.HiddenSize), attnStep, ctx);
         for (int r = 0; r < rows; r++) cache.Lengths[r] += counts[r];
 
         Tensor selected;
@@ -58,7 +58,7 @@ public sealed partial class MoeCausalLM
             var last = Enumerable.Range(0, rows).Select(r => (long)(r * width + Math.Max(counts[r] - 1, 0))).ToArray();
             selected = hidden.view(rows * width, Config.HiddenSize).index_select(0, tensor(last, ScalarType.Int64, Device));
         }
-        var logits = nn.functional.linear(Ops.RmsNorm(selected, finalNorm.Value, Config.NormEps), lmHead.Value).to(ScalarType.Float32);
+        var logits = Head(selected);
         if (!allPositions && counts.Any(n => n == 0))
             logits = logits * tensor(counts.Select(n => n > 0 ? 1f : 0f).ToArray(), ScalarType.Float32, Device).unsqueeze(1);
         ctx.Publish(Observers);

@@ -72,8 +72,8 @@ public sealed partial class MoeCausalLM
             Step = step, Rows = rows, Width = 1, Counts = new int[rows], Starts = new int[rows], Tokens = [],
             SequenceIds = [], Observed = false,
         };
-        var hidden = RunLayers(embed.Value.index_select(0, ids).view(rows, 1, Config.HiddenSize), attnStep, ctx);
-        return nn.functional.linear(Ops.RmsNorm(hidden.view(rows, Config.HiddenSize), finalNorm.Value, Config.NormEps), lmHead.Value).to(ScalarType.Float32);
+        var hidden = RunLayers(Embed(ids).view(rows, 1, Config.HiddenSize), attnStep, ctx);
+        return Head(hidden.view(rows, Config.HiddenSize));
     }
 
     /// <summary>

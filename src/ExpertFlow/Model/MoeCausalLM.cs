@@ -43,6 +43,7 @@ public sealed partial class MoeCausalLM : MoeModelBase, DecodeGraphs.IStepBody
                         $"{p}.mlp.shared_expert", $"{p}.mlp.shared_expert_gate.weight"),
                     ModelFamily.Deepseek => new MoeBlock(ps, c, i, $"{p}.mlp", "gate.weight", c.SharedExpertIntermediateSize > 0,
                         $"{p}.mlp.shared_experts", null),
+                    ModelFamily.GraniteMoe => new MoeBlock(ps, c, i, $"{p}.block_sparse_moe", "router.layer.weight", false, "", null),
                     _ => new MoeBlock(ps, c, i, $"{p}.mlp", "gate.weight", false, "", null),
                 };
                 layers[i] = new Layer(inNorm, postNorm, attn, moe, null, null, null);
@@ -60,7 +61,13 @@ public sealed partial class MoeCausalLM : MoeModelBase, DecodeGraphs.IStepBody
         lmHead = c.TieWordEmbeddings && !checkpoint.Contains("lm_head.weight") ? embed : ps.Declare("lm_head.weight", c.VocabSize, h);
 
         var moeLayers = Enumerable.Range(0, c.NumLayers).Where(i => c.MoeLayers[i]).ToArray();
-        Experts = new ExpertCatalog(moeLayers, c.NumExperts, gated: true, DType, (layer, e) =>
+        Experts = new ExpertCatalog(moeLayers, c.NumExperts, gated: true, DType, c.Family == ModelFamily.GraniteMoe ? (layer, e) =>
+        {
+            // stacked per layer in the checkpoint: input_linear [E, 2I, H] holds gate then up rows, output_linear [E, H, I]
+            string b = $"model.layers.{layer}.block_sparse_moe";
+            return new ExpertIdentity(layer, e, [new ExpertTensor("gate_up", $"{b}.input_linear.weight", [2L * c.ExpertIntermediateSize, h], Row: e)],
+                new ExpertTensor("down", $"{b}.output_linear.weight", [h, c.ExpertIntermediateSize], Row: e));
+        } : (layer, e) =>
         {
             string b = $"model.layers.{layer}.{expertsPrefix}.experts.{e}";
             return new ExpertIdentity(layer, e,
@@ -73,7 +80,7 @@ public sealed partial class MoeCausalLM : MoeModelBase, DecodeGraphs.IStepBody
             for (int e = 0; e < c.NumExperts; e++)
             {
                 var id = Experts.Identity(layer, e);
-                foreach (var t in id.InputParts.Append(id.Output)) checkpoint.Check(t.Name, t.Shape);
+                foreach (var t in id.InputParts.Append(id.Output)) checkpoint.Check(t.Name, t.StoredShape(c.NumExperts));
             }
 
         ps.Materialise(checkpoint, Device, DType);
@@ -92,6 +99,21 @@ public sealed partial class MoeCausalLM : MoeModelBase, DecodeGraphs.IStepBody
             segmented = new DecodeGraphs(o.Log ?? NullLogger.Instance, maxCaches: 2);
         }
         UseCudaGraphs = o.CudaGraphs;
+    }
+
+    /// <summary>Token embeddings (GraniteMoE: times embedding_multiplier).</summary>
+    Tensor Embed(Tensor ids)
+    {
+        var e = embed.Value.index_select(0, ids);
+        return Config.EmbeddingMultiplier == 1 ? e : Ops.Mul(e, Config.EmbeddingMultiplier);
+    }
+
+    /// <summary>fp32 logits of final hidden states [N, H]: final norm, lm_head (GraniteMoE: divided by logits_scaling).</summary>
+    Tensor Head(Tensor hidden)
+    {
+        var logits = nn.functional.linear(Ops.RmsNorm(hidden, finalNorm.Value, Config.NormEps), lmHead.Value);
+        if (Config.LogitsScaling != 1) logits = logits / Config.LogitsScaling;
+        return logits.to(ScalarType.Float32);
     }
 
     /// <summary>Forgets the captured decode graphs (the next eligible step captures anew), e.g. after switching kernels.</summary>

@@ -45,6 +45,13 @@ public sealed record MoeConfig
     public int? BosTokenId { get; init; }
     public int? PadTokenId { get; init; }
 
+    // GraniteMoE: hidden = embed * EmbeddingMultiplier; attention softmax scale AttentionMultiplier (null: 1/sqrt(head_dim));
+    // each sub-layer's output is scaled by ResidualMultiplier before the residual sum; logits are divided by LogitsScaling
+    public double EmbeddingMultiplier { get; init; } = 1;
+    public double? AttentionMultiplier { get; init; }
+    public double ResidualMultiplier { get; init; } = 1;
+    public double LogitsScaling { get; init; } = 1;
+
     // Switch Transformers only
     public int NumDecoderLayers { get; init; }
     public bool[] DecoderMoeLayers { get; init; } = [];
@@ -121,7 +128,7 @@ public sealed record MoeConfig
         if (json.ValueKind != JsonValueKind.Object)
             throw new InvalidDataException($"{source} holds a JSON {json.ValueKind.ToString().ToLowerInvariant()}, not an object of model settings.");
         var r = new ConfigReader(json, source);
-        string type = r.String("model_type") ?? throw r.Error($"has no 'model_type' (mixtral, qwen2_moe, qwen3_moe, olmoe, deepseek or switch_transformers).{ConfigReader.Fix}");
+        string type = r.String("model_type") ?? throw r.Error($"has no 'model_type' (mixtral, qwen2_moe, qwen3_moe, olmoe, deepseek, deepseek_v2, deepseek_v3, granitemoe or switch_transformers).{ConfigReader.Fix}");
         var config = type switch
         {
             "mixtral" => ReadMixtral(r, type),
@@ -129,8 +136,9 @@ public sealed record MoeConfig
             "qwen3_moe" => ReadQwen(r, type, ModelFamily.Qwen3Moe),
             "olmoe" => ReadOlmoe(r, type),
             "deepseek" => ReadDeepseek(r, type),
+            "granitemoe" => ReadGranite(r, type),
             "switch_transformers" => ReadSwitch(r, type),
-            _ => throw r.Error($"has model_type '{type}', which this runtime does not implement. Supported: mixtral, qwen2_moe, qwen3_moe, olmoe, deepseek (DeepSeek-MoE v1), switch_transformers."),
+            _ => throw r.Error($"has model_type '{type}', which this runtime does not implement. Supported: mixtral, qwen2_moe, qwen3_moe, olmoe, deepseek (DeepSeek-MoE v1), deepseek_v2, deepseek_v3, granitemoe, switch_transformers."),
         };
         config.Validate(source);
         return config;
@@ -216,6 +224,26 @@ public sealed record MoeConfig
         };
     }
 
+    static MoeConfig ReadGranite(ConfigReader r, string type)
+    {
+        var (vocab, hidden, layers, heads, kv, headDim) = Common(r);
+        int inter = r.Int("intermediate_size");
+        return new MoeConfig
+        {
+            Family = ModelFamily.GraniteMoe, ModelType = type, VocabSize = vocab, HiddenSize = hidden, NumLayers = layers,
+            NumHeads = heads, NumKvHeads = kv, HeadDim = PerHead(hidden, heads),
+            IntermediateSize = inter, ExpertIntermediateSize = inter,
+            NumExperts = r.IntOrNull("num_local_experts") ?? r.Int("num_experts"), TopK = r.Int("num_experts_per_tok"), NormTopKProb = true,
+            MoeLayers = Enumerable.Repeat(true, layers).ToArray(), RopeTheta = r.RopeTheta(10000), Rope = r.RopeScaling(),
+            NormEps = r.DoubleOr("rms_norm_eps", 1e-6), MaxPositionEmbeddings = r.IntOr("max_position_embeddings", 4096),
+            AttentionBias = r.BoolOr("attention_bias", false), TieWordEmbeddings = r.BoolOr("tie_word_embeddings", false),
+            HiddenAct = r.String("hidden_act") ?? "silu", EmbeddingMultiplier = r.DoubleOr("embedding_multiplier", 1),
+            AttentionMultiplier = r.DoubleOr("attention_multiplier", 1), ResidualMultiplier = r.DoubleOr("residual_multiplier", 1),
+            LogitsScaling = r.DoubleOr("logits_scaling", 1),
+            EosTokenIds = r.IntList("eos_token_id"), BosTokenId = r.IntOrNull("bos_token_id"), PadTokenId = r.IntOrNull("pad_token_id"),
+        };
+    }
+
     static MoeConfig ReadDeepseek(ConfigReader r, string type)
     {
         var (vocab, hidden, layers, heads, kv, headDim) = Common(r);
@@ -285,7 +313,7 @@ public sealed record MoeConfig
         Require(Within(NumHeads, MaxCount), $"the number of attention heads ({NumHeads}) must be between 1 and {MaxCount}.");
         Require(NumKvHeads > 0 && NumHeads % NumKvHeads == 0, $"num_attention_heads ({NumHeads}) must be a multiple of num_key_value_heads ({NumKvHeads}).");
         Require(HeadDim > 0 && HeadDim <= MaxWidth && (HeadDim % 2 == 0 || IsEncoderDecoder), $"the head dimension ({HeadDim}) must be positive, at most {MaxWidth}, and even (RoPE rotates pairs).");
-        if (Family is ModelFamily.Olmoe or ModelFamily.Deepseek)
+        if (Family is ModelFamily.Olmoe or ModelFamily.Deepseek or ModelFamily.GraniteMoe)
             Require(HiddenSize % NumHeads == 0, $"hidden_size ({HiddenSize}) must be a multiple of num_attention_heads ({NumHeads}).");
         Require(NumExperts >= 0 && NumExperts <= MaxExperts, $"the number of experts ({NumExperts}) must be between 0 and {MaxExperts}.");
         Require(MoeLayers.Any(m => m) || DecoderMoeLayers.Any(m => m) || NumExperts == 0, "no layer is a MoE layer (check decoder_sparse_step, mlp_only_layers, first_k_dense_replace, moe_layer_freq).");
@@ -302,6 +330,8 @@ public sealed record MoeConfig
         Require(MaxPositionEmbeddings > 0, $"max_position_embeddings ({MaxPositionEmbeddings}) must be positive.");
         Require(RopeTheta > 0, $"rope_theta ({RopeTheta}) must be positive.");
         Require(NormEps >= 0, $"the norm epsilon ({NormEps}) must not be negative.");
+        Require(LogitsScaling != 0 && double.IsFinite(LogitsScaling), $"logits_scaling ({LogitsScaling}) must not be zero.");
+        Require(Rope.Kind == RopeKind.Default || !IsEncoderDecoder, "rope scaling does not apply to an encoder-decoder model.");
         Require(ClipQkv is null or > 0, $"clip_qkv ({ClipQkv}) must be positive.");
         if (IsEncoderDecoder)
         {

@@ -9,6 +9,8 @@ internal enum RouterKind
     Mixtral,
     /// <summary>DeepSeek-MoE v1: softmax (fp32) → top-k → optional renormalisation with +1e-20; weights stay fp32.</summary>
     Deepseek,
+    /// <summary>GraniteMoE: top-k of the fp32 logits, softmax over those k (cast to the compute dtype).</summary>
+    GraniteTopK,
     /// <summary>Switch: classifier in fp32 → softmax → argmax; weight = max probability (cast to compute dtype).</summary>
     SwitchTop1,
 }
