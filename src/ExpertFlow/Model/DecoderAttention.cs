@@ -7,7 +7,7 @@ namespace ExpertFlow.Model;
 /// Causal self-attention with RoPE, grouped-query heads, optional q/k norms (Qwen3-MoE per head, OLMoE over the
 /// projection), optional clip_qkv, and the preallocated KV cache. q, k and v are one fused matmul.
 /// </summary>
-internal sealed class DecoderAttention
+internal sealed class DecoderAttention : IDecoderAttention
 {
     readonly MoeConfig c;
     readonly int layer;

@@ -20,7 +20,7 @@ public sealed partial class MoeCausalLM : MoeModelBase, DecodeGraphs.IStepBody
     readonly int[] moeIndex;      // decoder layers with a MoE block, in order
     StepContext? segmentStep;     // the step a segmented replay serves (routing for observers)
 
-    sealed record Layer(Param InputNorm, Param PostNorm, DecoderAttention Attention, MoeBlock? Moe, Param? Gate, Param? Up, Param? Down);
+    sealed record Layer(Param InputNorm, Param PostNorm, IDecoderAttention Attention, MoeBlock? Moe, Param? Gate, Param? Up, Param? Down);
 
     MoeCausalLM(IWeightSource checkpoint, MoeConfig c, ModelLoadOptions o) : base(checkpoint, c, o)
     {
@@ -31,7 +31,8 @@ public sealed partial class MoeCausalLM : MoeModelBase, DecodeGraphs.IStepBody
         for (int i = 0; i < c.NumLayers; i++)
         {
             string p = $"model.layers.{i}";
-            var attn = new DecoderAttention(ps, checkpoint, c, i, $"{p}.self_attn");
+            IDecoderAttention attn = c.LatentAttention ? new LatentAttention(ps, checkpoint, c, i, $"{p}.self_attn")
+                : new DecoderAttention(ps, checkpoint, c, i, $"{p}.self_attn");
             var inNorm = ps.Declare($"{p}.input_layernorm.weight", h);
             var postNorm = ps.Declare($"{p}.post_attention_layernorm.weight", h);
             if (c.MoeLayers[i])
@@ -42,6 +43,8 @@ public sealed partial class MoeCausalLM : MoeModelBase, DecodeGraphs.IStepBody
                     ModelFamily.Qwen2Moe => new MoeBlock(ps, c, i, $"{p}.mlp", "gate.weight", c.SharedExpertIntermediateSize > 0,
                         $"{p}.mlp.shared_expert", $"{p}.mlp.shared_expert_gate.weight"),
                     ModelFamily.Deepseek => new MoeBlock(ps, c, i, $"{p}.mlp", "gate.weight", c.SharedExpertIntermediateSize > 0,
+                        $"{p}.mlp.shared_experts", null),
+                    ModelFamily.DeepseekV2 or ModelFamily.DeepseekV3 => new MoeBlock(ps, c, i, $"{p}.mlp", "gate.weight", c.SharedExpertIntermediateSize > 0,
                         $"{p}.mlp.shared_experts", null),
                     ModelFamily.GraniteMoe => new MoeBlock(ps, c, i, $"{p}.block_sparse_moe", "router.layer.weight", false, "", null),
                     _ => new MoeBlock(ps, c, i, $"{p}.mlp", "gate.weight", false, "", null),
@@ -130,7 +133,10 @@ public sealed partial class MoeCausalLM : MoeModelBase, DecodeGraphs.IStepBody
     public override DecodeGraphStats GraphStats => graphs == null || segmented == null ? DecodeGraphStats.None("not on CUDA")
         : new(graphs.Captures + segmented.Captures, graphs.Replays + segmented.Replays, graphs.DisabledBecause ?? segmented.DisabledBecause);
 
-    public override long KvCacheBytes(Workload workload) => CacheBytesFor(Config.NumLayers, Config.NumKvHeads, Config.HeadDim, workload);
+    /// <summary>Latent attention caches kv_lora_rank + qk_rope_head_dim numbers per position and layer; others keys and values per kv head.</summary>
+    public override long KvCacheBytes(Workload workload) => Config.LatentAttention
+        ? (long)Config.NumLayers * workload.Rows * workload.Capacity * (Config.KvLoraRank + Config.HeadDim) * ExpertCatalog.DTypeSize(DType)
+        : CacheBytesFor(Config.NumLayers, Config.NumKvHeads, Config.HeadDim, workload);
 
     public override int[][] BeginSequences(IReadOnlyList<int[]> prompts, int[]? sequenceIds = null) => prompts.Select(p => p.ToArray()).ToArray();
 
@@ -171,7 +177,9 @@ public sealed partial class MoeCausalLM : MoeModelBase, DecodeGraphs.IStepBody
         if (rope.EnsureCovers(capacity)) DropCudaGraphs(); // captured steps read the old tables
         if (cache != null && cache.Rows == rows && cache.Capacity >= capacity) { cache.Clear(); return; }
         cache?.Dispose();
-        cache = new KvCache(Config.NumLayers, rows, Config.NumKvHeads, capacity, Config.HeadDim, DType, Device);
+        cache = Config.LatentAttention
+            ? new KvCache(Config.NumLayers, rows, 1, capacity, Config.KvLoraRank, DType, Device, valueDim: Config.HeadDim)
+            : new KvCache(Config.NumLayers, rows, Config.NumKvHeads, capacity, Config.HeadDim, DType, Device);
     }
 
     public override Tensor Step(int[][] tokens, bool allPositions = false, int[]? sequenceIds = null)

@@ -52,6 +52,24 @@ public sealed record MoeConfig
     public double ResidualMultiplier { get; init; } = 1;
     public double LogitsScaling { get; init; } = 1;
 
+    // DeepSeek-V2/V3: multi-head latent attention (KvLoraRank > 0; HeadDim is then qk_rope_head_dim) and grouped routing
+    /// <summary>q_lora_rank (0: q_proj straight from the hidden state).</summary>
+    public int QLoraRank { get; init; }
+    /// <summary>kv_lora_rank: width of the compressed keys/values the cache holds (0: not latent attention).</summary>
+    public int KvLoraRank { get; init; }
+    public int QkNopeHeadDim { get; init; }
+    public int VHeadDim { get; init; }
+    /// <summary>The rotary half of q/k comes as interleaved pairs (DeepSeek-V2 always; V3 with rope_interleave).</summary>
+    public bool RopeInterleave { get; init; }
+    /// <summary>Softmax scale of latent attention: qk_head_dim^-0.5, times YaRN's mscale(factor, mscale_all_dim)^2 for V3.</summary>
+    public double LatentSoftmaxScale { get; init; }
+    public double RoutedScalingFactor { get; init; } = 1;
+    public int NumGroups { get; init; } = 1;
+    public int TopKGroups { get; init; } = 1;
+    /// <summary>DeepSeek-V2 group_limited_greedy / V3: experts only from the top groups.</summary>
+    public bool GroupLimited { get; init; }
+    public bool LatentAttention => KvLoraRank > 0;
+
     // Switch Transformers only
     public int NumDecoderLayers { get; init; }
     public bool[] DecoderMoeLayers { get; init; } = [];
@@ -137,6 +155,8 @@ public sealed record MoeConfig
             "olmoe" => ReadOlmoe(r, type),
             "deepseek" => ReadDeepseek(r, type),
             "granitemoe" => ReadGranite(r, type),
+            "deepseek_v2" => ReadDeepseekLatent(r, type, ModelFamily.DeepseekV2),
+            "deepseek_v3" => ReadDeepseekLatent(r, type, ModelFamily.DeepseekV3),
             "switch_transformers" => ReadSwitch(r, type),
             _ => throw r.Error($"has model_type '{type}', which this runtime does not implement. Supported: mixtral, qwen2_moe, qwen3_moe, olmoe, deepseek (DeepSeek-MoE v1), deepseek_v2, deepseek_v3, granitemoe, switch_transformers."),
         };
@@ -219,6 +239,54 @@ public sealed record MoeConfig
             MoeLayers = Enumerable.Repeat(true, layers).ToArray(), RopeTheta = r.RopeTheta(10000), Rope = r.RopeScaling(),
             NormEps = r.DoubleOr("rms_norm_eps", 1e-5), MaxPositionEmbeddings = r.IntOr("max_position_embeddings", 4096),
             QkNorm = QkNormKind.Full, ClipQkv = r.DoubleOrNull("clip_qkv"), AttentionBias = r.BoolOr("attention_bias", false),
+            TieWordEmbeddings = r.BoolOr("tie_word_embeddings", false), HiddenAct = r.String("hidden_act") ?? "silu",
+            EosTokenIds = r.IntList("eos_token_id"), BosTokenId = r.IntOrNull("bos_token_id"), PadTokenId = r.IntOrNull("pad_token_id"),
+        };
+    }
+
+    static MoeConfig ReadDeepseekLatent(ConfigReader r, string type, ModelFamily family)
+    {
+        bool v3 = family == ModelFamily.DeepseekV3;
+        int hidden = r.Int("hidden_size"), heads = r.Int("num_attention_heads"), layers = Layers(r, "num_hidden_layers");
+        int qLora = r.IntOrNull("q_lora_rank") ?? 0, kvLora = r.Int("kv_lora_rank");
+        int nope = r.Int("qk_nope_head_dim"), ropeDim = r.Int("qk_rope_head_dim"), vDim = r.Int("v_head_dim");
+        foreach (var (key, value) in new[] { ("q_lora_rank", qLora), ("kv_lora_rank", kvLora - 1), ("qk_nope_head_dim", nope - 1), ("qk_rope_head_dim", ropeDim - 1), ("v_head_dim", vDim - 1) })
+            if (value < 0 || value >= MaxWidth) throw r.Error($"has '{key}' out of range; it must be between 1 and {MaxWidth}.{ConfigReader.Fix}");
+        string scoring = r.String("scoring_func") ?? (v3 ? "sigmoid" : "softmax");
+        if (scoring != (v3 ? "sigmoid" : "softmax"))
+            throw r.Error($"has scoring_func '{scoring}'; {type} is implemented with '{(v3 ? "sigmoid" : "softmax")}' scores, as transformers.");
+        string method = r.String("topk_method") ?? (v3 ? "noaux_tc" : "greedy");
+        if (!(v3 ? method == "noaux_tc" : method is "greedy" or "group_limited_greedy"))
+            throw r.Error($"has topk_method '{method}'; {type} implements {(v3 ? "'noaux_tc'" : "'greedy' and 'group_limited_greedy'")}.");
+        int? routed = r.IntOrNull("n_routed_experts");
+        int firstDense = r.IntOr("first_k_dense_replace", 0);
+        int freq = r.IntOr("moe_layer_freq", 1);
+        if (freq <= 0) throw r.Error($"has moe_layer_freq {freq}; it must be at least 1.");
+        int moeInter = r.Int("moe_intermediate_size");
+        int shared = r.IntOr("n_shared_experts", 0);
+        if (shared is < 0 or > MaxCount) throw r.Error($"has 'n_shared_experts': {shared}; it must be between 0 and {MaxCount}.{ConfigReader.Fix}");
+        var rope = r.RopeScaling();
+        double scale = 1 / Math.Sqrt(nope + ropeDim);
+        if (v3 && rope.Kind == RopeKind.Yarn && rope.MscaleAllDim is double mad && mad != 0)
+        {
+            double m = RopeScaling.YarnMscale(rope.Factor, mad);
+            scale *= m * m;
+        }
+        return new MoeConfig
+        {
+            Family = family, ModelType = type, VocabSize = r.Int("vocab_size"), HiddenSize = hidden, NumLayers = layers,
+            NumHeads = heads, NumKvHeads = heads, HeadDim = ropeDim,
+            QLoraRank = qLora, KvLoraRank = kvLora, QkNopeHeadDim = nope, VHeadDim = vDim, LatentSoftmaxScale = scale,
+            RopeInterleave = !v3 || r.BoolOr("rope_interleave", true),
+            IntermediateSize = r.Int("intermediate_size"), ExpertIntermediateSize = moeInter,
+            NumExperts = routed ?? 0, TopK = r.Int("num_experts_per_tok"), NormTopKProb = r.BoolOr("norm_topk_prob", v3),
+            SharedExpertIntermediateSize = (int)Math.Clamp((long)moeInter * shared, int.MinValue, int.MaxValue),
+            MoeLayers = Enumerable.Range(0, layers).Select(i => routed != null && i >= firstDense && i % freq == 0).ToArray(),
+            RoutedScalingFactor = r.DoubleOr("routed_scaling_factor", v3 ? 2.5 : 1.0),
+            NumGroups = r.IntOrNull("n_group") ?? (v3 ? 8 : 1), TopKGroups = r.IntOrNull("topk_group") ?? (v3 ? 4 : 1),
+            GroupLimited = v3 || method == "group_limited_greedy",
+            RopeTheta = r.RopeTheta(10000), Rope = rope, NormEps = r.DoubleOr("rms_norm_eps", 1e-6),
+            MaxPositionEmbeddings = r.IntOr("max_position_embeddings", 4096), AttentionBias = r.BoolOr("attention_bias", false),
             TieWordEmbeddings = r.BoolOr("tie_word_embeddings", false), HiddenAct = r.String("hidden_act") ?? "silu",
             EosTokenIds = r.IntList("eos_token_id"), BosTokenId = r.IntOrNull("bos_token_id"), PadTokenId = r.IntOrNull("pad_token_id"),
         };
@@ -330,6 +398,13 @@ public sealed record MoeConfig
         Require(MaxPositionEmbeddings > 0, $"max_position_embeddings ({MaxPositionEmbeddings}) must be positive.");
         Require(RopeTheta > 0, $"rope_theta ({RopeTheta}) must be positive.");
         Require(NormEps >= 0, $"the norm epsilon ({NormEps}) must not be negative.");
+        if (GroupLimited && MoeLayerCount > 0)
+        {
+            Require(NumGroups >= 1 && NumExperts % NumGroups == 0, $"n_routed_experts ({NumExperts}) must be a multiple of n_group ({NumGroups}).");
+            Require(TopKGroups >= 1 && TopKGroups <= NumGroups, $"topk_group ({TopKGroups}) must be between 1 and n_group ({NumGroups}).");
+            Require(Family != ModelFamily.DeepseekV3 || NumExperts / NumGroups >= 2, $"each of the n_group ({NumGroups}) groups needs at least 2 of the {NumExperts} experts (a group scores its top two).");
+            Require(TopK <= TopKGroups * (NumExperts / NumGroups), $"num_experts_per_tok ({TopK}) exceeds the experts of topk_group ({TopKGroups}) groups.");
+        }
         Require(LogitsScaling != 0 && double.IsFinite(LogitsScaling), $"logits_scaling ({LogitsScaling}) must not be zero.");
         Require(Rope.Kind == RopeKind.Default || !IsEncoderDecoder, "rope scaling does not apply to an encoder-decoder model.");
         Require(ClipQkv is null or > 0, $"clip_qkv ({ClipQkv}) must be positive.");
