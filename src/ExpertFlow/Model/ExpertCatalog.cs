@@ -1,3 +1,4 @@
+using Toolkit.Runtime.Safetensors;
 using static TorchSharp.torch;
 
 namespace ExpertFlow.Model;
@@ -39,14 +40,39 @@ public sealed class ExpertCatalog(IReadOnlyList<int> moeLayers, int numExperts, 
         _ => throw new ArgumentException($"unsupported compute dtype {t}"),
     };
 
+    /// <summary>One expert tensor; a row of a stacked tensor is read alone from a memory-mapped checkpoint.</summary>
+    Tensor LoadPart(ExpertTensor t, Device device)
+    {
+        if (t.Row is not int row) return Weights.Load(t.Name, t.Shape, device, DType);
+        Weights.Check(t.Name, t.StoredShape(NumExperts));
+        if (Checkpoint is { } ck)
+        {
+            var info = ck.Info(t.Name);
+            var stored = info.DType.ToScalarType() ?? throw new InvalidDataException($"Tensor '{t.Name}' in '{info.FilePath}' is stored as {info.DType}, which cannot be read.");
+            long rowBytes = t.Shape.Aggregate(1L, (a, b) => a * b) * ExpertCatalog.StoredSize(stored);
+            using var cpu = empty(t.Shape, stored, CPU);
+            ck.GetBytes(t.Name).Slice(checked((int)(row * rowBytes)), checked((int)rowBytes)).CopyTo(cpu.bytes);
+            return cpu.to(DType, device);
+        }
+        using var all = Weights.Load(t.Name, t.StoredShape(NumExperts), device, DType);
+        return all[row].clone();
+    }
+
+    internal static int StoredSize(ScalarType t) => t switch
+    {
+        ScalarType.Float64 => 8,
+        ScalarType.Float32 => 4,
+        _ => 2,
+    };
+
     /// <summary>Reads one expert from the checkpoint into [Input, Output] tensors on <paramref name="device"/>.</summary>
     public ExpertWeights Load(int layer, int expert, Device device)
     {
         var id = Identity(layer, expert);
         using var scope = NewDisposeScope();
-        var parts = id.InputParts.Select(p => Weights.Load(p.Name, p.Shape, device, DType)).ToArray();
+        var parts = id.InputParts.Select(p => LoadPart(p, device)).ToArray();
         var input = parts.Length == 1 ? parts[0] : cat(parts, 0);
-        var output = Weights.Load(id.Output.Name, id.Output.Shape, device, DType);
+        var output = LoadPart(id.Output, device);
         return new ExpertWeights(input.MoveToOuterDisposeScope(), output.MoveToOuterDisposeScope());
     }
 }

@@ -75,6 +75,8 @@ public sealed record DeviceFootprint(long ResidentWeightBytes, long KvCacheBytes
         long qd = (long)c.NumHeads * c.HeadDim, kvd = (long)c.NumKvHeads * c.HeadDim;
         long hidden = n * c.HiddenSize * e * 8;
         long attention = n * (qd + 2 * kvd) * e * 2 + (long)w.Rows * c.NumHeads * w.PromptTokens * w.Capacity * 4 * 2;
+        if (c.LatentAttention) // each layer expands the cached latents of every position into per-head keys and values
+            attention += (long)w.Rows * w.Capacity * c.NumHeads * (2L * c.QkNopeHeadDim + c.HeadDim + c.VHeadDim) * e * 2;
         long experts = n * c.TopK * (2L * c.HiddenSize + 2L * 2 * c.ExpertIntermediateSize) * e;
         long shared = n * 2L * 2 * Math.Max(c.SharedExpertIntermediateSize, c.IntermediateSize) * e;
         long logits = (long)w.Rows * c.VocabSize * (4 + e) * 2;
