@@ -21,6 +21,11 @@ public interface IWeightSource : IDisposable
     /// tensor, without a temporary of its size on the destination's device.
     /// </summary>
     void LoadInto(string name, long[] shape, Tensor destination);
+    /// <summary>
+    /// True for a checkpoint tensor that stores part of an expert weight under another name (a pre-quantized checkpoint's
+    /// qweight, qzeros, scales, g_idx of an expert): it is not a device-resident weight.
+    /// </summary>
+    bool IsExpertStorage(string name) => false;
     /// <summary>The memory-mapped checkpoint behind this source, when there is one (zero-copy host reads).</summary>
     SafetensorsCheckpoint? Checkpoint { get; }
 }

@@ -67,7 +67,7 @@ public sealed partial class MoeCausalLM : MoeModelBase, DecodeGraphs.IStepBody
                 [new ExpertTensor("gate", $"{b}.{gateName}.weight", [c.ExpertIntermediateSize, h]),
                  new ExpertTensor("up", $"{b}.{upName}.weight", [c.ExpertIntermediateSize, h])],
                 new ExpertTensor("down", $"{b}.{downName}.weight", [h, c.ExpertIntermediateSize]));
-        }, checkpoint);
+        }, checkpoint, o.ExpertFormat);
         // check every expert's tensors before anything is allocated
         foreach (int layer in moeLayers)
             for (int e = 0; e < c.NumExperts; e++)
