@@ -22,10 +22,11 @@ public interface IWeightSource : IDisposable
     /// </summary>
     void LoadInto(string name, long[] shape, Tensor destination);
     /// <summary>
-    /// True for a checkpoint tensor that stores part of an expert weight under another name (a pre-quantized checkpoint's
-    /// qweight, qzeros, scales, g_idx of an expert): it is not a device-resident weight.
+    /// The weight a stored checkpoint tensor makes and its element count, where they differ from the stored tensor's: a
+    /// pre-quantized checkpoint's NAME.qweight makes NAME.weight; its qzeros, scales and g_idx make nothing more ("", 0).
+    /// Null: the tensor is a weight as stored.
     /// </summary>
-    bool IsExpertStorage(string name) => false;
+    (string Name, long Elements)? Logical(string storedName) => null;
     /// <summary>The memory-mapped checkpoint behind this source, when there is one (zero-copy host reads).</summary>
     SafetensorsCheckpoint? Checkpoint { get; }
 }

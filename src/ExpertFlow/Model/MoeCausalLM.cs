@@ -119,7 +119,7 @@ public sealed partial class MoeCausalLM : MoeModelBase, DecodeGraphs.IStepBody
     {
         config ??= MoeConfig.Load(folder);
         if (config.IsEncoderDecoder) throw new ArgumentException($"{folder} holds an encoder-decoder model ({config.ModelType}); load it with SwitchModel.");
-        return Create(config, new CheckpointWeights(SafetensorsCheckpoint.Open(folder)), options);
+        return Create(config, PrequantizedWeights.Wrap(folder, new CheckpointWeights(SafetensorsCheckpoint.Open(folder))), options);
     }
 
     /// <summary>Builds the model from any weight source (the model owns and disposes it).</summary>

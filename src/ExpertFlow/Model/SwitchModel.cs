@@ -93,7 +93,7 @@ public sealed class SwitchModel : MoeModelBase
         MoeModels.CheckDType(options.DType);
         config ??= MoeConfig.Load(folder);
         if (!config.IsEncoderDecoder) throw new ArgumentException($"{folder} holds a decoder-only model ({config.ModelType}); load it with MoeCausalLM.");
-        IWeightSource checkpoint = new CheckpointWeights(SafetensorsCheckpoint.Open(folder));
+        IWeightSource checkpoint = PrequantizedWeights.Wrap(folder, new CheckpointWeights(SafetensorsCheckpoint.Open(folder)));
         try
         {
             using var _ = no_grad();

@@ -73,7 +73,13 @@ public sealed record DeviceFootprint(long ResidentWeightBytes, long KvCacheBytes
                 foreach (var t in id.InputParts.Append(id.Output)) experts.Add(t.Name);
             }
         int size = ExpertLayout.ElementSizeOf(catalog.DType);
-        return checkpoint.Tensors.Values.Where(t => !experts.Contains(t.Name) && !catalog.Weights.IsExpertStorage(t.Name)).Sum(t => t.ElementCount * size);
+        long bytes = 0;
+        foreach (var t in checkpoint.Tensors.Values)
+        {
+            var (name, elements) = catalog.Weights.Logical(t.Name) ?? (t.Name, t.ElementCount);
+            if (elements > 0 && !experts.Contains(name)) bytes += elements * size;
+        }
+        return bytes;
     }
 
     /// <summary>

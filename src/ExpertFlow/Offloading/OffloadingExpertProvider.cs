@@ -68,6 +68,13 @@ public sealed class OffloadingExpertProvider : IExpertProvider, IRoutingObserver
         if (catalog.PackedLayout is { } packed) return new QuantizingExpertSource(SourceOf(catalog.WithFormat(ExpertFormat.Unquantized)), packed);
         var layout = LayoutOf(catalog);
         if (catalog.Checkpoint is not { } checkpoint) return new RandomExpertSource(layout);
+        var first = catalog.Identity(catalog.MoeLayers[0], 0);
+        if (!checkpoint.Contains(first.Output.Name)) // made by the weight source (a pre-quantized checkpoint, dequantized)
+            return new TensorExpertSource(layout, (key, role) =>
+            {
+                var t = catalog.Identity(key.Layer, key.Expert).InputParts.Append(catalog.Identity(key.Layer, key.Expert).Output).First(t => t.Role == role);
+                return catalog.Weights.Load(t.Name, t.Shape, CPU, catalog.DType);
+            });
         return new CheckpointExpertSource(checkpoint, layout, (key, role) =>
         {
             var id = catalog.Identity(key.Layer, key.Expert);
