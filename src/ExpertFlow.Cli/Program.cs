@@ -12,6 +12,7 @@ root.Subcommands.Add(BenchRuntimeCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(EvalQuantCommand.Create());
 root.Subcommands.Add(TrainDemoCommand.Create());
+root.Subcommands.Add(EvalDemoCommand.Create());
 root.Subcommands.Add(PredictorCommands.Trace());
 root.Subcommands.Add(PredictorCommands.Train());
 root.Subcommands.Add(PredictorCommands.Evaluate());
