@@ -24,17 +24,19 @@ internal static class ServeCommand
         var device = CommonOptions.Device();
         var dtype = new Option<string>("--dtype") { Description = "fp32, fp16 or bf16 (auto: bf16 on CUDA, fp32 on the CPU).", DefaultValueFactory = _ => "auto" };
         var verbose = CommonOptions.Verbose();
+        var experts = new ExpertFormatSettings();
         var command = new Command("serve", "Serve a model over an OpenAI-compatible HTTP API (chat and text completions, streaming, /v1/models, /health, /metrics) with continuous batching.")
         {
             model, host, port, name, maxSequences, maxQueue, context, maxBody, apiKey, device, dtype, verbose,
         };
+        experts.AddTo(command);
         var offload = new OffloadSettings();
         offload.AddTo(command);
         command.SetAction(async (r, cancel) =>
         {
             var engine = new EngineOptions
             {
-                ModelFolder = r.GetValue(model)!, Device = ComputeDevice.Resolve(r.GetValue(device)!), DType = r.GetValue(dtype) == "auto" ? null : MoeModels.ParseDType(r.GetValue(dtype)!),
+                ModelFolder = r.GetValue(model)!, Device = ComputeDevice.Resolve(r.GetValue(device)!), DType = r.GetValue(dtype) == "auto" ? null : MoeModels.ParseDType(r.GetValue(dtype)!), ExpertFormat = experts.Bind(r),
                 Offload = offload.Bind(r), PredictorFolder = offload.PredictorFolder(r),
             };
             if (!Directory.Exists(engine.ModelFolder)) throw new DirectoryNotFoundException($"--model '{engine.ModelFolder}' is not a folder.");

@@ -9,8 +9,29 @@ namespace ExpertFlow.Model;
 /// model's layer indices (Switch: encoder blocks 0..N-1, then decoder blocks N..N+M-1).
 /// </summary>
 public sealed class ExpertCatalog(IReadOnlyList<int> moeLayers, int numExperts, bool gated, ScalarType dtype,
-    Func<int, int, ExpertIdentity> identity, IWeightSource weights)
+    Func<int, int, ExpertIdentity> identity, IWeightSource weights, ExpertFormat? format = null)
 {
+    /// <summary>How the providers store the experts (unquantized: in <see cref="DType"/>).</summary>
+    public ExpertFormat Format { get; } = format ?? ExpertFormat.Unquantized;
+
+    /// <summary>The packed layout of one expert (null when unquantized); every expert has the shapes of layer MoeLayers[0]'s.</summary>
+    public PackedExpertLayout? PackedLayout => Format.IsQuantized
+        ? packed ??= PackedExpertLayout.For(Format, Identity(MoeLayers[0], 0).InputShape, Identity(MoeLayers[0], 0).Output.Shape)
+        : null;
+    PackedExpertLayout? packed;
+
+    /// <summary>
+    /// One expert packed in <see cref="Format"/> from its values in the compute dtype (so every provider packs the same
+    /// numbers), written to <paramref name="destination"/> (<see cref="PackedExpertLayout.Bytes"/>).
+    /// </summary>
+    public void Pack(int layer, int expert, Span<byte> destination)
+    {
+        var layout = PackedLayout ?? throw new InvalidOperationException("unquantized experts are not packed");
+        var w = Load(layer, expert, CPU);
+        using (w.Input) using (w.Output)
+            layout.Pack(ExpertQuantizer.ToFloats(w.Input), ExpertQuantizer.ToFloats(w.Output), destination);
+    }
+
     /// <summary>Layer indices that hold experts, ascending.</summary>
     public IReadOnlyList<int> MoeLayers { get; } = moeLayers;
     public int NumExperts { get; } = numExperts;
@@ -29,6 +50,9 @@ public sealed class ExpertCatalog(IReadOnlyList<int> moeLayers, int numExperts, 
         ExpertTensor WithStored(ExpertTensor t) => ck.Contains(t.Name) ? t with { Stored = ck.Info(t.Name).DType } : t;
         return id with { InputParts = id.InputParts.Select(WithStored).ToArray(), Output = WithStored(id.Output) };
     }
+    /// <summary>The same experts stored in another format.</summary>
+    public ExpertCatalog WithFormat(ExpertFormat format) => new(MoeLayers, NumExperts, Gated, DType, identity, Weights, format);
+
     /// <summary>Bytes of one expert in the compute dtype.</summary>
     public long ExpertBytes(int layer) => Identity(layer, 0).ElementCount * DTypeSize(DType);
 

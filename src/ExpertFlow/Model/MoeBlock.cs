@@ -221,6 +221,18 @@ internal sealed class MoeBlock
     {
         long n = x.shape[0], k = idx.shape[1];
         var stacked = (provider as IStackedExperts)?.Stacked(layer);
+        if (stacked is null && (provider as IPackedStackedExperts)?.Packed(layer) is { } p)
+        {
+            // quantized experts: dequantize only the chosen ones for few tokens, all of them when a stacked kernel will read them
+            if (n * k * 3 <= numExperts)
+            {
+                var (win, wout) = p.Layout.Dequantize(p.Packed.index_select(0, idx.reshape(-1)), x.dtype);
+                return GatheredFfn(x, w, win, wout);
+            }
+            bool groupedFits = Ops.UsesFusedKernels(x) && (x.dtype == ScalarType.BFloat16 || x.device_type != TorchSharp.DeviceType.CUDA)
+                && x.shape[1] % 8 == 0 && p.Layout.Input.Rows % 8 == 0 && p.Layout.Output.Cols % 8 == 0;
+            if (n <= DenseTokenLimit || groupedFits) stacked = p.Layout.Dequantize(p.Packed, x.dtype);
+        }
         if (stacked is { } s)
         {
             // the grouped GEMM reads each chosen expert once, in place: for few tokens (no gather copy) and many (no host sync)
@@ -270,10 +282,15 @@ internal sealed class MoeBlock
     /// <summary>Few tokens: gather the chosen experts' weights and run them as one batched matmul (no host sync).</summary>
     Tensor GatherPath(Tensor x, Tensor idx, Tensor w, Tensor inputs, Tensor outputs)
     {
-        long n = x.shape[0], k = idx.shape[1], h = x.shape[1];
         var flat = idx.reshape(-1);
-        var win = inputs.index_select(0, flat);   // [n*k, R, H]: each token's k experts, stacked
-        var wout = outputs.index_select(0, flat); // [n*k, H, I]
+        // [n*k, R, H] and [n*k, H, I]: each token's k experts, stacked
+        return GatheredFfn(x, w, inputs.index_select(0, flat), outputs.index_select(0, flat));
+    }
+
+    /// <summary>The experts of each token, gathered as <paramref name="win"/> [n*k, R, H] and <paramref name="wout"/> [n*k, H, I], as batched products.</summary>
+    Tensor GatheredFfn(Tensor x, Tensor w, Tensor win, Tensor wout)
+    {
+        long n = x.shape[0], k = w.shape[1], h = x.shape[1];
         long r = win.shape[1];
         // one matrix-vector product per token over its k experts' rows: no copy of x
         var hid = bmm(win.view(n, k * r, h), x.view(n, h, 1)).view(n * k, r);

@@ -77,7 +77,7 @@ public sealed partial class MoeCausalLM : MoeModelBase, DecodeGraphs.IStepBody
                 [new ExpertTensor("gate", $"{b}.{gateName}.weight", [c.ExpertIntermediateSize, h]),
                  new ExpertTensor("up", $"{b}.{upName}.weight", [c.ExpertIntermediateSize, h])],
                 new ExpertTensor("down", $"{b}.{downName}.weight", [h, c.ExpertIntermediateSize]));
-        }, checkpoint);
+        }, checkpoint, o.ExpertFormat);
         // check every expert's tensors before anything is allocated
         foreach (int layer in moeLayers)
             for (int e = 0; e < c.NumExperts; e++)
@@ -147,7 +147,7 @@ public sealed partial class MoeCausalLM : MoeModelBase, DecodeGraphs.IStepBody
     {
         config ??= MoeConfig.Load(folder);
         if (config.IsEncoderDecoder) throw new ArgumentException($"{folder} holds an encoder-decoder model ({config.ModelType}); load it with SwitchModel.");
-        return Create(config, new CheckpointWeights(SafetensorsCheckpoint.Open(folder)), options);
+        return Create(config, PrequantizedWeights.Wrap(folder, new CheckpointWeights(SafetensorsCheckpoint.Open(folder))), options);
     }
 
     /// <summary>Builds the model from any weight source (the model owns and disposes it).</summary>
