@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using ExpertFlow.Demo;
 using ExpertFlow.Engine;
 using ExpertFlow.Model;
 using ExpertFlow.Tracing;
@@ -6,7 +7,7 @@ using Toolkit.Data.Text;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace ExpertFlow.Demo;
+namespace ExpertFlow.Evaluation;
 
 /// <summary>How <see cref="DemoQuality"/> samples and measures.</summary>
 /// <param name="Samples">Sampled continuations, one per prompt "The {headword} is" of a held-out GCIDE entry.</param>
