@@ -11,7 +11,7 @@
 #   bash bench/wwae/sweep.sh                                    # full sweep (GPU machine: DEVICE=cuda)
 #   TINY=1 DEVICE=cpu bash bench/wwae/sweep.sh                  # a few minutes on a CPU: proves the pipeline
 #
-# Settings (environment): DEVICE, EPOCHS, SEEDS, WWAE_LAMBDAS, MMD_LAMBDAS, GAN_LAMBDAS, BETAS, LIMIT (training
+# Settings (environment): DEVICE, CLASSIFIER, EPOCHS, SEEDS, WWAE_LAMBDAS, MMD_LAMBDAS, GAN_LAMBDAS, BETAS, LIMIT (training
 # images), SAMPLES (generated images per classifier score), RESNET_SAMPLES, EXTRA (more wwae train options),
 # WWAE (the command that runs the tool), PYTHON.
 set -euo pipefail
@@ -32,7 +32,9 @@ fi
 mkdir -p "$OUT"
 echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ) host: $(hostname) device: $DEVICE epochs: $EPOCHS seeds: $SEEDS limit: $LIMIT extra: $EXTRA" | tee "$OUT/settings.txt"
 
-CLASSIFIER="$OUT/classifier.bin"
+# The classifier whose features score the runs: the one docs/wwae.md uses (Fashion-MNIST), or CLASSIFIER=FILE, or,
+# when that file does not exist, one trained here with the same recipe.
+CLASSIFIER=${CLASSIFIER:-docs/wwae/models/classifier.bin}
 [ -f "$CLASSIFIER" ] || $WWAE train-classifier --epochs "$CLASSIFIER_EPOCHS" --device "$DEVICE" --seed 7 --out "$CLASSIFIER"
 
 train() {  # model option value -> one folder per seed under $OUT/runs/MODEL-VALUE/

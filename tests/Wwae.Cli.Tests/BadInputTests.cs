@@ -162,4 +162,20 @@ public sealed class BadInputTests : IDisposable
         int leftOut = skipped.ErrorLines.Where(l => l.Contains("left out")).Sum(l => int.Parse(System.Text.RegularExpressions.Regex.Match(l, @"left out (\d+) of").Groups[1].Value));
         Assert.Equal(3, leftOut);
     }
+
+    [Fact]
+    public void FolderRunResumesToTheSameState()
+    {
+        string whole = Path.Combine(dir, "whole"), split = Path.Combine(dir, "split");
+        Assert.Equal(0, Tool.Run(QuickTrain(whole, "--epochs", "2", "--seed", "5")).ExitCode);
+        Assert.Equal(0, Tool.Run(QuickTrain(split, "--epochs", "1", "--seed", "5")).ExitCode);
+        var resumed = Tool.Run(QuickTrain(split, "--epochs", "2", "--seed", "5", "--resume"));
+        Assert.True(resumed.ExitCode == 0, resumed.ToString());
+        var a = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(whole, "state.json"))).RootElement.GetProperty("History");
+        var b = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(split, "state.json"))).RootElement.GetProperty("History");
+        Assert.Equal(2, b.GetArrayLength());
+        Assert.Equal(a[1].GetProperty("Loss").GetDouble(), b[1].GetProperty("Loss").GetDouble(), 3);
+        // Without --resume the folder is not overwritten.
+        AssertBadInput(Tool.Run(QuickTrain(split, "--epochs", "3", "--seed", "5")), "--resume");
+    }
 }
