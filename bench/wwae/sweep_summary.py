@@ -51,8 +51,8 @@ def table(out):
     for model in ORDER:
         for (m, v), fds in sorted(val.items(), key=lambda kv: (kv[0][0], float(kv[0][1]) if kv[0][1] != "elbo" else 0)):
             if m == model:
-                label = "lambda" if model in ("wwae", "wae-mmd", "wae-gan") else "beta"
-                print(f"| {NAMES[model]} | {label} {v} | {len(fds)} | {ms(fds)} |")
+                label = "ELBO" if model == "vae" else ("lambda " if model in ("wwae", "wae-mmd", "wae-gan") else "beta ") + v
+                print(f"| {NAMES[model]} | {label} | {len(fds)} | {ms(fds)} |")
     chosen = [line.split() for line in open(os.path.join(out, "chosen.txt")) if line.strip()]
     print("\nTest split, chosen weights only (mean ± sd over seeds):\n")
     print("| model | weight | seeds | FD classifier | KID classifier (x1e3) | FD ResNet-18 | KID ResNet-18 (x1e3) | test squared L2 / image |")
@@ -67,7 +67,7 @@ def table(out):
         runs = sorted(glob.glob(os.path.join(out, "runs", f"{model}-{value}", "*", "metrics.json")))
         recon = [json.load(open(p))["TestSquaredL2PerImage"] for p in runs]
         c, r = scores["classifier"], scores["resnet18"]
-        print(f"| {NAMES[model]} | {value} | {len(c)} | {ms([x['FrechetDistance'] for x in c])} | {ms([1e3 * x['KidMean'] for x in c])} | "
+        print(f"| {NAMES[model]} | {'ELBO' if model == 'vae' else value} | {len(c)} | {ms([x['FrechetDistance'] for x in c])} | {ms([1e3 * x['KidMean'] for x in c])} | "
               f"{ms([x['FrechetDistance'] for x in r])} | {ms([1e3 * x['KidMean'] for x in r])} | {ms(recon)} |")
     if baseline:
         c, r = baseline["classifier"], baseline["resnet18"]
