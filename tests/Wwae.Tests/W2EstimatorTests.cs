@@ -34,6 +34,17 @@ public sealed class W2EstimatorTests
     }
 
     [Fact]
+    public void ShrinkageLeavesTheTrainingRandomStreamAlone()
+    {
+        // A resumed run computes the constant in a later epoch than an uninterrupted one: it must not shift the draws.
+        manual_seed(5);
+        var expected = randn(4).data<float>().ToArray();
+        manual_seed(5);
+        W2Shrinkage.Estimate(30, 3, 50, 99);
+        Assert.Equal(expected, randn(4).data<float>().ToArray());
+    }
+
+    [Fact]
     public void CorrectedEqualsThePluginMinusItsTwoBiases()
     {
         // Independent computation of the corrected value: eigenvalues by the Denman-Beavers square root, c from W2Shrinkage.

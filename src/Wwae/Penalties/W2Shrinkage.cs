@@ -24,6 +24,20 @@ public static class W2Shrinkage
     {
         if (n <= d) throw new ArgumentException($"the shrinkage needs n > d (n {n}, d {d}).");
         using var scope = NewDisposeScope();
+        // The process-wide generator is left as it was, so training draws the same numbers whenever this runs.
+        var saved = get_rng_state();
+        try
+        {
+            return Simulate(n, d, draws, seed);
+        }
+        finally
+        {
+            set_rng_state(saved);
+        }
+    }
+
+    static double Simulate(long n, long d, int draws, long seed)
+    {
         using var generator = new Generator((ulong)seed);
         double sum = 0;
         const int chunk = 250;

@@ -84,6 +84,8 @@ public sealed class Trainer
         using var prior = GaussianPrior.Standard(options.Latent, device);
         var objective = new Objective(options, prior, adversary);
         using var batches = BatchReader.Create(data, device);
+        // The corrected estimator's constant is simulated once per (batch, latent), before any epoch draws its numbers.
+        if (options.Model == ModelKind.Wwae && options.Estimator == W2Estimator.Corrected) W2Shrinkage.Factor(options.BatchSize, options.Latent);
         int steps = StepsPerEpoch;
         int logEvery = Math.Max(1, steps / 20);
         long totalSteps = (long)options.Epochs * steps;
@@ -95,7 +97,8 @@ public sealed class Trainer
             adversary?.train();
             objective.StartEpoch();
             manual_seed(options.Seed * 100_003L + epoch);
-            var order = Permutation(data.Count, new Random(HashCode.Combine(options.Seed, epoch)));
+            // Not HashCode.Combine: it is randomised per process, and a resumed run must draw the same order in a new process.
+            var order = Permutation(data.Count, new Random(unchecked(options.Seed * 1_000_003 + epoch)));
             var sums = zeros(3, dtype: float64, device: device);
             var curve = new List<CurvePoint>();
             var watch = Stopwatch.StartNew();
