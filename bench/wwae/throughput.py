@@ -95,13 +95,11 @@ def run(model, args, device):
 
     def step(i):
         x = data[i % 16]
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16"):
-            h = enc(x).float()
+        h = enc(x)
         mean, logvar = h.chunk(2, 1)
         logvar = logvar.clamp(-12, 8)
         z = mean if deterministic else mean + (0.5 * logvar).exp() * torch.randn_like(mean)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16"):
-            xhat = dec(z).float()
+        xhat = dec(z)
         recon = (xhat - x).square().flatten(1).sum(1).mean()
         if model == "wwae":
             pen = w2_squared_corrected(z, c_nd)
@@ -136,7 +134,7 @@ def run(model, args, device):
         torch.cuda.synchronize()
     sec = time.perf_counter() - t
     return {"Model": model, "Device": str(device), "BatchSize": args.batch_size, "Steps": args.steps, "Seconds": sec,
-            "ImagesPerSecond": args.steps * args.batch_size / sec, "FinalLoss": float(loss), "Adam": args.adam, "Precision": args.precision,
+            "ImagesPerSecond": args.steps * args.batch_size / sec, "FinalLoss": float(loss), "Adam": args.adam,
             "Torch": torch.__version__, "Cuda": torch.version.cuda}
 
 
@@ -151,7 +149,6 @@ if __name__ == "__main__":
     ap.add_argument("--models", default="wwae,vae,wae-mmd,wae-gan")
     ap.add_argument("--beta", type=float, default=1.0)
     ap.add_argument("--adam", choices=["foreach", "fused"], default="foreach")
-    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     ap.add_argument("--out")
     a = ap.parse_args()
     a.channels = 3 if a.size == 64 else 1
@@ -160,6 +157,6 @@ if __name__ == "__main__":
     for m in a.models.split(","):
         r = run(m, a, dev)
         results.append(r)
-        print(f"pytorch ({a.adam} adam, {a.precision}) {m}: {r['ImagesPerSecond']:.0f} images/s ({a.steps} steps of {a.batch_size} in {r['Seconds']:.2f} s on {dev})", flush=True)
+        print(f"pytorch ({a.adam} adam) {m}: {r['ImagesPerSecond']:.0f} images/s ({a.steps} steps of {a.batch_size} in {r['Seconds']:.2f} s on {dev})", flush=True)
     if a.out:
         json.dump(results, open(a.out, "w"), indent=2)

@@ -3,7 +3,6 @@
 # (PyTorch with its default multi-tensor Adam and with fused Adam), three alternating rounds in one call.
 #
 #   bash bench/wwae/throughput.sh                      # CUDA, all five models, results under runs/wwae/throughput/
-#   PRECISION=bf16 OUT_DIR=runs/wwae/throughput-bf16 bash bench/wwae/throughput.sh   # bfloat16 mixed precision
 #   DEVICE=cpu STEPS=20 MODELS=wwae bash bench/wwae/throughput.sh   # a quick check on the CPU
 #
 # WWAE: the command that runs the tool (default: dotnet run of src/Wwae.Cli; on a machine with a published copy,
@@ -15,7 +14,6 @@ STEPS=${STEPS:-300}
 BATCH=${BATCH:-100}
 MODELS=${MODELS:-wwae,vae,wae-mmd,wae-gan}
 ROUNDS=${ROUNDS:-3}
-PRECISION=${PRECISION:-fp32}   # fp32 or bf16 (autocast in PyTorch; bfloat16 convolutions and linear layers in the tool)
 OUT=${OUT_DIR:-runs/wwae/throughput}
 PYTHON=${PYTHON:-python3}
 WWAE=${WWAE:-dotnet run --project src/Wwae.Cli -c Release --}
@@ -30,9 +28,9 @@ mkdir -p "$OUT"
   find . -path ./runs -prune -o -name 'Wwae.Cli.deps.json' -print 2>/dev/null | head -1 | xargs -r grep -o '"libtorch-[a-z0-9.-]*/[0-9.]*"' | sort -u | sed 's/^/torchsharp /' || true
 } | tee "$OUT/versions.txt"
 for round in $(seq 1 "$ROUNDS"); do
-  $PYTHON "$HERE/throughput.py" --device "$DEVICE" --steps "$STEPS" --batch-size "$BATCH" --models "$MODELS" --adam foreach --precision "$PRECISION" --out "$OUT/pytorch-foreach-$round.json"
-  $WWAE bench --device "$DEVICE" --steps "$STEPS" --batch-size "$BATCH" --models "$MODELS" --precision "$PRECISION" --out "$OUT/torchsharp-$round.json"
-  $PYTHON "$HERE/throughput.py" --device "$DEVICE" --steps "$STEPS" --batch-size "$BATCH" --models "$MODELS" --adam fused --precision "$PRECISION" --out "$OUT/pytorch-fused-$round.json"
+  $PYTHON "$HERE/throughput.py" --device "$DEVICE" --steps "$STEPS" --batch-size "$BATCH" --models "$MODELS" --adam foreach --out "$OUT/pytorch-foreach-$round.json"
+  $WWAE bench --device "$DEVICE" --steps "$STEPS" --batch-size "$BATCH" --models "$MODELS" --out "$OUT/torchsharp-$round.json"
+  $PYTHON "$HERE/throughput.py" --device "$DEVICE" --steps "$STEPS" --batch-size "$BATCH" --models "$MODELS" --adam fused --out "$OUT/pytorch-fused-$round.json"
 done
 $PYTHON - "$OUT" "$ROUNDS" <<'PY' | tee "$OUT/summary.md"
 import json, sys

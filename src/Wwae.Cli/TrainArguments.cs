@@ -15,7 +15,6 @@ sealed class TrainArguments
     public readonly Option<int> Window = new("--w2-window") { Description = "Batches pooled by --w2-estimator window.", DefaultValueFactory = _ => 8 };
     public readonly Option<double> AdversaryLr = new("--adversary-lr") { Description = "Adam learning rate of the WAE-GAN latent adversary.", DefaultValueFactory = _ => 5e-4 };
     public readonly Option<string> Schedule = new("--lr-schedule") { Description = "constant or cosine (decay to 0 over the run).", DefaultValueFactory = _ => "constant" };
-    public readonly Option<string> PrecisionOption = new("--precision") { Description = "fp32, or bf16 (convolutions and linear layers in bfloat16 on float32 weights; for GPUs with bfloat16 units).", DefaultValueFactory = _ => "fp32" };
     public readonly Option<int> Warmup = new("--warmup-steps") { Description = "Linear learning-rate warm-up steps.", DefaultValueFactory = _ => 0 };
     public readonly Option<int> Latent = new("--latent") { Description = "Latent size (default 8 for 28x28, 64 for 64x64)." };
     public readonly Option<int> Width = new("--width") { Description = "Channels of the first convolution (doubling per stage).", DefaultValueFactory = _ => 64 };
@@ -31,7 +30,7 @@ sealed class TrainArguments
     public readonly Option<int> MaxSteps = new("--max-steps-per-epoch") { Description = "Stop each epoch after N batches (0: all).", DefaultValueFactory = _ => 0 };
 
     public IEnumerable<Option> All => [Dataset, Data, ImageSize, SkipDamaged, Latent, Width, Epochs, BatchSize, LearningRate, Lambda, Beta, ReconWeight, Cost,
-        Deterministic, Stochastic, Limit, MaxSteps, Estimator, Window, AdversaryLr, Schedule, Warmup, PrecisionOption];
+        Deterministic, Stochastic, Limit, MaxSteps, Estimator, Window, AdversaryLr, Schedule, Warmup];
 
     /// <summary>The data options given.</summary>
     public Wwae.Data.DataSpec DataSpec(ParseResult p) => Wwae.Data.DataSpec.Parse(p.GetValue(Dataset)!, p.GetValue(Data), p.GetValue(ImageSize), p.GetValue(SkipDamaged));
@@ -94,12 +93,6 @@ sealed class TrainArguments
                 var e => throw new ArgumentException($"--lr-schedule {e}: use constant or cosine."),
             },
             WarmupSteps = p.GetValue(Warmup),
-            Precision = p.GetValue(PrecisionOption)?.ToLowerInvariant() switch
-            {
-                "fp32" or "float32" => Precision.Float32,
-                "bf16" or "bfloat16" => Precision.BFloat16,
-                var e => throw new ArgumentException($"--precision {e}: use fp32 or bf16."),
-            },
         };
     }
 }

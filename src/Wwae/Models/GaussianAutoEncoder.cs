@@ -22,13 +22,6 @@ public sealed class GaussianAutoEncoder : Module<Tensor, Tensor>
     /// <summary>The configuration this model was built from.</summary>
     public AutoEncoderConfig Config { get; }
 
-    /// <summary>
-    /// Mixed precision: when <see cref="ScalarType.BFloat16"/>, convolutions and linear layers run in bfloat16 on
-    /// bfloat16 copies of their float32 weights (gradients flow back to the float32 weights), while batch norm, ReLU,
-    /// sigmoid, the posterior parameters and the loss stay in float32, as PyTorch's autocast does. Null: all float32.
-    /// </summary>
-    public ScalarType? ComputeType { get; set; }
-
     /// <summary>Builds the model (on the CPU; move it with <c>to(device)</c>).</summary>
     public GaussianAutoEncoder(AutoEncoderConfig config) : base("GaussianAutoEncoder")
     {
@@ -78,7 +71,7 @@ public sealed class GaussianAutoEncoder : Module<Tensor, Tensor>
     /// <summary>Encodes a batch (N x C x H x W in [0, 1]); samples z unless the model is deterministic or <paramref name="sample"/> is false.</summary>
     public Encoding Encode(Tensor x, bool sample = true)
     {
-        var h = ComputeType is { } t ? Apply(encoderHead, Run(encoder, x, t), t).to(float32) : encoderHead.forward(encoder.forward(x));
+        var h = encoderHead.forward(encoder.forward(x));
         var parts = h.chunk(2, dim: 1);
         var mean = parts[0];
         var logVar = parts[1].clamp(-12, 8);
@@ -88,23 +81,7 @@ public sealed class GaussianAutoEncoder : Module<Tensor, Tensor>
     }
 
     /// <summary>Decodes codes (N x latent) to images in [0, 1].</summary>
-    public Tensor Decode(Tensor z) => ComputeType is { } t ? Run(decoder, z, t).to(float32) : decoder.forward(z);
-
-    static Tensor Run(Sequential sequence, Tensor x, ScalarType type)
-    {
-        foreach (var (_, module) in sequence.named_children()) x = Apply(module, x, type);
-        return x;
-    }
-
-    // Every convolution here has kernel 4, stride 2, padding 1 (see the constructor).
-    static Tensor Apply(nn.Module module, Tensor x, ScalarType type) => module switch
-    {
-        Conv2d c => functional.conv2d(x.to(type), c.weight!.to(type), c.bias?.to(type), [2, 2], [1, 1]),
-        ConvTranspose2d t => functional.conv_transpose2d(x.to(type), t.weight!.to(type), t.bias?.to(type), [2, 2], [1, 1]),
-        Linear l => functional.linear(x.to(type), l.weight!.to(type), l.bias?.to(type)),
-        Module<Tensor, Tensor> other => other.forward(x.to(float32)),
-        _ => throw new InvalidOperationException($"unexpected layer {module.GetType().Name}"),
-    };
+    public Tensor Decode(Tensor z) => decoder.forward(z);
 
     /// <summary>Reconstructs x through a sampled code.</summary>
     public override Tensor forward(Tensor x) => Decode(Encode(x).Z);

@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace Wwae.Training;
 
 /// <summary>Result of a throughput measurement.</summary>
-public sealed record ThroughputResult(string Model, string Device, int BatchSize, int Steps, double Seconds, double ImagesPerSecond, double FinalLoss, string Precision = "Float32");
+public sealed record ThroughputResult(string Model, string Device, int BatchSize, int Steps, double Seconds, double ImagesPerSecond, double FinalLoss);
 
 /// <summary>
 /// Training throughput of full steps (forward, loss, backward, Adam) on a fixed device-resident batch set,
@@ -23,7 +23,6 @@ public static class ThroughputBenchmark
         var config = new AutoEncoderConfig(channels, imageSize, options.Latent, options.Width, options.EffectiveDeterministic);
         using var model = new GaussianAutoEncoder(config);
         model.to(device).train();
-        model.ComputeType = options.ComputeType;
         using var optimizer = new FlatAdam(model.parameters(), options.LearningRate, options.Beta1, 0.999);
         using var prior = GaussianPrior.Standard(options.Latent, device);
         using var adversary = options.Model == ModelKind.WaeGan ? new LatentAdversary(options.Latent) : null;
@@ -55,7 +54,7 @@ public static class ThroughputBenchmark
         for (int i = 0; i < steps; i++) Step(i);
         Synchronize(device);
         double seconds = watch.Elapsed.TotalSeconds;
-        return new ThroughputResult(options.Model.ToString(), device.ToString(), options.BatchSize, steps, seconds, steps * options.BatchSize / seconds, lastLoss, options.Precision.ToString());
+        return new ThroughputResult(options.Model.ToString(), device.ToString(), options.BatchSize, steps, seconds, steps * options.BatchSize / seconds, lastLoss);
     }
 
     static void Synchronize(Device device)

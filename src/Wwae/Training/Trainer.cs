@@ -67,7 +67,6 @@ public sealed class Trainer
             logger.LogInformation("Resuming {Dir} after epoch {Epoch}", runDirectory, saved.EpochsDone);
         }
         model.to(device);
-        model.ComputeType = options.ComputeType;
         using var optimizer = new FlatAdam(model.parameters(), options.LearningRate, options.Beta1, 0.999);
         if (optimizerToLoad != null) optimizer.Load(optimizerToLoad);
         using var adversary = options.Model == ModelKind.WaeGan ? new LatentAdversary(options.Latent) : null;
@@ -152,7 +151,6 @@ public sealed class Trainer
             if (runDirectory != null) Checkpoint.Save(runDirectory, state, model, optimizer, adversary, adversaryOptimizer);
         }
         objective.StartEpoch();
-        model.ComputeType = null;
         model.eval();
         return (model, state);
     }
@@ -171,7 +169,6 @@ public sealed class Trainer
             return $"its model shape (latent {o.Latent}, width {o.Width}) differs from the options (latent {options.Latent}, width {options.Width}).";
         if (o.BatchSize != options.BatchSize || o.Seed != options.Seed || o.EffectiveLambda != options.EffectiveLambda || o.Cost != options.Cost)
             return "its batch size, seed, lambda or cost differ from the options given now.";
-        if (o.Precision != options.Precision) return $"it was trained with --precision {o.Precision}, not {options.Precision}.";
         if (o.Estimator != options.Estimator || o.W2Window != options.W2Window || o.Schedule != options.Schedule || o.WarmupSteps != options.WarmupSteps
             || o.LearningRate != options.LearningRate || o.AdversaryLearningRate != options.AdversaryLearningRate)
             return "its W2 estimator, learning rates or schedule differ from the options given now.";

@@ -34,16 +34,6 @@ public enum W2Estimator
     Window,
 }
 
-/// <summary>Arithmetic of convolutions and linear layers.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<Precision>))]
-public enum Precision
-{
-    /// <summary>float32 throughout.</summary>
-    Float32,
-    /// <summary>bfloat16 convolutions and linear layers on float32 master weights (autocast-style); the rest float32.</summary>
-    BFloat16,
-}
-
 /// <summary>Learning-rate schedule.</summary>
 [JsonConverter(typeof(JsonStringEnumConverter<LearningRateSchedule>))]
 public enum LearningRateSchedule
@@ -96,11 +86,6 @@ public sealed record TrainingOptions
     public LearningRateSchedule Schedule { get; init; } = LearningRateSchedule.Constant;
     /// <summary>Linear warm-up steps from 0 to the learning rate.</summary>
     public int WarmupSteps { get; init; }
-    /// <summary>Mixed precision of the auto-encoder's convolutions and linear layers.</summary>
-    public Precision Precision { get; init; } = Precision.Float32;
-
-    /// <summary>The compute type <see cref="Models.GaussianAutoEncoder.ComputeType"/> takes for these options.</summary>
-    public TorchSharp.torch.ScalarType? ComputeType => Precision == Precision.BFloat16 ? TorchSharp.torch.ScalarType.BFloat16 : null;
 
     /// <summary>Default penalty weights: WAE's lambda = 10 for WWAE and WAE-MMD; for the VAE, the reconstruction weight (so the loss is the scaled ELBO).</summary>
     public static double DefaultLambda(ModelKind model, double reconstructionWeight) => model switch
