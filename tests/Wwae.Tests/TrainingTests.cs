@@ -21,12 +21,15 @@ public sealed class TrainingTests : IDisposable
     static TrainingOptions Quick(ModelKind model, int epochs) => new()
     {
         Model = model, Width = 8, Latent = 8, Epochs = epochs, BatchSize = 64, MaxStepsPerEpoch = 12, Seed = 3,
+        Beta = model == ModelKind.BetaVae ? 2 : null,
     };
 
     [Theory]
     [InlineData(ModelKind.Wwae)]
     [InlineData(ModelKind.Vae)]
     [InlineData(ModelKind.WaeMmd)]
+    [InlineData(ModelKind.BetaVae)]
+    [InlineData(ModelKind.WaeGan)]
     public void ShortRunReducesTheLoss(ModelKind model)
     {
         var (m, state) = new Trainer(Quick(model, 4), Data(), "fashion-mnist", CPU).Run(null, resume: false, cancel: TestContext.Current.CancellationToken);
@@ -57,6 +60,14 @@ public sealed class TrainingTests : IDisposable
         Assert.Equal(full.History[2].Loss, resumed.History[2].Loss, 3);
         // Only the latest epoch's files remain.
         Assert.Equal(["model-e3.bin", "optimizer-e3.bin"], Directory.GetFiles(b, "*.bin").Select(f => Path.GetFileName(f)!).Order().ToArray());
+        // WAE-GAN resumes its adversary and the adversary's optimizer too.
+        string g1 = Path.Combine(dir, "g1"), g2 = Path.Combine(dir, "g2");
+        new Trainer(Quick(ModelKind.WaeGan, 2), data, "fashion-mnist", CPU).Run(g1, resume: false, cancel: TestContext.Current.CancellationToken).Model.Dispose();
+        new Trainer(Quick(ModelKind.WaeGan, 1), data, "fashion-mnist", CPU).Run(g2, resume: false, cancel: TestContext.Current.CancellationToken).Model.Dispose();
+        new Trainer(Quick(ModelKind.WaeGan, 2), data, "fashion-mnist", CPU).Run(g2, resume: true, cancel: TestContext.Current.CancellationToken).Model.Dispose();
+        Assert.Equal(Checkpoint.ReadState(g1).History[1].Loss, Checkpoint.ReadState(g2).History[1].Loss, 3);
+        Assert.Equal(["adversary-e2.bin", "adversary-optimizer-e2.bin", "model-e2.bin", "optimizer-e2.bin"],
+            Directory.GetFiles(g2, "*.bin").Select(f => Path.GetFileName(f)!).Order(StringComparer.Ordinal).ToArray());
         var vae = Quick(ModelKind.Vae, 3);
         var e = Assert.Throws<ArgumentException>(() => new Trainer(vae, data, "fashion-mnist", CPU).Run(b, resume: true, cancel: TestContext.Current.CancellationToken));
         Assert.Contains("Vae", e.Message);

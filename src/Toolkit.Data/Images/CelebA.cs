@@ -1,5 +1,3 @@
-using SkiaSharp;
-
 namespace Toolkit.Data.Images;
 
 /// <summary>CelebA's standard partition (list_eval_partition.txt: 0 train, 1 validation, 2 test).</summary>
@@ -99,27 +97,20 @@ public sealed class CelebA : IImageSource
         if ((uint)index >= (uint)files.Length) throw new ArgumentOutOfRangeException(nameof(index), $"image {index} of {files.Length}");
         string path = PathOf(index);
         if (!File.Exists(path)) throw new FileNotFoundException($"CelebA: image '{path}' is listed in {PartitionFile} but missing; is the {ImageFolder} folder complete?", path);
-        using var image = SKImage.FromEncodedData(path)
-            ?? throw new InvalidDataException($"CelebA: image '{path}' cannot be decoded (corrupt or not an image); replace it from the original archive.");
-        if (image.Width < cropSize || image.Height < cropSize)
-            throw new InvalidDataException($"CelebA: image '{path}' is {image.Width}x{image.Height}, smaller than the {cropSize}x{cropSize} centre crop.");
-        int x0 = (image.Width - cropSize) / 2, y0 = (image.Height - cropSize) / 2;
-        var info = new SKImageInfo(Width, Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
-        using var bitmap = new SKBitmap(info);
-        using (var canvas = new SKCanvas(bitmap))
+        byte[] pixels;
+        try
         {
-            canvas.DrawImage(image, SKRect.Create(x0, y0, cropSize, cropSize), SKRect.Create(0, 0, Width, Height),
-                new SKSamplingOptions(SKCubicResampler.Mitchell), null);
+            pixels = ImageDecoder.DecodeSquare(path, cropSize, Width);
         }
-        var pixels = bitmap.GetPixelSpan();
-        int plane = Height * Width;
-        var result = new float[3 * plane];
-        for (int p = 0; p < plane; p++)
+        catch (InvalidDataException e)
         {
-            result[p] = pixels[4 * p] / 255f;
-            result[plane + p] = pixels[4 * p + 1] / 255f;
-            result[2 * plane + p] = pixels[4 * p + 2] / 255f;
+            throw new InvalidDataException($"CelebA: {e.Message} (from the original archive)", e);
         }
+        var result = new float[pixels.Length];
+        for (int i = 0; i < pixels.Length; i++) result[i] = pixels[i] / 255f;
         return result;
     }
+
+    /// <summary>Crop side used before resizing.</summary>
+    public int CropSize => cropSize;
 }

@@ -59,9 +59,20 @@ public sealed class DatasetClassifier : Module<Tensor, Tensor>
     {
         if (!File.Exists(path) || !File.Exists(ShapeFile(path)))
             throw new FileNotFoundException($"classifier '{path}' (or its .shape file) is missing; train one with 'wwae train-classifier --out {path}'.", path);
-        var parts = File.ReadAllText(ShapeFile(path)).Split(' ').Select(int.Parse).ToArray();
+        var text = File.ReadAllText(ShapeFile(path)).Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+        var parts = text.Select(t => int.TryParse(t, out int v) ? v : -1).ToArray();
+        if (parts.Length != 3 || parts[0] is not (1 or 3) || parts[1] is < 4 or > 1024 || parts[1] % 4 != 0 || parts[2] is < 2 or > 1000)
+            throw new InvalidDataException($"classifier shape file '{ShapeFile(path)}' must hold 'CHANNELS SIZE CLASSES' (e.g. '1 28 10'); it is damaged, train the classifier again with 'wwae train-classifier'.");
         var model = new DatasetClassifier(parts[0], parts[1], parts[2]);
-        model.load(path);
+        try
+        {
+            Wwae.Training.WeightFile.Load(model, path, "classifier weights", "train the classifier again with 'wwae train-classifier'");
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
         model.eval();
         return model;
     }

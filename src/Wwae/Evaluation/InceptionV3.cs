@@ -64,6 +64,8 @@ public sealed class InceptionV3 : Module<Tensor, Tensor>
             using var source = file.Load(name, dtype: ScalarType.Float32);
             if (!source.shape.SequenceEqual(target.shape))
                 throw new InvalidDataException($"Inception weights '{path}': tensor '{name}' has shape [{string.Join(", ", source.shape)}], expected [{string.Join(", ", target.shape)}].");
+            if (!source.isfinite().all().item<bool>())
+                throw new InvalidDataException($"Inception weights '{path}': tensor '{name}' holds NaN or infinite values; the file is damaged, convert the weights again.");
             target.copy_(source);
         }
     }

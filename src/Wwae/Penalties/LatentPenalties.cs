@@ -18,6 +18,25 @@ public static class LatentPenalties
     /// </summary>
     public static Tensor W2Squared(Tensor z, GaussianPrior prior)
     {
+        var (m1, s1, _) = Moments(z, prior);
+        return W2Squared(m1, s1, prior);
+    }
+
+    /// <summary>
+    /// The bias-corrected batch estimate of W2^2 (see <see cref="Wwae.Training.W2Estimator.Corrected"/>):
+    /// ||m1 - m2||^2 - Tr(S1) / n + Tr S1 + Tr S2 - 2 Tr (S2^1/2 S1 S2^1/2)^1/2 / c(n, d), with c from <see cref="W2Shrinkage"/>.
+    /// For codes drawn from N(0, I) its expectation is 0 and, over rescaled codes s z, it is smallest in expectation at s = 1.
+    /// Float64 scalar; can be negative.
+    /// </summary>
+    public static Tensor W2SquaredCorrected(Tensor z, GaussianPrior prior)
+    {
+        var (m1, s1, n) = Moments(z, prior);
+        double c = W2Shrinkage.Factor(n, prior.Dimension);
+        return W2Squared(m1, s1, prior, 1.0 / c) - s1.trace() / n;
+    }
+
+    static (Tensor Mean, Tensor Covariance, long N) Moments(Tensor z, GaussianPrior prior)
+    {
         if (z.dim() != 2) throw new ArgumentException($"codes must be a matrix (batch x latent), got shape [{string.Join(", ", z.shape)}].");
         long n = z.shape[0], d = z.shape[1];
         if (d != prior.Dimension) throw new ArgumentException($"codes have {d} dimensions but the prior has {prior.Dimension}.");
@@ -28,20 +47,24 @@ public static class LatentPenalties
         var z64 = z.to(float64);
         var m1 = z64.mean([0]);
         var centred = z64 - m1;
-        var s1 = centred.transpose(0, 1).matmul(centred) / (n - 1);
-        return W2Squared(m1, s1, prior);
+        return (m1, centred.transpose(0, 1).matmul(centred) / (n - 1), n);
     }
 
     /// <summary>The same distance from the moments: W2^2(N(m1, S1), prior), float64, eigenvalue-based as above.</summary>
-    public static Tensor W2Squared(Tensor m1, Tensor s1, GaussianPrior prior)
+    public static Tensor W2Squared(Tensor m1, Tensor s1, GaussianPrior prior) => W2Squared(m1, s1, prior, 1.0);
+
+    static Tensor W2Squared(Tensor m1, Tensor s1, GaussianPrior prior, double rootScale)
     {
         m1 = m1.to(float64);
         s1 = s1.to(float64);
+        // eigvalsh fails (CPU) or may not return (CUDA) on a matrix with NaN; a diverged run must be reported as such.
+        if (!s1.isfinite().all().item<bool>() || !m1.isfinite().all().item<bool>())
+            throw new NonFiniteCodesException("the latent codes hold NaN or infinite values");
         var inner = prior.IsStandard ? s1 : prior.CovarianceSqrt.matmul(s1).matmul(prior.CovarianceSqrt);
         inner = 0.5 * (inner + inner.transpose(0, 1));
         var rootTrace = linalg.eigvalsh(inner).clamp_min(EigenvalueFloor).sqrt().sum();
         var meanTerm = (m1 - prior.Mean).square().sum();
-        return meanTerm + s1.trace() + prior.CovarianceTrace - 2 * rootTrace;
+        return meanTerm + s1.trace() + prior.CovarianceTrace - 2 * rootScale * rootTrace;
     }
 
     /// <summary>KL(N(mean, diag exp(logVar)) || N(0, I)), summed over latent dimensions, averaged over the batch (the VAE term).</summary>

@@ -21,6 +21,10 @@ public sealed record CheckpointState
     public required int EpochsDone { get; init; }
     public required string ModelFile { get; init; }
     public string? OptimizerFile { get; init; }
+    /// <summary>WAE-GAN: weights of the latent adversary.</summary>
+    public string? AdversaryFile { get; init; }
+    /// <summary>WAE-GAN: optimizer state of the latent adversary.</summary>
+    public string? AdversaryOptimizerFile { get; init; }
     public List<EpochRecord> History { get; init; } = [];
     /// <summary>Sampled per-batch losses (about 20 per epoch).</summary>
     public List<CurvePoint> Curve { get; init; } = [];
@@ -51,8 +55,11 @@ public static class Checkpoint
         if (!File.Exists(path)) throw new FileNotFoundException($"'{runDirectory}' holds no checkpoint ({StateFile} is missing); train a model there first with 'wwae train --out {runDirectory}'.", path);
         try
         {
-            return JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(path), Json)
+            var state = JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(path), Json)
                 ?? throw new InvalidDataException($"'{path}' is empty.");
+            if (state.Options is null || state.ModelFile is null || state.Channels is not (1 or 3) || state.ImageSize is not (28 or 64) || state.EpochsDone < 0)
+                throw new InvalidDataException($"'{path}' is not a checkpoint state of this tool (options, channels, image size or model file missing or out of range).");
+            return state;
         }
         catch (JsonException e)
         {
@@ -61,20 +68,32 @@ public static class Checkpoint
     }
 
     /// <summary>Saves weights, optimizer state and the run state for epoch <paramref name="state"/>.EpochsDone.</summary>
-    public static void Save(string runDirectory, CheckpointState state, GaussianAutoEncoder model, FlatAdam? optimizer)
+    public static void Save(string runDirectory, CheckpointState state, GaussianAutoEncoder model, FlatAdam? optimizer,
+        LatentAdversary? adversary = null, FlatAdam? adversaryOptimizer = null)
     {
         Directory.CreateDirectory(runDirectory);
         string modelFile = $"model-e{state.EpochsDone}.bin";
         string? optimizerFile = optimizer == null ? null : $"optimizer-e{state.EpochsDone}.bin";
+        string? adversaryFile = adversary == null ? null : $"adversary-e{state.EpochsDone}.bin";
+        string? adversaryOptimizerFile = adversaryOptimizer == null ? null : $"adversary-optimizer-e{state.EpochsDone}.bin";
         Files.WriteAtomically(Path.Combine(runDirectory, modelFile), temp => model.save(temp));
         if (optimizer != null) Files.WriteAtomically(Path.Combine(runDirectory, optimizerFile!), temp => optimizer.Save(temp));
-        var saved = state with { ModelFile = modelFile, OptimizerFile = optimizerFile };
+        if (adversary != null) Files.WriteAtomically(Path.Combine(runDirectory, adversaryFile!), temp => adversary.save(temp));
+        if (adversaryOptimizer != null) Files.WriteAtomically(Path.Combine(runDirectory, adversaryOptimizerFile!), temp => adversaryOptimizer.Save(temp));
+        var saved = state with { ModelFile = modelFile, OptimizerFile = optimizerFile, AdversaryFile = adversaryFile, AdversaryOptimizerFile = adversaryOptimizerFile };
         Files.WriteAllTextAtomically(Path.Combine(runDirectory, StateFile), JsonSerializer.Serialize(saved, Json));
+        string?[] current = [modelFile, optimizerFile, adversaryFile, adversaryOptimizerFile];
         foreach (var old in Directory.EnumerateFiles(runDirectory, "*-e*.bin"))
-        {
-            string name = Path.GetFileName(old);
-            if (name != modelFile && name != optimizerFile) File.Delete(old);
-        }
+            if (!current.Contains(Path.GetFileName(old))) File.Delete(old);
+    }
+
+    /// <summary>Loads the weights <paramref name="state"/> names into <paramref name="model"/>, with one clear error when they are missing or damaged.</summary>
+    public static void LoadWeights(string runDirectory, CheckpointState state, GaussianAutoEncoder model)
+    {
+        if (string.IsNullOrEmpty(state.ModelFile) || Path.GetFileName(state.ModelFile) != state.ModelFile)
+            throw new InvalidDataException($"'{Path.Combine(runDirectory, StateFile)}' names no usable weight file ('{state.ModelFile}'); the checkpoint is damaged, train again.");
+        WeightFile.Load(model, Path.Combine(runDirectory, state.ModelFile), "checkpoint weights",
+            $"train again, or restore the run folder '{runDirectory}' from a copy");
     }
 
     /// <summary>Builds the model a run folder describes and loads its latest weights (on the CPU).</summary>
@@ -82,9 +101,15 @@ public static class Checkpoint
     {
         var state = ReadState(runDirectory);
         var model = new GaussianAutoEncoder(state.ModelConfig);
-        string path = Path.Combine(runDirectory, state.ModelFile);
-        if (!File.Exists(path)) throw new FileNotFoundException($"checkpoint '{runDirectory}' names '{state.ModelFile}', which is missing.", path);
-        model.load(path);
+        try
+        {
+            LoadWeights(runDirectory, state, model);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
         return (model, state);
     }
 }

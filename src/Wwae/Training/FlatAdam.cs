@@ -16,7 +16,8 @@ public sealed class FlatAdam : IDisposable
     readonly Parameter[] parameters;
     readonly long[] sizes;
     readonly Tensor m, v;
-    readonly double lr, beta1, beta2, eps;
+    readonly double beta1, beta2, eps;
+    double lr;
     long step;
 
     public FlatAdam(IEnumerable<Parameter> parameters, double lr, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8)
@@ -32,6 +33,9 @@ public sealed class FlatAdam : IDisposable
         v = zeros(total, dtype: first.dtype, device: first.device);
         this.lr = lr; this.beta1 = beta1; this.beta2 = beta2; this.eps = eps;
     }
+
+    /// <summary>The learning rate of the next step (a schedule sets it before each step).</summary>
+    public double LearningRate { get => lr; set => lr = value > 0 && double.IsFinite(value) ? value : throw new ArgumentOutOfRangeException(nameof(value)); }
 
     /// <summary>Steps taken so far.</summary>
     public long StepCount => step;
@@ -85,11 +89,15 @@ public sealed class FlatAdam : IDisposable
     /// <summary>Reads what <see cref="Save"/> wrote, checking that it belongs to parameters of this size.</summary>
     public void Load(string path)
     {
+        if (!File.Exists(path)) throw new FileNotFoundException($"optimizer state '{path}' is missing; the checkpoint is incomplete, train again.", path);
         using var stream = File.OpenRead(path);
         using var reader = new BinaryReader(stream);
+        if (stream.Length < 16) throw new InvalidDataException($"optimizer state '{path}' is truncated ({stream.Length} bytes); the checkpoint is damaged, train again.");
         long savedStep = reader.ReadInt64();
         long count = reader.ReadInt64();
         if (count != m.numel()) throw new InvalidDataException($"optimizer state '{path}' holds {count} values per moment, the model has {m.numel()} parameters.");
+        if (stream.Length != 16 + 8 * count || savedStep < 0)
+            throw new InvalidDataException($"optimizer state '{path}' has {stream.Length} bytes, {16 + 8 * count} expected; the checkpoint is damaged, train again.");
         foreach (var t in new[] { m, v })
         {
             var values = new float[count];

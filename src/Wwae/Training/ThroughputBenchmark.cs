@@ -25,7 +25,10 @@ public static class ThroughputBenchmark
         model.to(device).train();
         using var optimizer = new FlatAdam(model.parameters(), options.LearningRate, options.Beta1, 0.999);
         using var prior = GaussianPrior.Standard(options.Latent, device);
-        var objective = new Objective(options, prior);
+        using var adversary = options.Model == ModelKind.WaeGan ? new LatentAdversary(options.Latent) : null;
+        adversary?.to(device).train();
+        using var adversaryOptimizer = adversary == null ? null : new FlatAdam(adversary.parameters(), options.AdversaryLearningRate, options.Beta1, 0.999);
+        var objective = new Objective(options, prior, adversary);
         const int pool = 16;
         using var data = rand([pool, options.BatchSize, channels, imageSize, imageSize], device: device);
         float lastLoss = 0;
@@ -34,8 +37,15 @@ public static class ThroughputBenchmark
             using var scope = NewDisposeScope();
             var parts = objective.Compute(model, data[i % pool]);
             optimizer.ZeroGrad();
+            adversaryOptimizer?.ZeroGrad();
             parts.Total.backward();
             optimizer.Step();
+            if (adversary != null)
+            {
+                adversaryOptimizer!.ZeroGrad();
+                (options.EffectiveLambda * adversary.Loss(prior.Sample(options.BatchSize).to(device), parts.Codes.detach())).backward();
+                adversaryOptimizer.Step();
+            }
             if (i == steps - 1) lastLoss = parts.Total.item<float>();
         }
         for (int i = 0; i < warmup; i++) Step(i);

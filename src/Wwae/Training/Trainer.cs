@@ -53,32 +53,51 @@ public sealed class Trainer
         var model = new GaussianAutoEncoder(config);
         var state = new CheckpointState { Options = options, Dataset = datasetName, Channels = data.Channels, ImageSize = data.Height, EpochsDone = 0, ModelFile = "" };
         string? optimizerToLoad = null;
+        CheckpointState? resumeState = null;
         if (runDirectory != null && Checkpoint.Exists(runDirectory))
         {
             if (!resume) throw new ArgumentException($"'{runDirectory}' already holds a checkpoint; pass --resume to continue it or choose another --out.");
             var saved = Checkpoint.ReadState(runDirectory);
             var mismatch = Mismatch(saved);
             if (mismatch != null) throw new ArgumentException($"cannot resume '{runDirectory}': {mismatch}");
-            model.load(Path.Combine(runDirectory, saved.ModelFile));
+            Checkpoint.LoadWeights(runDirectory, saved, model);
             optimizerToLoad = saved.OptimizerFile == null ? null : Path.Combine(runDirectory, saved.OptimizerFile);
             state = saved with { Options = saved.Options with { Epochs = options.Epochs } };
+            resumeState = saved;
             logger.LogInformation("Resuming {Dir} after epoch {Epoch}", runDirectory, saved.EpochsDone);
         }
         model.to(device);
         using var optimizer = new FlatAdam(model.parameters(), options.LearningRate, options.Beta1, 0.999);
         if (optimizerToLoad != null) optimizer.Load(optimizerToLoad);
+        using var adversary = options.Model == ModelKind.WaeGan ? new LatentAdversary(options.Latent) : null;
+        FlatAdam? adversaryOptimizer = null;
+        if (adversary != null)
+        {
+            if (resumeState?.AdversaryFile is { } adversaryFile)
+                WeightFile.Load(adversary, Path.Combine(runDirectory!, adversaryFile), "adversary weights", $"train again, or restore the run folder '{runDirectory}' from a copy");
+            adversary.to(device);
+            adversaryOptimizer = new FlatAdam(adversary.parameters(), options.AdversaryLearningRate, options.Beta1, 0.999);
+            if (resumeState?.AdversaryOptimizerFile is { } adversaryOptimizerFile) adversaryOptimizer.Load(Path.Combine(runDirectory!, adversaryOptimizerFile));
+        }
+        using var adversaryOptimizerScope = adversaryOptimizer;
         using var prior = GaussianPrior.Standard(options.Latent, device);
-        var objective = new Objective(options, prior);
+        var objective = new Objective(options, prior, adversary);
         using var batches = BatchReader.Create(data, device);
+        // The corrected estimator's constant is simulated once per (batch, latent), before any epoch draws its numbers.
+        if (options.Model == ModelKind.Wwae && options.Estimator == W2Estimator.Corrected) W2Shrinkage.Factor(options.BatchSize, options.Latent);
         int steps = StepsPerEpoch;
         int logEvery = Math.Max(1, steps / 20);
+        long totalSteps = (long)options.Epochs * steps;
 
         for (int epoch = state.EpochsDone + 1; epoch <= options.Epochs; epoch++)
         {
             cancel.ThrowIfCancellationRequested();
             model.train();
+            adversary?.train();
+            objective.StartEpoch();
             manual_seed(options.Seed * 100_003L + epoch);
-            var order = Permutation(data.Count, new Random(HashCode.Combine(options.Seed, epoch)));
+            // Not HashCode.Combine: it is randomised per process, and a resumed run must draw the same order in a new process.
+            var order = Permutation(data.Count, new Random(unchecked(options.Seed * 1_000_003 + epoch)));
             var sums = zeros(3, dtype: float64, device: device);
             var curve = new List<CurvePoint>();
             var watch = Stopwatch.StartNew();
@@ -86,19 +105,39 @@ public sealed class Trainer
             for (int step = 0; step < steps; step++)
             {
                 using var scope = NewDisposeScope();
+                long globalStep = (long)(epoch - 1) * steps + step;
+                double factor = options.LearningRateFactor(globalStep, totalSteps);
+                optimizer.LearningRate = Math.Max(options.LearningRate * factor, 1e-12);
+                if (adversaryOptimizer != null) adversaryOptimizer.LearningRate = Math.Max(options.AdversaryLearningRate * factor, 1e-12);
                 var x = batches.Read(order.AsSpan(step * options.BatchSize, options.BatchSize));
-                var parts = objective.Compute(model, x);
+                LossParts parts;
+                try
+                {
+                    parts = objective.Compute(model, x);
+                }
+                catch (NonFiniteCodesException)
+                {
+                    throw Diverged("latent codes", double.NaN, epoch, step);
+                }
                 optimizer.ZeroGrad();
+                adversaryOptimizer?.ZeroGrad();
                 parts.Total.backward();
                 optimizer.Step();
+                if (adversary != null)
+                {
+                    // The adversary learns to tell prior samples from the (now fixed) codes of this batch.
+                    adversaryOptimizer!.ZeroGrad();
+                    var adversaryLoss = options.EffectiveLambda * adversary.Loss(prior.Sample(options.BatchSize).to(device), parts.Codes.detach());
+                    adversaryLoss.backward();
+                    adversaryOptimizer.Step();
+                }
                 sums.add_(stack([parts.Total.detach(), parts.Reconstruction.detach(), parts.Penalty.detach().to(float32)]).to(float64));
                 if ((step + 1) % logEvery == 0 || step == steps - 1)
                 {
                     var values = stack([parts.Total.detach(), parts.Reconstruction.detach(), parts.Penalty.detach().to(float32)]).cpu().data<float>().ToArray();
                     lastLoss = values[0];
                     curve.Add(new CurvePoint((long)(epoch - 1) * steps + step + 1, values[0], values[1], values[2]));
-                    if (!double.IsFinite(lastLoss))
-                        throw new InvalidOperationException($"the loss became {lastLoss} at epoch {epoch}, step {step + 1}; lower --lr or --lambda.");
+                    if (!double.IsFinite(lastLoss) || !sums.isfinite().all().item<bool>()) throw Diverged("loss", lastLoss, epoch, step);
                     progress?.Report(new TrainingProgress(epoch, options.Epochs, step + 1, steps, lastLoss));
                 }
             }
@@ -109,11 +148,17 @@ public sealed class Trainer
             state = state with { EpochsDone = epoch, History = [.. state.History, record], Curve = [.. state.Curve, .. curve] };
             logger.LogInformation("epoch {Epoch}/{Epochs}: loss {Loss:F4} (reconstruction {Rec:F3}, penalty {Pen:F4}), {Ips:F0} images/s",
                 epoch, options.Epochs, record.Loss, record.Reconstruction, record.Penalty, record.ImagesPerSecond);
-            if (runDirectory != null) Checkpoint.Save(runDirectory, state, model, optimizer);
+            if (runDirectory != null) Checkpoint.Save(runDirectory, state, model, optimizer, adversary, adversaryOptimizer);
         }
+        objective.StartEpoch();
         model.eval();
         return (model, state);
     }
+
+    TrainingDivergedException Diverged(string what, double value, int epoch, int step) => new(
+        $"training diverged: the {what} became {(double.IsNaN(value) ? "NaN" : value.ToString("G3", System.Globalization.CultureInfo.InvariantCulture))} at epoch {epoch}, step {step + 1}; " +
+        $"lower --lr (now {options.LearningRate:G3}) or --lambda (now {options.EffectiveLambda:G3})" +
+        (epoch > 1 ? $"; the checkpoint of epoch {epoch - 1} is intact." : "."));
 
     string? Mismatch(CheckpointState saved)
     {
@@ -124,6 +169,9 @@ public sealed class Trainer
             return $"its model shape (latent {o.Latent}, width {o.Width}) differs from the options (latent {options.Latent}, width {options.Width}).";
         if (o.BatchSize != options.BatchSize || o.Seed != options.Seed || o.EffectiveLambda != options.EffectiveLambda || o.Cost != options.Cost)
             return "its batch size, seed, lambda or cost differ from the options given now.";
+        if (o.Estimator != options.Estimator || o.W2Window != options.W2Window || o.Schedule != options.Schedule || o.WarmupSteps != options.WarmupSteps
+            || o.LearningRate != options.LearningRate || o.AdversaryLearningRate != options.AdversaryLearningRate)
+            return "its W2 estimator, learning rates or schedule differ from the options given now.";
         return null;
     }
 
