@@ -29,7 +29,7 @@ internal static class CompareCommand
             foreach (var m in list)
             {
                 string dir = Path.Combine(root, m.Replace(':', '_').Replace('+', 'p'));
-                results.Add((m, await Launcher.RunAsync(o.Read(parse, m, dir), ToolCommand.Current(typeof(CompareCommand).Assembly.Location), log, ct)));
+                results.Add((m, await Launcher.RunAsync(o.Read(parse, m, dir), log, ct)));
             }
             var rows = results.Select(r => Comparison.Summarise(r.Method, r.Result.Rounds, parse.GetValue(targetAccuracy), parse.GetValue(targetLoss))).ToList();
             string table = Comparison.Table(rows, parse.GetValue(targetAccuracy), parse.GetValue(targetLoss)).ToString();

@@ -28,7 +28,7 @@ internal static class ServerCommand
         var roundTimeout = new Option<double>("--round-timeout-s") { Description = "A round completes with the workers that pushed after this many seconds; the others are marked dead.", DefaultValueFactory = _ => 20 };
         var startTimeout = new Option<double>("--start-timeout-s") { Description = "Start with fewer workers than --workers after this many seconds.", DefaultValueFactory = _ => 120 };
         var cert = new Option<string?>("--cert") { Description = "TLS: server certificate PFX (create with 'kimad cert')." };
-        var certPassword = new Option<string?>("--cert-password") { Description = "Password of the PFX." };
+        var certPassword = new Option<string?>("--cert-password") { Description = "Password of the PFX (also $KIMAD_CERT_PASSWORD)." };
         var maxMessage = new Option<long>("--max-message-bytes") { Description = "Largest uplink message accepted.", DefaultValueFactory = _ => 64L << 20 };
         var command = new Command("server", "Run the parameter server: synchronous EF21 rounds over gRPC.")
             { method, downlink, rounds, maxWall, budget, commRatio, independent, lr, port, bind, output, checkpoint, resume, evalEvery, roundTimeout, startTimeout, cert, certPassword, maxMessage };
@@ -59,10 +59,17 @@ internal static class ServerCommand
             };
             Kimad.Compression.CompressionMethod.Parse(options.Method);   // fail early on a bad method
             if (options.DownlinkMethod is { } d) Kimad.Compression.CompressionMethod.Parse(d);
-            var certificate = parse.GetValue(cert) is { } c ? Certificates.LoadPfx(c, parse.GetValue(certPassword)) : null;
+            var certificate = parse.GetValue(cert) is { } c ? Certificates.LoadPfx(c, parse.GetValue(certPassword) ?? Environment.GetEnvironmentVariable("KIMAD_CERT_PASSWORD")) : null;
             var network = new ServerNetwork(parse.GetValue(bind)!, parse.GetValue(port), shared.GetToken(parse), certificate, shared.Throttles(parse));
-            var metrics = await ParameterServerHost.RunAsync(task, options, network, logging, ct);
-            return metrics.Count > 0 ? 0 : 1;
+            try
+            {
+                var metrics = await ParameterServerHost.RunAsync(task, options, network, logging, ct);
+                return metrics.Count > 0 ? 0 : 1;
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return LaunchCommand.Stopped;   // the host logged the stop; resume with --checkpoint F --resume
+            }
         });
         return command;
     }

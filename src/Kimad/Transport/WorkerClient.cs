@@ -33,6 +33,12 @@ public sealed record WorkerOptions
     public TokenBucketThrottle? UplinkThrottle { get; init; }
     /// <summary>Test hook: stop after this many pushed rounds (simulates a crash).</summary>
     public long? StopAfterRounds { get; init; }
+    /// <summary>A round's compute (gradient, decision, encoding) takes at least this long: the worker waits out the rest.
+    /// Fixes the compute/link balance of an experiment independently of the machine's speed (0 = off).</summary>
+    public double MinComputeMs { get; init; }
+    /// <summary>Opens the TCP connections to the server (e.g. <see cref="Shaping.NamespaceSockets.ConnectAsync(System.Net.Http.SocketsHttpConnectionContext, CancellationToken)"/>
+    /// to leave through a shaped network namespace); null = the default.</summary>
+    public Func<System.Net.Http.SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>>? Connect { get; init; }
 }
 
 /// <summary>
@@ -95,6 +101,8 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
 
                 var compute = Stopwatch.StartNew();
                 double loss = task.Gradient(w, gradient, options.WorkerId, options.Workers, round);
+                if (options.MinComputeMs > compute.Elapsed.TotalMilliseconds)
+                    await Task.Delay(TimeSpan.FromMilliseconds(options.MinComputeMs) - compute.Elapsed, ct);
                 budgetRule.RecordCompute(compute.Elapsed.TotalMilliseconds);
                 var diff = ef.Difference(gradient);
                 var (ratios, up, down) = ChooseLevels(method, budgetRule, diff, pullSeconds, join.IndependentDirections);
@@ -105,6 +113,7 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
                 {
                     WorkerId = options.WorkerId, Round = round, ModelVersion = task.ModelVersion, TotalBytes = message.Length, Loss = loss,
                     UplinkBps = up ?? 0, DownlinkBps = down is { } d ? Math.Max(d, 1) : 0, ComputeMs = compute.Elapsed.TotalMilliseconds,
+                    PulledBytes = data.Length, PullMs = pullSeconds * 1000,
                 };
                 outgoing.LevelRatios.AddRange(ratios.Select(r => (float)r));
                 clock.Restart();
@@ -178,6 +187,10 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
                 log.LogInformation("worker {Worker} joined {Server} at round {Round} (method {Method}, budget {Budget} ms)", options.WorkerId, options.ServerAddress, reply.Round, reply.Method, reply.CommRatio > 0 ? FormattableString.Invariant($"{reply.CommRatio} x compute") : reply.TimeBudgetMs.ToString(System.Globalization.CultureInfo.InvariantCulture));
                 return reply;
             }
+            catch (RpcException e) when (ConnectionMismatch(e) is { } mismatch)
+            {
+                throw new IOException(mismatch);
+            }
             catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && DateTime.UtcNow < deadline)
             {
                 await Task.Delay(300, ct);
@@ -188,6 +201,26 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
             }
         }
     }
+
+    /// <summary>What to do when the failure is a TLS or protocol mismatch that retrying cannot fix; null otherwise.</summary>
+    internal string? ConnectionMismatch(RpcException e)
+    {
+        bool tls = options.ServerAddress.StartsWith("https:", StringComparison.OrdinalIgnoreCase);
+        var chain = new List<Exception>();
+        for (Exception? x = e.Status.DebugException ?? e.InnerException; x is not null; x = x.InnerException) chain.Add(x);
+        var http = chain.OfType<System.Net.Http.HttpRequestException>().FirstOrDefault();
+        var auth = chain.LastOrDefault(x => x is System.Security.Authentication.AuthenticationException);
+        if (auth is not null || http?.HttpRequestError == System.Net.Http.HttpRequestError.SecureConnectionError)
+            return $"worker {options.WorkerId}: TLS handshake with {options.ServerAddress} failed ({FirstLine((auth ?? http!).Message)}): pin the certificate " +
+                "the server uses (--server-cert), or use http:// if the server runs without --cert";
+        if (!tls && http?.HttpRequestError is System.Net.Http.HttpRequestError.HttpProtocolError or System.Net.Http.HttpRequestError.InvalidResponse
+            or System.Net.Http.HttpRequestError.ResponseEnded)
+            return $"worker {options.WorkerId}: {options.ServerAddress} does not speak plain HTTP/2 gRPC ({FirstLine(http.Message)}); if the server uses TLS (--cert), " +
+                "connect with https:// and --server-cert";
+        return null;
+    }
+
+    static string FirstLine(string message) => message.Split('\n')[0].TrimEnd();
 
     async Task<(MessageHeader Header, byte[] Data)> PullAsync(ParameterServer.ParameterServerClient client, long round, long haveRound, CancellationToken ct)
     {
@@ -232,6 +265,7 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
     GrpcChannel CreateChannel()
     {
         var handler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true, ConnectTimeout = TimeSpan.FromSeconds(5) };
+        if (options.Connect is { } connect) handler.ConnectCallback = connect;
         if (options.PinnedCertificate is { } pinned)
             handler.SslOptions = new SslClientAuthenticationOptions
             {

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Kimad.Experiments;
+namespace Kimad.Tests;
 
 /// <summary>A started child process whose output goes to a log file.</summary>
 public sealed class ChildProcess : IDisposable
@@ -27,6 +27,15 @@ public sealed class ChildProcess : IDisposable
     public int ExitCode => process.ExitCode;
 
     public Task WaitAsync(CancellationToken ct) => process.WaitForExitAsync(ct);
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    static extern int kill(int pid, int signal);
+
+    /// <summary>Sends a POSIX signal (15 = SIGTERM, 9 = SIGKILL) to the process alone, not its children.</summary>
+    public void Signal(int signal)
+    {
+        if (kill(process.Id, signal) != 0) throw new InvalidOperationException($"kill({process.Id}, {signal}) failed");
+    }
 
     /// <summary>Kills the process (and its children, e.g. behind 'ip netns exec').</summary>
     public void Kill()

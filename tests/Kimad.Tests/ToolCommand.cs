@@ -1,4 +1,4 @@
-namespace Kimad.Experiments;
+namespace Kimad.Tests;
 
 /// <summary>How to start this tool again as a child process (apphost, or 'dotnet Kimad.Cli.dll').</summary>
 public sealed record ToolCommand(string FileName, IReadOnlyList<string> PrefixArguments)
