@@ -21,3 +21,54 @@ public class ComparisonTests
         Assert.Equal(["2", "70.0 %", "2", "-", "-"], [cellsB[1], cellsB[3], cellsB[8], cellsB[9], cellsB[10]]);
     }
 }
+
+public class CompareProtocolTests
+{
+    static RunOutcome O(string method, int seed, double? t0, double? t1, double best) =>
+        new("in-phase", method, seed, [t0, t1], best, 100, 10, 20, 5, 1);
+
+    [Fact]
+    public void MedianIsTheMiddleOfTheSortedValues()
+    {
+        var random = new Random(3);
+        for (int trial = 0; trial < 200; trial++)
+        {
+            var values = Enumerable.Range(0, random.Next(1, 9)).Select(_ => random.NextDouble()).ToList();
+            // Reference: the value with as many others below as above (odd), the mean of the two such values (even).
+            var below = values.Where(v => values.Count(w => w < v) == (values.Count - 1) / 2).Single();
+            double expected = values.Count % 2 == 1 ? below : (below + values.Single(v => values.Count(w => w < v) == values.Count / 2)) / 2;
+            Assert.Equal(expected, CompareProtocol.Median(values), 12);
+        }
+    }
+
+    [Fact]
+    public void UnreachedTargetsCountAsSlowestAndTheBestFixedRatioIsFound()
+    {
+        var outcomes = new[]
+        {
+            O("kimad+", 0, 4, 9, 0.8), O("kimad+", 1, 6, null, 0.7), O("kimad+", 2, 5, 12, 0.8),
+            O("ef21-fixed:0.01", 0, 8, null, 0.6), O("ef21-fixed:0.01", 1, 7, null, 0.6), O("ef21-fixed:0.01", 2, 9, 20, 0.7),
+            O("ef21-fixed:0.1", 0, 6, 10, 0.8), O("ef21-fixed:0.1", 1, null, null, 0.5), O("ef21-fixed:0.1", 2, 10, 11, 0.8),
+        };
+        var s = CompareProtocol.Summarise(outcomes, [0.6, 0.7]);
+        var plus = s.Single(m => m.Method == "kimad+");
+        Assert.Equal([5.0, 12.0], plus.MedianSecondsToTarget.Select(v => v!.Value));   // {4,5,6}; {9,12,inf}
+        Assert.Equal([3, 2], plus.Reached);
+        Assert.Equal(4, plus.MinSecondsToTarget[0]);
+        Assert.Equal(6, plus.MaxSecondsToTarget[0]);
+        Assert.Null(plus.MaxSecondsToTarget[1]);                                              // one seed never got there
+        Assert.Null(s.Single(m => m.Method == "ef21-fixed:0.01").MedianSecondsToTarget[1]);  // {20,inf,inf}
+        Assert.Equal(10, s.Single(m => m.Method == "ef21-fixed:0.1").MedianSecondsToTarget[0]); // {6,10,inf}
+        Assert.Equal("ef21-fixed:0.01", CompareProtocol.BestFixed(s, 0)!.Method);             // 8 < 10
+        Assert.Equal("ef21-fixed:0.1", CompareProtocol.BestFixed(s, 1)!.Method);              // 11; 0.01 has none
+        Assert.Equal(0.8, plus.MedianBestAccuracy);
+    }
+
+    [Fact]
+    public void BuiltInFamiliesNameShippedTraces()
+    {
+        foreach (var name in TraceFamily.BuiltIn)
+            Assert.All(TraceFamily.Named(name).Traces, t => Assert.True(File.Exists(t), t));
+        Assert.Throws<ArgumentException>(() => TraceFamily.Named("nope"));
+    }
+}
