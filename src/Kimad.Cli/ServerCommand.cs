@@ -30,8 +30,9 @@ internal static class ServerCommand
         var cert = new Option<string?>("--cert") { Description = "TLS: server certificate PFX (create with 'kimad cert')." };
         var certPassword = new Option<string?>("--cert-password") { Description = "Password of the PFX (also $KIMAD_CERT_PASSWORD)." };
         var maxMessage = new Option<long>("--max-message-bytes") { Description = "Largest uplink message accepted.", DefaultValueFactory = _ => 64L << 20 };
+        var gradientExchange = new Option<bool>("--gradient-exchange") { Description = "Aggregate gradients for training loops that own their model and optimizer (KimadCommHook); use with --task shape:L1,L2,... (the hook's ShapeSpec)." };
         var command = new Command("server", "Run the parameter server: synchronous EF21 rounds over gRPC.")
-            { method, downlink, rounds, maxWall, budget, commRatio, independent, lr, port, bind, output, checkpoint, resume, evalEvery, roundTimeout, startTimeout, cert, certPassword, maxMessage };
+            { method, downlink, rounds, maxWall, budget, commRatio, independent, lr, port, bind, output, checkpoint, resume, evalEvery, roundTimeout, startTimeout, cert, certPassword, maxMessage, gradientExchange };
         shared.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
@@ -56,7 +57,11 @@ internal static class ServerCommand
                 EvalEvery = parse.GetValue(evalEvery),
                 MaxMessageBytes = parse.GetValue(maxMessage),
                 Seed = parse.GetValue(shared.Seed),
+                GradientExchange = parse.GetValue(gradientExchange),
             };
+            if (options.GradientExchange != task is Kimad.Tasks.ModelShape)
+                throw new ArgumentException(options.GradientExchange ? "--gradient-exchange needs --task shape:L1,L2,... (the layer lengths of the training loop's model)"
+                    : "--task shape:... describes a model trained elsewhere: add --gradient-exchange");
             Kimad.Compression.CompressionMethod.Parse(options.Method);   // fail early on a bad method
             if (options.DownlinkMethod is { } d) Kimad.Compression.CompressionMethod.Parse(d);
             var certificate = parse.GetValue(cert) is { } c ? Certificates.LoadPfx(c, parse.GetValue(certPassword) ?? Environment.GetEnvironmentVariable("KIMAD_CERT_PASSWORD")) : null;

@@ -20,7 +20,7 @@ public sealed class ParameterServerService(RoundCoordinator coordinator, ServerO
             return Task.FromResult(new JoinReply
             {
                 Accepted = true, Round = round, ExpectedWorkers = options.ExpectedWorkers, Method = options.Method, TimeBudgetMs = options.TimeBudgetMs, CommRatio = options.CommRatio,
-                IndependentDirections = options.IndependentDirections,
+                IndependentDirections = options.IndependentDirections, GradientExchange = options.GradientExchange,
             });
         }
         catch (RejectedException e)

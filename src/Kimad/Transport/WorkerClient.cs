@@ -50,6 +50,7 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
 {
     readonly BandwidthMonitor monitor = new();
     readonly Random random = new(options.Seed * 7919 + options.WorkerId);
+    internal Random Random => random;
     const string Link = "server";
 
     public BandwidthMonitor Monitor => monitor;
@@ -65,6 +66,8 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
         long pushedRounds = 0, haveRound = -1, round;
         var join = await JoinAsync(client, ct);
         round = join.Round;
+        if (join.GradientExchange)
+            throw new InvalidOperationException($"worker {options.WorkerId}: {options.ServerAddress} exchanges gradients for a training loop of its own (KimadCommHook), it does not train a task");
         var method = CompressionMethod.Parse(join.Method, options.Discretization);
         var budgetRule = new CommunicationBudget(join.TimeBudgetMs, join.CommRatio);
         var failingSince = (DateTime?)null;
@@ -155,7 +158,7 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
     /// latency and the downlink just received, and the method sizes the message for the best EF21 contraction per
     /// second. Otherwise the byte budget is what the uplink carries in the time budget (effective rates within it).
     /// </summary>
-    (double[] Ratios, double? Up, double? Down) ChooseLevels(CompressionMethod method, CommunicationBudget budgetRule, float[][] diff, double pullSeconds,
+    internal (double[] Ratios, double? Up, double? Down) ChooseLevels(CompressionMethod method, CommunicationBudget budgetRule, float[][] diff, double pullSeconds,
         bool independentDirections)
     {
         if (method.SizesItself && monitor.BudgetEstimate(Link, LinkDirection.Uplink) is { } upBps)
@@ -175,7 +178,7 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
         return (method.Choose(diff, budget), up, down);
     }
 
-    async Task<JoinReply> JoinAsync(ParameterServer.ParameterServerClient client, CancellationToken ct)
+    internal async Task<JoinReply> JoinAsync(ParameterServer.ParameterServerClient client, CancellationToken ct)
     {
         var deadline = DateTime.UtcNow + options.ReconnectTimeout;
         while (true)
@@ -222,7 +225,7 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
 
     static string FirstLine(string message) => message.Split('\n')[0].TrimEnd();
 
-    async Task<(MessageHeader Header, byte[] Data)> PullAsync(ParameterServer.ParameterServerClient client, long round, long haveRound, CancellationToken ct)
+    internal async Task<(MessageHeader Header, byte[] Data)> PullAsync(ParameterServer.ParameterServerClient client, long round, long haveRound, CancellationToken ct)
     {
         using var call = client.Pull(new PullRequest { WorkerId = options.WorkerId, Round = round, HaveRound = haveRound }, Headers(), cancellationToken: ct);
         MessageHeader? header = null;
@@ -244,7 +247,7 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
         return (header, data);
     }
 
-    async Task<PushReply> PushAsync(ParameterServer.ParameterServerClient client, MessageHeader header, byte[] message, CancellationToken ct)
+    internal async Task<PushReply> PushAsync(ParameterServer.ParameterServerClient client, MessageHeader header, byte[] message, CancellationToken ct)
     {
         using var call = client.Push(Headers(), cancellationToken: ct);
         int chunk = Math.Max(1024, options.ChunkBytes);
@@ -260,9 +263,9 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
         return await call;
     }
 
-    Metadata Headers() => options.Token is { Length: > 0 } t ? new Metadata { { TokenAuthInterceptor.Header, "Bearer " + t } } : [];
+    internal Metadata Headers() => options.Token is { Length: > 0 } t ? new Metadata { { TokenAuthInterceptor.Header, "Bearer " + t } } : [];
 
-    GrpcChannel CreateChannel()
+    internal GrpcChannel CreateChannel()
     {
         var handler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true, ConnectTimeout = TimeSpan.FromSeconds(5) };
         if (options.Connect is { } connect) handler.ConnectCallback = connect;
