@@ -1,7 +1,6 @@
 using System.CommandLine;
 using Kimad.Experiments;
 using Microsoft.Extensions.Logging;
-using Spectre.Console;
 using Toolkit.Cli;
 
 namespace Kimad.Cli;
@@ -49,7 +48,7 @@ internal static class CompareCommand
                 log.LogWarning("stopped by a signal; finished runs are kept and the same command continues from them");
                 return LaunchCommand.Stopped;
             }
-            AnsiConsole.WriteLine(File.ReadAllText(Path.Combine(options.OutputDirectory, "summary.md")));
+            Console.WriteLine(File.ReadAllText(Path.Combine(options.OutputDirectory, "summary.md")));   // unwrapped markdown
             return 0;
         });
         return command;

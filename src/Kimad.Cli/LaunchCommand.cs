@@ -52,7 +52,7 @@ internal static class LaunchCommand
     {
         var o = new Options();
         var method = SharedOptions.Method();
-        var command = new Command("launch", "Start a server and N workers on this machine (namespaces + tc when possible), replay a bandwidth trace, write metrics and plots.") { method };
+        var command = new Command("launch", "Run a server and N workers in this process, each behind its own shaped link (namespaces + tc when possible), replay a bandwidth trace, write metrics and plots.") { method };
         o.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {

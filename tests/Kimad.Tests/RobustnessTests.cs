@@ -39,7 +39,7 @@ public class RobustnessTests
         // Plain HTTP/2 to the TLS port.
         var (code, _, stderr) = await Cluster.RunCli(Long, [.. worker, "--server", cluster.Address]);
         Assert.Equal(2, code);
-        AssertOneErrorLine(stderr, "https://");
+        AssertOneErrorLine(stderr, "connect with https://");
         // TLS pinning another certificate.
         (code, _, stderr) = await Cluster.RunCli(Long, [.. worker, "--server", tlsAddress, "--server-cert", other]);
         Assert.Equal(2, code);
@@ -83,6 +83,26 @@ public class RobustnessTests
         long rounds = cluster.Metrics().Count;
         Assert.True(rounds >= 20);
         Assert.Equal(Enumerable.Range(0, (int)rounds).Select(i => (long)i), cluster.Metrics().Select(m => m.Round));
+    }
+
+    [Fact]
+    public async Task SigtermStopsALaunchCleanly()
+    {
+        using var cluster = new Cluster("launch-term");
+        string trace = Path.Combine(AppContext.BaseDirectory, "Traces", "constant-100.csv");
+        var launcher = cluster.Start("launch", "launch", "--workers", "2", "--task", "quadratic", "--rounds", "100000", "--eval-every", "0", "--trace", trace,
+            "--shaping", "throttle", "--out", Path.Combine(cluster.Directory, "run"));
+        await cluster.WaitForLog("launch", "running a server", Long);
+        var end = DateTime.UtcNow + Long;
+        while (DateTime.UtcNow < end && !File.Exists(Path.Combine(cluster.Directory, "run", "metrics.json"))) await Task.Delay(100, TestContext.Current.CancellationToken);
+        launcher.Signal(15);
+        await Cluster.Exit(launcher, TimeSpan.FromSeconds(15));
+        Assert.Equal(143, launcher.ExitCode);
+        string log = cluster.ReadLog("launch");
+        Assert.Contains("stopped by a signal", log);
+        Assert.DoesNotContain("Exception", log);
+        Assert.DoesNotMatch(@"\n\s+at ", log);
+        Assert.NotEmpty(Kimad.Training.MetricsFiles.Read(Path.Combine(cluster.Directory, "run")));
     }
 
     [Fact]

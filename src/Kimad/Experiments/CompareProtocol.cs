@@ -138,9 +138,10 @@ public static class CompareProtocol
         md.AppendLine();
         md.AppendLine(FormattableString.Invariant($"Budget: {(l.CommRatio > 0 ? $"communication {l.CommRatio} x compute per round and direction" : $"{l.TimeBudgetMs} ms per round and direction")}; compute floor {l.MinComputeMs} ms per round; at most {l.Rounds} rounds or {l.MaxWallSeconds?.ToString(inv) ?? "-"} s of training per run; evaluation every {l.EvalEvery} rounds."));
         md.AppendLine();
-        md.AppendLine("## Headline: Kimad+ against the best fixed ratio of the same run (medians over seeds)");
+        md.AppendLine("## Headline: Kimad+ against the best fixed ratio of the same call (medians over seeds)");
         md.AppendLine();
-        var head = new MarkdownTable("family", "target", "best fixed ratio", "its median s", "kimad+ median s", "kimad+ speed-up", "kimad median s", "uncompressed median s");
+        var others = new[] { "kimad", "kimad+:auto", "uncompressed" }.Where(o.Methods.Contains).ToList();
+        var head = new MarkdownTable(["family", "target", "best fixed ratio", "its median s", "kimad+ median s", "kimad+ speed-up", .. others.Select(m => $"{m} median s")]);
         foreach (var family in o.Families)
         {
             var rows = summaries.Where(m => m.Family == family.Name).ToList();
@@ -149,8 +150,8 @@ public static class CompareProtocol
                 var best = BestFixed(rows, t);
                 double? plus = rows.FirstOrDefault(m => m.Method == "kimad+")?.MedianSecondsToTarget[t];
                 string speedUp = best?.MedianSecondsToTarget[t] is { } b && plus is { } p ? (b / p).ToString("0.00", inv) + "x" : "-";
-                head.Add(family.Name, o.Targets[t].ToString("P0", inv), best?.Method ?? "none reached it", S(best?.MedianSecondsToTarget[t]), S(plus), speedUp,
-                    S(rows.FirstOrDefault(m => m.Method == "kimad")?.MedianSecondsToTarget[t]), S(rows.FirstOrDefault(m => m.Method == "uncompressed")?.MedianSecondsToTarget[t]));
+                head.Add([family.Name, o.Targets[t].ToString("P0", inv), best?.Method ?? "none reached it", S(best?.MedianSecondsToTarget[t]), S(plus), speedUp,
+                    .. others.Select(m => (object)S(rows.FirstOrDefault(r => r.Method == m)?.MedianSecondsToTarget[t]))]);
             }
         }
         md.AppendLine(head.ToString());
@@ -158,13 +159,13 @@ public static class CompareProtocol
         {
             md.AppendLine($"## {family.Name}: {family.Description}");
             md.AppendLine();
-            var table = new MarkdownTable(["method", .. o.Targets.Select(t => $"s to {t.ToString("P0", inv)} (median, min-max, reached)"), "best acc (median)", "rounds", "round ms", "compute ms"]);
+            var table = new MarkdownTable(["method", .. o.Targets.Select(t => $"s to {t.ToString("P0", inv)} (median (min to max), reached)"), "best acc (median)", "rounds", "round ms", "compute ms"]);
             foreach (var m in summaries.Where(m => m.Family == family.Name))
-                table.Add([m.Method, .. Enumerable.Range(0, o.Targets.Count).Select(t => (object)$"{S(m.MedianSecondsToTarget[t])} ({S(m.MinSecondsToTarget[t])}-{S(m.MaxSecondsToTarget[t])}, {m.Reached[t]}/{m.Runs})"),
+                table.Add([m.Method, .. Enumerable.Range(0, o.Targets.Count).Select(t => (object)$"{S(m.MedianSecondsToTarget[t])} ({S(m.MinSecondsToTarget[t])} to {S(m.MaxSecondsToTarget[t])}, {m.Reached[t]}/{m.Runs})"),
                     m.MedianBestAccuracy.ToString("P1", inv), m.MedianRounds, m.MedianRoundMs.ToString("0", inv), m.MedianComputeMs.ToString("0", inv)]);
             md.AppendLine(table.ToString());
         }
-        md.AppendLine("Times are training wall seconds (evaluation excluded) to the first evaluation at or above the target; '-' where at most half of the seeds reached it; min-max over the seeds that reached it (max '-' when one did not).");
+        md.AppendLine("Times are training wall seconds (evaluation excluded) to the first evaluation at or above the target; '-' where at most half of the seeds reached it; min to max over the seeds that reached it (max '-' when one did not).");
         Directory.CreateDirectory(o.OutputDirectory);
         Files.WriteAllTextAtomically(Path.Combine(o.OutputDirectory, "summary.md"), md.ToString());
         Files.WriteAllTextAtomically(Path.Combine(o.OutputDirectory, "summary.json"), JsonSerializer.Serialize(new { options = new { o.Methods, o.Seeds, families = o.Families, o.Targets, launch = o.Launch }, outcomes, summaries },

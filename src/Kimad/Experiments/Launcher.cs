@@ -23,7 +23,7 @@ public static class Launcher
     public static async Task<LaunchResult> RunAsync(LaunchOptions o, ILogger log, CancellationToken ct)
     {
         if (o.Workers < 1) throw new ArgumentException("--workers must be at least 1");
-        if (o.MinComputeMs < 0 || double.IsNaN(o.MinComputeMs)) throw new ArgumentException("--min-compute-ms must be >= 0");
+        if (o.MinComputeMs < 0 || double.IsNaN(o.MinComputeMs)) throw new ArgumentException("the minimum compute time per round must be >= 0 ms");
         Compression.CompressionMethod.Parse(o.Method);
         var traces = o.Traces.Select(BandwidthTrace.Load).ToList();
         string dir = Path.GetFullPath(o.OutputDirectory);
@@ -41,6 +41,8 @@ public static class Launcher
         var sockets = new List<NamespaceSockets>();
         var disposables = new List<IDisposable>();
         using var shaperStop = new CancellationTokenSource();
+        using var stopWorkers = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var workers = new List<Task>();
         Task? shaper = null;
         try
         {
@@ -66,9 +68,8 @@ public static class Launcher
 
             using var run = CancellationTokenSource.CreateLinkedTokenSource(ct);
             run.CancelAfter(o.RunTimeout);
-            using var stopWorkers = CancellationTokenSource.CreateLinkedTokenSource(run.Token);
+            using var stopOnTimeout = run.Token.Register(stopWorkers.Cancel);
             var server = Task.Run(() => ParameterServerHost.RunAsync(serverTask, serverOptions, serverNetwork, serverLogging, run.Token), CancellationToken.None);
-            var workers = new List<Task>();
             for (int i = 0; i < o.Workers; i++)
             {
                 var logging = Track(FileLogging.Create(Path.Combine(dir, "logs", $"worker{i}.log")));
@@ -114,6 +115,8 @@ public static class Launcher
         }
         finally
         {
+            stopWorkers.Cancel();   // a signal or a failure: the workers end before their tasks are disposed
+            await Task.WhenAll(workers);
             shaperStop.Cancel();
             if (shaper is not null) await shaper;
             foreach (var s in sockets) s.Dispose();

@@ -12,7 +12,7 @@ public sealed record WorkerLink(int Worker, string Namespace, string HostDevice,
 /// Real traffic control: one network namespace per worker, a veth pair to the host, and a tbf qdisc on each
 /// end (host end shapes the downlink, namespace end the uplink). Needs root, iproute2 and the sch_tbf module.
 /// The server listens on the host; worker i connects to its link's host address from inside its namespace.
-/// <para>Cleanup: <see cref="Dispose"/> removes the namespaces; a watchdog shell started with them (its own session)
+/// <para>Cleanup: <see cref="Dispose"/> removes the namespaces; a watchdog shell started with them (setsid: outside this process group)
 /// removes them when this process disappears without cleaning up (kill -9); and <see cref="Create"/> first removes
 /// namespaces left by processes that no longer exist.</para>
 /// </summary>
@@ -112,7 +112,7 @@ public sealed partial class NamespaceNetwork : IDisposable
         applied[worker] = mbps;
     }
 
-    /// <summary>A shell in its own session that removes this network's namespaces once this process is gone.</summary>
+    /// <summary>A shell outside this process group (setsid) that removes this network's namespaces once this process is gone.</summary>
     void StartWatchdog()
     {
         StopWatchdog();

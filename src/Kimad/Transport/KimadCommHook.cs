@@ -40,6 +40,7 @@ public sealed class KimadCommHook : IDisposable
     CommunicationBudget? budget;
     long round = -1, haveRound = -1;
     double lastPullSeconds;
+    long lastPullBytes;
 
     /// <summary>A hook for a model with these layer lengths (one entry per parameter tensor, in the order exchanged).</summary>
     public KimadCommHook(IReadOnlyList<int> layerLengths, WorkerOptions options, ILogger? log = null)
@@ -103,7 +104,7 @@ public sealed class KimadCommHook : IDisposable
         {
             join = await client.JoinAsync(rpc, ct);
             if (!join.GradientExchange)
-                throw new InvalidOperationException($"{options.ServerAddress} trains a task of its own; start a gradient-exchange server (kimad server --gradient-exchange --task {ShapeSpec})");
+                throw new InvalidOperationException($"{options.ServerAddress} trains a task of its own; the hook needs a server in gradient-exchange mode for the model shape {ShapeSpec}");
             method = CompressionMethod.Parse(join.Method, options.Discretization);
             budget = new CommunicationBudget(join.TimeBudgetMs, join.CommRatio);
             round = join.Round;
@@ -117,7 +118,7 @@ public sealed class KimadCommHook : IDisposable
         {
             WorkerId = options.WorkerId, Round = round, ModelVersion = ((ITrainingTask)new ModelShape(lengths)).ModelVersion, TotalBytes = message.Length,
             Loss = double.IsFinite(loss) ? loss : 0, UplinkBps = up ?? 0, DownlinkBps = down is { } d ? Math.Max(d, 1) : 0,
-            ComputeMs = budget!.ComputeMs ?? 0, PullMs = lastPullSeconds * 1000,
+            ComputeMs = budget!.ComputeMs ?? 0, PullMs = lastPullSeconds * 1000, PulledBytes = lastPullBytes,
         };
         header.LevelRatios.AddRange(ratios.Select(r => (float)r));
         var clock = Stopwatch.StartNew();
@@ -151,6 +152,7 @@ public sealed class KimadCommHook : IDisposable
         var clock = Stopwatch.StartNew();
         var (header, data) = await client.PullAsync(rpc, round, haveRound, ct);
         lastPullSeconds = clock.Elapsed.TotalSeconds;
+        lastPullBytes = data.Length;
         client.Monitor.Record("server", LinkDirection.Downlink, data.Length, clock.Elapsed);
         if (header.FullState)
         {

@@ -12,7 +12,7 @@ public static class SharedToken
 
     public static string? Resolve(string? token, string? tokenFile)
     {
-        if (!string.IsNullOrEmpty(tokenFile)) return Read(tokenFile, "--token-file");
+        if (!string.IsNullOrEmpty(tokenFile)) return Read(tokenFile, "token file option");
         if (!string.IsNullOrEmpty(token)) return token;
         if (Environment.GetEnvironmentVariable(FileVariable) is { Length: > 0 } path) return Read(path, "$" + FileVariable);
         return Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } t ? t : null;

@@ -215,11 +215,11 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
         var auth = chain.LastOrDefault(x => x is System.Security.Authentication.AuthenticationException);
         if (auth is not null || http?.HttpRequestError == System.Net.Http.HttpRequestError.SecureConnectionError)
             return $"worker {options.WorkerId}: TLS handshake with {options.ServerAddress} failed ({FirstLine((auth ?? http!).Message)}): pin the certificate " +
-                "the server uses (--server-cert), or use http:// if the server runs without --cert";
+                "the server uses, or use http:// if the server runs without TLS";
         if (!tls && http?.HttpRequestError is System.Net.Http.HttpRequestError.HttpProtocolError or System.Net.Http.HttpRequestError.InvalidResponse
             or System.Net.Http.HttpRequestError.ResponseEnded)
-            return $"worker {options.WorkerId}: {options.ServerAddress} does not speak plain HTTP/2 gRPC ({FirstLine(http.Message)}); if the server uses TLS (--cert), " +
-                "connect with https:// and --server-cert";
+            return $"worker {options.WorkerId}: {options.ServerAddress} does not speak plain HTTP/2 gRPC ({FirstLine(http.Message)}); if the server uses TLS, " +
+                "connect with https:// and pin its certificate";
         return null;
     }
 
