@@ -11,6 +11,7 @@ root.Subcommands.Add(BenchServeCommand.Create());
 root.Subcommands.Add(BenchRuntimeCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(TrainDemoCommand.Create());
+root.Subcommands.Add(EvalDemoCommand.Create());
 root.Subcommands.Add(PredictorCommands.Trace());
 root.Subcommands.Add(PredictorCommands.Train());
 root.Subcommands.Add(PredictorCommands.Evaluate());

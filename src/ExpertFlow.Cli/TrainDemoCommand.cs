@@ -28,7 +28,7 @@ internal static class TrainDemoCommand
         var experts = new Option<int>("--experts") { Description = "Experts per layer.", DefaultValueFactory = _ => 8 };
         var topK = new Option<int>("--top-k") { Description = "Experts per token.", DefaultValueFactory = _ => 2 };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Write a checkpoint every N steps (atomically; the final model is always written).", DefaultValueFactory = _ => 100 };
-        var minutes = new Option<double>("--max-minutes") { Description = "Stop training after this many minutes and save the model as it is (0: run all steps).", DefaultValueFactory = _ => 0 };
+        var minutes = new Option<double>("--max-minutes") { Description = "Train for at most this many minutes; the learning rate decays with the clock or the steps, whichever runs out first (0: run all steps).", DefaultValueFactory = _ => 0 };
         var threads = new Option<int>("--threads") { Description = "CPU threads for torch (0: libtorch default).", DefaultValueFactory = _ => 0 };
         var device = CommonOptions.Device();
         var seed = CommonOptions.Seed();

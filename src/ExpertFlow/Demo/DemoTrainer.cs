@@ -26,11 +26,11 @@ public sealed class DemoTrainer(ILogger logger)
         {
             if (options.TimeLimit is { } limit && clock.Elapsed > limit)
             {
-                logger.LogWarning("time limit of {Minutes:F1} min reached after {Steps} of {Planned} steps; saving the model as it is", limit.TotalMinutes, stepsDone, options.Steps);
+                logger.LogInformation("time limit of {Minutes:F1} min reached after {Steps} of {Planned} steps (the schedule followed the clock)", limit.TotalMinutes, stepsDone, options.Steps);
                 break;
             }
             cancellation.ThrowIfCancellationRequested();
-            SetLearningRate(optimizer, LearningRateAt(step, options));
+            SetLearningRate(optimizer, LearningRateAt(step, options, clock.Elapsed));
             using var scope = NewDisposeScope();
             var batch = SampleBatch(corpus.TrainStream, options.BatchSize, length + 1, random).to(device);
             var inputs = batch.narrow(1, 0, length);
@@ -70,10 +70,16 @@ public sealed class DemoTrainer(ILogger logger)
         ["trained_by"] = "expertflow train-demo",
     };
 
-    static double LearningRateAt(int step, DemoTrainingOptions o)
+    /// <summary>
+    /// Linear warm-up, then cosine decay to a tenth of the peak. Under a time limit the decay follows whichever runs out
+    /// first, steps or time, so a run cut by the clock still ends on a low learning rate.
+    /// </summary>
+    internal static double LearningRateAt(int step, DemoTrainingOptions o, TimeSpan elapsed)
     {
         if (step <= o.WarmupSteps) return o.LearningRate * step / Math.Max(1, o.WarmupSteps);
         double t = (double)(step - o.WarmupSteps) / Math.Max(1, o.Steps - o.WarmupSteps);
+        if (o.TimeLimit is { } limit && limit > TimeSpan.Zero) t = Math.Max(t, elapsed / limit);
+        t = Math.Min(1, t);
         return o.LearningRate * (0.1 + 0.9 * 0.5 * (1 + Math.Cos(Math.PI * t)));
     }
 

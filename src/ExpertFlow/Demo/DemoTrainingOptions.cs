@@ -10,7 +10,7 @@ public sealed record DemoTrainingOptions
     public int WarmupSteps { get; init; } = 30;
     public double WeightDecay { get; init; } = 0.01;
     public int CheckpointEvery { get; init; } = 100;
-    /// <summary>Stop after the step that crosses this much training time (the schedule still assumes <see cref="Steps"/>); null: run every step.</summary>
+    /// <summary>Stop after the step that crosses this much training time; the learning-rate decay then follows the clock or the steps, whichever runs out first. Null: run every step.</summary>
     public TimeSpan? TimeLimit { get; init; }
     public int Seed { get; init; } = 0;
 }

@@ -36,4 +36,29 @@ public class EmbeddedDemoModelTests
         // uniform guessing costs ln(4096) = 8.3 nats; the trained model's held-out loss is about 3.5
         Assert.True(nll < 5.5, $"mean next-token loss {nll:F2} nats: the demo model did not load as trained");
     }
+
+    [Fact]
+    public void Quality_score_equals_the_runtime_loss_on_the_same_text()
+    {
+        Toolkit.Runtime.LibTorch.EnsureLoaded();
+        const string text = "A domestic animal of the genus Felis, kept as a pet and to catch mice and rats.";
+        var tokenizer = ModelTokenizer.Load(Folder);
+        int[] ids = tokenizer.Encode(text);
+        using var model = MoeModels.Load(Folder, new ModelLoadOptions { Device = CPU });
+        model.ResetCache(1, ids.Length + 1);
+        double runtime;
+        using (var scope = NewDisposeScope())
+        using (no_grad())
+        {
+            var logits = model.Step([ids], allPositions: true)[0];
+            runtime = nn.functional.cross_entropy(logits[..^1], tensor(ids[1..].Select(i => (long)i).ToArray())).item<float>();
+        }
+        var (training, trainingTokenizer) = ExpertFlow.Demo.DemoCheckpoint.Load(Folder);
+        using (training)
+        {
+            var (loss, tokens) = ExpertFlow.Demo.DemoQuality.Score(training, [trainingTokenizer.Encode(text)], maxLength: 128);
+            Assert.Equal(ids.Length - 1, tokens);
+            Assert.Equal(runtime, loss, 3);
+        }
+    }
 }
