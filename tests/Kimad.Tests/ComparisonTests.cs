@@ -72,3 +72,51 @@ public class CompareProtocolTests
         Assert.Throws<ArgumentException>(() => TraceFamily.Named("nope"));
     }
 }
+
+[Collection("processes")]
+public class CompareProtocolRunTests
+{
+    [Fact]
+    public async Task EveryRunKeepsItsMetricsAndASecondCallResumes()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        string dir = Path.Combine(Path.GetTempPath(), $"kimad-compare-{Guid.NewGuid():N}");
+        try
+        {
+            var options = new CompareOptions
+            {
+                Launch = new LaunchOptions { Workers = 2, Task = "logreg", OutputDirectory = dir, Rounds = 30, EvalEvery = 5, Shaping = ShapingMode.Throttle, TimeBudgetMs = 50, RunTimeout = TimeSpan.FromSeconds(90) },
+                Methods = ["kimad+", "ef21-fixed:0.1"], Seeds = [0, 1], Families = [TraceFamily.Named("constant-fast")], Targets = [0.6, 0.8], OutputDirectory = dir,
+            };
+            var lines = new List<string>();
+            var summaries = await CompareProtocol.RunAsync(options, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, new SyncProgress(lines), ct);
+            Assert.Equal(2, summaries.Count);
+            Assert.All(summaries, s => Assert.Equal(2, s.Runs));
+            var losses = new Dictionary<(int, string), double[]>();
+            foreach (int seed in options.Seeds)
+                foreach (var method in options.Methods)
+                {
+                    var rounds = MetricsFiles.Read(CompareProtocol.RunDirectory(dir, "constant-fast", seed, method));
+                    Assert.Equal(30, rounds.Count);
+                    losses[(seed, method)] = rounds.Select(r => r.TrainLoss).ToArray();
+                }
+            Assert.NotEqual(losses[(0, "kimad+")], losses[(1, "kimad+")]);   // the seed reaches the runs
+            Assert.Contains("kimad+", File.ReadAllText(Path.Combine(dir, "summary.md")));
+            Assert.True(new FileInfo(Path.Combine(dir, "time_to_target.png")).Length > 1000);
+            Assert.True(File.Exists(Path.Combine(dir, "summary.json")));
+
+            // A second call keeps the finished runs and only summarises.
+            var stamp = File.GetLastWriteTimeUtc(Path.Combine(CompareProtocol.RunDirectory(dir, "constant-fast", 0, "kimad+"), "metrics.json"));
+            lines.Clear();
+            await CompareProtocol.RunAsync(options, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, new SyncProgress(lines), ct);
+            Assert.Equal(4, lines.Count(l => l.Contains("kept from an earlier run")));
+            Assert.Equal(stamp, File.GetLastWriteTimeUtc(Path.Combine(CompareProtocol.RunDirectory(dir, "constant-fast", 0, "kimad+"), "metrics.json")));
+        }
+        finally { try { Directory.Delete(dir, true); } catch (IOException) { } }
+    }
+
+    sealed class SyncProgress(List<string> lines) : IProgress<string>
+    {
+        public void Report(string value) { lock (lines) lines.Add(value); }
+    }
+}
