@@ -4,7 +4,7 @@ bench-serve), as static batches of each client count: the whole batch's greedy g
 = NEW, like the server's ignore_eos). Throughput = batch*NEW / generate time; time to first token = the time of a
 generate of one new token for the batch (its prefill); inter-token latency = (generate time - that) / (NEW - 1).
 
-  python3 transformers_peer.py MODEL_DIR PROMPTS_JSON OUT_JSON [--clients 1,8,32,64]
+  python3 bench/expertflow/serve_transformers_peer.py MODEL_DIR PROMPTS_JSON OUT_JSON [--clients 1,8,32,64]
 """
 import json, sys, time
 import torch

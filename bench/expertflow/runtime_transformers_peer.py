@@ -5,7 +5,7 @@ GPU (no download), all resident. Same protocol as the .NET side: random prompts 
 generate, then greedy generate of NEW tokens; decode tokens/s = batch*(NEW-1)/(generate time - prefill time),
 overall tokens/s = batch*NEW/generate time.
 
-  python3 transformers_peer.py OUT.json [--batch 1,16] [--prompt 32] [--new 32] [--layers 24]
+  python3 bench/expertflow/runtime_transformers_peer.py OUT.json [--batch 1,16] [--prompt 32] [--new 32] [--layers 24]
 """
 import json, sys, time
 import torch

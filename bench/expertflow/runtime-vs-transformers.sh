@@ -5,13 +5,13 @@
 #   1. `expertflow bench-runtime --paths stacked --cuda-graphs on --fused-kernels both`: the fused kernels on and off in
 #      one process (off = transformers' op sequence);
 #   2. REPEATS alternating pairs: `expertflow bench-runtime --paths stacked --cuda-graphs on` (the default decode path on
-#      CUDA) in a fresh process, then bench/runtime/transformers_peer.py;
+#      CUDA) in a fresh process, then bench/expertflow/runtime_transformers_peer.py;
 #   3. summary.md: every run's decode tokens/s per batch size and the ratio of the medians.
 # Needs a CUDA GPU, a CUDA libtorch (LIBTORCH, or python3's torch) and Python with torch and transformers for the peer.
 #
-#   bash bench/runtime/vs-transformers.sh
-#   REPEATS=5 BATCH=1,16 NEW_TOKENS=32 PROMPT_TOKENS=32 AB=0 bash bench/runtime/vs-transformers.sh
-#   DEVICE=cpu SMALL=1 PEER=0 REPEATS=1 bash bench/runtime/vs-transformers.sh    # a smoke run of the script on a CPU
+#   bash bench/expertflow/runtime-vs-transformers.sh
+#   REPEATS=5 BATCH=1,16 NEW_TOKENS=32 PROMPT_TOKENS=32 AB=0 bash bench/expertflow/runtime-vs-transformers.sh
+#   DEVICE=cpu SMALL=1 PEER=0 REPEATS=1 bash bench/expertflow/runtime-vs-transformers.sh    # a smoke run of the script on a CPU
 # Results: runs/runtime-vs-transformers/<time>/ (or $OUT).
 set -uo pipefail
 source "$(dirname "$0")/../env.sh"
@@ -32,7 +32,7 @@ for i in $(seq 1 "$REPEATS"); do
   expertflow bench-runtime "${shape[@]}" --paths stacked --cuda-graphs on --json "$out/expertflow-$i.json" \
     > "$out/expertflow-$i.txt" 2>&1 || echo "run $i of expertflow failed: see $out/expertflow-$i.txt"
   if [ "$PEER" = 1 ]; then
-    python3 bench/runtime/transformers_peer.py "$out/transformers-$i.json" --batch "$BATCH" --prompt "$PROMPT_TOKENS" \
+    python3 bench/expertflow/runtime_transformers_peer.py "$out/transformers-$i.json" --batch "$BATCH" --prompt "$PROMPT_TOKENS" \
       --new "$NEW_TOKENS" > "$out/transformers-$i.txt" 2>&1 || echo "run $i of transformers failed: see $out/transformers-$i.txt"
   fi
 done
