@@ -8,6 +8,9 @@ namespace Toolkit.Data.Images;
 /// </summary>
 public sealed class ImageFolder : IImageSource
 {
+    /// <summary>Key in <see cref="Exception.Data"/> of the error a folder with undecodable images raises: their count.</summary>
+    public const string DamagedImagesKey = "DamagedImages";
+
     readonly byte[][] images;
 
     ImageFolder(string root, string[] files, byte[][] images, int size, IReadOnlyList<string> damaged)
@@ -69,7 +72,7 @@ public sealed class ImageFolder : IImageSource
         if (damaged.Count > 0 && !skipDamaged)
             throw new InvalidDataException(
                 $"{damaged.Count} of {files.Count} images in '{root}' cannot be decoded (truncated, damaged or unreadable; first: {errors[damaged[0]]}); " +
-                "replace or remove them, or pass --skip-damaged to leave them out.");
+                "replace or remove them, or leave them out.") { Data = { [DamagedImagesKey] = damaged.Count } };
         var kept = Enumerable.Range(0, files.Count).Where(i => errors[i] == null).ToArray();
         if (kept.Length == 0) throw new InvalidDataException($"none of the {files.Count} images in '{root}' can be decoded.");
         return new ImageFolder(root, kept.Select(i => files[i]).ToArray(), kept.Select(i => decoded[i]).ToArray(), size,
