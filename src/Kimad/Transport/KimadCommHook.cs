@@ -154,19 +154,7 @@ public sealed class KimadCommHook : IDisposable
         lastPullSeconds = clock.Elapsed.TotalSeconds;
         lastPullBytes = data.Length;
         client.Monitor.Record("server", LinkDirection.Downlink, data.Length, clock.Elapsed);
-        if (header.FullState)
-        {
-            var layers = lengths.Concat(lengths).Select(n => new float[n]).ToArray();
-            ModelCodec.Decode(data, layers);
-            g = layers[..lengths.Length];
-            ef.Restore(layers[lengths.Length..]);
-        }
-        else
-        {
-            var delta = lengths.Select(n => new float[n]).ToArray();
-            ModelCodec.Decode(data, delta);
-            for (int l = 0; l < g.Length; l++) Vector.Add(g[l], delta[l]);
-        }
+        g = WorkerClient.ApplyPull(header.FullState, data, lengths, g, ef);
         haveRound = round;
     }
 

@@ -87,19 +87,7 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
                 monitor.Record(Link, LinkDirection.Downlink, data.Length, clock.Elapsed);
                 double pullSeconds = clock.Elapsed.TotalSeconds;
                 if (header.ModelVersion != task.ModelVersion) throw new InvalidDataException($"server sent model '{header.ModelVersion}', this worker trains '{task.ModelVersion}'");
-                if (header.FullState)
-                {
-                    var layers = lengths.Concat(lengths).Select(n => new float[n]).ToArray();
-                    ModelCodec.Decode(data, layers);
-                    w = layers[..lengths.Length];
-                    ef.Restore(layers[lengths.Length..]);
-                }
-                else
-                {
-                    var delta = lengths.Select(n => new float[n]).ToArray();
-                    ModelCodec.Decode(data, delta);
-                    for (int l = 0; l < w.Length; l++) Vector.Add(w[l], delta[l]);
-                }
+                w = ApplyPull(header.FullState, data, lengths, w, ef);
                 haveRound = round;
 
                 var compute = Stopwatch.StartNew();
@@ -275,5 +263,24 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
                 RemoteCertificateValidationCallback = (_, cert, _, _) => cert is not null && cert.GetCertHashString() == pinned.GetCertHashString(),
             };
         return GrpcChannel.ForAddress(options.ServerAddress, new GrpcChannelOptions { HttpHandler = handler, MaxReceiveMessageSize = Math.Max(options.ChunkBytes, 64 << 10) + 4096 });
+    }
+
+    /// <summary>
+    /// Applies a pulled message to a worker's copy: a full state replaces the copy and restores the EF21 state (the message
+    /// holds both), a delta is added in place. Returns the copy to use from now on.
+    /// </summary>
+    internal static float[][] ApplyPull(bool fullState, ReadOnlySpan<byte> data, IReadOnlyList<int> lengths, float[][] copy, Ef21Worker ef)
+    {
+        if (fullState)
+        {
+            var layers = lengths.Concat(lengths).Select(n => new float[n]).ToArray();
+            ModelCodec.Decode(data, layers);
+            ef.Restore(layers[lengths.Count..]);
+            return layers[..lengths.Count];
+        }
+        var delta = lengths.Select(n => new float[n]).ToArray();
+        ModelCodec.Decode(data, delta);
+        for (int l = 0; l < copy.Length; l++) Vector.Add(copy[l], delta[l]);
+        return copy;
     }
 }
