@@ -64,7 +64,7 @@ if [ "$EVAL_PREDICTOR" = 1 ]; then
   if [ ! -f "$out/predictor-eval/train.eftrace" ]; then
     expertflow trace --model "$MODEL" --output "$out/predictor-eval" "${corpus[@]}" "${traced[@]}" > "$out/trace-eval.log" 2>&1
   fi
-  expertflow eval-predictor --predictor "$out/predictor-eval" --device "$DEVICE" > "$out/eval-predictor.log" 2>&1 \
+  expertflow eval-predictor --predictor "$out/predictor-eval" --out "$out/predictor-eval" --device "$DEVICE" > "$out/eval-predictor.log" 2>&1 \
     || echo "eval-predictor failed: see $out/eval-predictor.log"
   cat "$out/predictor-eval/eval.md" 2> /dev/null
 fi

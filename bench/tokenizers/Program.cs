@@ -6,7 +6,7 @@ using Toolkit.Data.Text.Tokenization;
 
 // Usage:
 //   TokenizerBench export-tiktoken DIR          writes o200k_base.tiktoken and cl100k_base.tiktoken (plain "base64 rank" lines)
-//   TokenizerBench speed LINES.txt.gz [ROUNDS]  encode tokens/s of HfTokenizer vs Microsoft.ML.Tokenizers' TiktokenTokenizer
+//   TokenizerBench speed LINES [ROUNDS]         encode tokens/s of HfTokenizer vs Microsoft.ML.Tokenizers' TiktokenTokenizer
 //   TokenizerBench tiktoken-json NAME OUT.json  o200k_base or cl100k_base written as tokenizer.json
 //   TokenizerBench encode TOKENIZER LINES.jsonl.gz OUT.jsonl  ids and decoded text per line (TOKENIZER: tokenizer.json or a folder)
 if (args.Length >= 2 && args[0] == "export-tiktoken")
@@ -24,7 +24,11 @@ if (args.Length >= 2 && args[0] == "export-tiktoken")
 }
 if (args.Length >= 2 && args[0] == "speed")
 {
-    var lines = ReadLines(args[1]);
+    // A .jsonl(.gz) line set (one JSON string per line, as tests/fixtures/tokenizers/lines.jsonl.gz) is read with
+    // its newlines turned into spaces; other files are plain text, one line each.
+    var lines = args[1].Contains(".jsonl", StringComparison.Ordinal)
+        ? ReadLines(args[1]).Select(l => System.Text.Json.JsonSerializer.Deserialize<string>(l)!.Replace("\r\n", " ").Replace('\n', ' ').Replace('\r', ' ')).ToList()
+        : ReadLines(args[1]);
     int rounds = args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 3;
     Console.WriteLine($"lines: {lines.Count}, characters: {lines.Sum(l => l.Length)}, rounds: {rounds}, best round reported");
     Console.WriteLine("| vocabulary | tokens | HfTokenizer tokens/s | Microsoft.ML.Tokenizers tokens/s | ratio | ids equal |");
@@ -63,7 +67,7 @@ if (args.Length >= 4 && args[0] == "encode")
     }
     return 0;
 }
-Console.Error.WriteLine("usage: TokenizerBench export-tiktoken DIR | speed LINES.txt.gz [ROUNDS]");
+Console.Error.WriteLine("usage: TokenizerBench export-tiktoken DIR | speed LINES(.txt|.jsonl)[.gz] [ROUNDS] | tiktoken-json NAME OUT.json | encode TOKENIZER LINES.jsonl.gz OUT.jsonl");
 return 2;
 
 static (long Tokens, double Seconds) Time(List<string> lines, int rounds, Func<string, int> encode)

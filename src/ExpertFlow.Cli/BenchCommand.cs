@@ -33,6 +33,8 @@ internal static class BenchCommand
         var device = CommonOptions.Device();
         var verbose = CommonOptions.Verbose();
         var command = new Command("bench", "Offloading policy sweep: tokens/s, hit ratio, transfers, stall time and memory per policy, budget and batch size; writes a markdown report with plots.");
+        var formats = new ExpertFormatSettings(list: true);
+        formats.AddTo(command);
         foreach (var o in new Option[] { replot, cold, model, synthetic, work, policies, memory, batch, prompt, newTokens, resident, bandwidth, output, noGraphs, noFused, device, verbose }) command.Options.Add(o);
         command.SetAction(parse =>
         {
@@ -61,15 +63,17 @@ internal static class BenchCommand
             var budgets = OptionValues.Sizes(parse.GetValue(memory)!, "--memory").Order().ToArray();
             var batches = OptionValues.Ints(parse.GetValue(batch)!, "--batch", 1);
             var names = OptionValues.List(parse.GetValue(policies)!, "--policies", OffloadSettings.Policy);
+            var expertFormats = formats.BindList(parse);
             var cases = new List<BenchCase>();
             foreach (int b in batches)
             {
-                foreach (long m in budgets) foreach (var p in names) cases.Add(new BenchCase(p, m, b));
+                // formats innermost: repeated policy names give alternating runs of every format
+                foreach (long m in budgets) foreach (var p in names) foreach (var f in expertFormats) cases.Add(new BenchCase(p, m, b, Format: f));
                 // The first run of each batch size is the ids reference; running it twice shows whether the runtime itself is deterministic.
                 var reference = cases.First(c => c.Batch == b);
                 if (!parse.GetValue(cold)) cases.Insert(cases.IndexOf(reference) + 1, reference with { Note = "repeat of the reference run (determinism check)" });
             }
-            if (parse.GetValue(resident)) foreach (int b in batches) cases.Add(new BenchCase(null, null, b));
+            if (parse.GetValue(resident)) foreach (int b in batches) foreach (var f in expertFormats) cases.Add(new BenchCase(null, null, b, Format: f));
 
             var notes = new List<string>();
             if (parse.GetValue(bandwidth) && dev.type == TorchSharp.DeviceType.CUDA)
@@ -91,9 +95,9 @@ internal static class BenchCommand
             string commandLine = "expertflow " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1));
             var results = bench.Run(cases, new Progress<string>(label => AnsiConsole.MarkupLineInterpolated($"[grey]running {label}...[/]")),
                 partial => OffloadBenchmark.WriteReport(parse.GetValue(output)!, partial, "Offloading benchmark (partial)", commandLine, machine, plots: false));
-            var table = new Table().AddColumns("policy", "budget", "batch", "decode tok/s", "hit ratio", "transfers", "stall s", "demand GB/s", "planned", "measured peak", "ids ok");
+            var table = new Table().AddColumns("policy", "experts", "budget", "batch", "decode tok/s", "hit ratio", "transfers", "stall s", "demand GB/s", "planned", "measured peak", "ids ok");
             foreach (var r in results)
-                table.AddRow(r.Case.PolicyName, r.Case.MemoryBytes is long mb ? MemorySize.Format(mb) : "-", r.Case.Batch.ToString(CultureInfo.InvariantCulture),
+                table.AddRow(r.Case.PolicyName, r.Case.Experts.Name, r.Case.MemoryBytes is long mb ? MemorySize.Format(mb) : "-", r.Case.Batch.ToString(CultureInfo.InvariantCulture),
                     r.Error == null ? r.DecodeTokensPerSecond.ToString("0.00", CultureInfo.InvariantCulture) : "[red]error[/]",
                     r.Stats?.HitRatio.ToString("0.000", CultureInfo.InvariantCulture) ?? "-", r.Stats == null ? "-" : (r.Stats.DemandTransfers + r.Stats.PrefetchTransfers).ToString(CultureInfo.InvariantCulture),
                     r.Stats?.StallSeconds.ToString("0.000", CultureInfo.InvariantCulture) ?? "-",

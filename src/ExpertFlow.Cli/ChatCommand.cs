@@ -31,10 +31,12 @@ internal static class ChatCommand
         var device = CommonOptions.Device();
         var dtype = new Option<string>("--dtype") { Description = "fp32, fp16 or bf16 (auto: bf16 on CUDA, fp32 on the CPU).", DefaultValueFactory = _ => "auto" };
         var verbose = CommonOptions.Verbose();
+        var experts = new ExpertFormatSettings();
         var command = new Command("chat", "Talk to a model: its chat template, tokenizer and generation config, replies streamed; /reset, /stats, /exit.")
         {
             model, system, maxNew, context, template, templateArgs, showSpecial, device, dtype, verbose,
         };
+        experts.AddTo(command);
         var sampling = new SamplingSettings();
         sampling.AddTo(command);
         var offload = new OffloadSettings();
@@ -46,7 +48,7 @@ internal static class ChatCommand
             var settings = new Settings(
                 new EngineOptions
                 {
-                    ModelFolder = r.GetValue(model)!, Device = ComputeDevice.Resolve(r.GetValue(device)!), DType = r.GetValue(dtype) == "auto" ? null : MoeModels.ParseDType(r.GetValue(dtype)!),
+                    ModelFolder = r.GetValue(model)!, Device = ComputeDevice.Resolve(r.GetValue(device)!), DType = r.GetValue(dtype) == "auto" ? null : MoeModels.ParseDType(r.GetValue(dtype)!), ExpertFormat = experts.Bind(r),
                     Offload = offload.Bind(r), PredictorFolder = offload.PredictorFolder(r),
                 },
                 r.GetValue(system), r.GetValue(maxNew), r.GetValue(context), sampling.Bind(r), r.GetValue(template), TemplateArgs(r.GetValue(templateArgs) ?? []), r.GetValue(showSpecial));

@@ -9,7 +9,7 @@ using TorchSharp;
 
 namespace ExpertFlow.Cli;
 
-/// <summary><c>expertflow doctor</c>: what this machine offers (runtime, libtorch, CPU, CUDA devices, copy bandwidth).</summary>
+/// <summary><c>expertflow doctor</c>: what the machine offers (runtime, libtorch, CPU, CUDA devices, copy bandwidth).</summary>
 internal static class DoctorCommand
 {
     public static Command Create()

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text;
 using System.Text.Json;
 using ExpertFlow.Demo;
+using ExpertFlow.Evaluation;
 using ExpertFlow.Tracing;
 using Spectre.Console;
 using Toolkit.Cli;

@@ -36,11 +36,13 @@ internal static class GenerateCommand
         var noGraphs = new Option<bool>("--no-cuda-graphs") { Description = "Decode eagerly on CUDA (by default, decode steps with resident experts replay a captured CUDA graph)." };
         var noFused = new Option<bool>("--no-fused-kernels") { Description = "On CUDA in bf16/fp16, run transformers' exact op sequence instead of libtorch's fused rms_norm and grouped expert GEMM." };
         var verbose = CommonOptions.Verbose();
+        var experts = new ExpertFormatSettings();
         var command = new Command("generate", "Generate text with a MoE model folder (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, DeepSeek-MoE, Switch Transformers), experts resident or offloaded.")
         {
             model, prompt, inputIds, promptsFile, maxNew, device, dtype, batch, maxSequences, stop, stopText,
             showSpecial, raw, json, noGraphs, noFused, verbose,
         };
+        experts.AddTo(command);
         var sampling = new SamplingSettings();
         sampling.AddTo(command);
         var offload = new OffloadSettings();
@@ -55,7 +57,7 @@ internal static class GenerateCommand
             var settings = new Settings(
                 new EngineOptions
                 {
-                    ModelFolder = r.GetValue(model)!, Device = ComputeDevice.Resolve(r.GetValue(device)!), DType = r.GetValue(dtype) == "auto" ? null : MoeModels.ParseDType(r.GetValue(dtype)!),
+                    ModelFolder = r.GetValue(model)!, Device = ComputeDevice.Resolve(r.GetValue(device)!), DType = r.GetValue(dtype) == "auto" ? null : MoeModels.ParseDType(r.GetValue(dtype)!), ExpertFormat = experts.Bind(r),
                     CudaGraphs = !r.GetValue(noGraphs), FusedKernels = !r.GetValue(noFused), Offload = offload.Bind(r), PredictorFolder = offload.PredictorFolder(r),
                 },
                 r.GetValue(prompt), r.GetValue(inputIds) is string ids ? OptionValues.Ints(ids, "--input-ids", 0).ToArray() : null, r.GetValue(promptsFile),

@@ -51,7 +51,7 @@ internal static class PredictorCommands
 
     public static Command Train()
     {
-        var model = new Option<string>("--model") { Description = "Model folder to trace and train for (any supported decoder-only family, with its tokenizer).", DefaultValueFactory = _ => "models/demo-moe" };
+        var model = new Option<string>("--model") { Description = "Model folder to trace and train for (any supported decoder-only family, with its tokenizer).", Required = true };
         var output = new Option<string?>("--output") { Description = "Folder for traces, predictor weights, loss curve and report (default: MODEL/predictor)." };
         var corpus = Corpus();
         var entries = new Option<int>("--trace-entries") { Description = "Training texts to trace.", DefaultValueFactory = _ => 12000 };
@@ -107,10 +107,11 @@ internal static class PredictorCommands
     {
         var predictorDir = new Option<string>("--predictor") { Description = "Folder written by train-predictor (predictor and its traces).", DefaultValueFactory = _ => "models/demo-moe/predictor" };
         var maxLength = new Option<int>("--max-length") { Description = "Tokens per sequence evaluated.", DefaultValueFactory = _ => 64 };
+        var output = new Option<string>("--out") { Description = "Folder for the report (eval.md).", DefaultValueFactory = _ => Path.Combine("runs", "predictor-eval") };
         var device = CommonOptions.Device();
         var command = new Command("eval-predictor", "Held-out accuracy of the routing path predictor next to heuristics: per-token recall and precision, per-batch coverage.")
         {
-            predictorDir, maxLength, device,
+            predictorDir, maxLength, output, device,
         };
         command.SetAction(parse =>
         {
@@ -121,7 +122,9 @@ internal static class PredictorCommands
             if (predictor.Config.NumLayers != traces.Header.NumLayers || predictor.Config.NumExperts != traces.Header.NumExperts)
                 throw new InvalidDataException($"the predictor in '{dir}' does not match its traces ({traces.Header}); train it again");
             predictor.to(ComputeDevice.Resolve(parse.GetValue(device)!));
-            Report(predictor, traces, parse.GetValue(maxLength), dir);
+            string outDir = parse.GetValue(output)!;
+            Directory.CreateDirectory(outDir);
+            Report(predictor, traces, parse.GetValue(maxLength), outDir);
             return 0;
         });
         return command;

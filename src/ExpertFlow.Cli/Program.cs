@@ -10,6 +10,7 @@ root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(BenchServeCommand.Create());
 root.Subcommands.Add(BenchRuntimeCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(EvalQuantCommand.Create());
 root.Subcommands.Add(TrainDemoCommand.Create());
 root.Subcommands.Add(EvalDemoCommand.Create());
 root.Subcommands.Add(PredictorCommands.Trace());

@@ -13,7 +13,7 @@ internal static class ServeCommand
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "Hugging Face model folder (with tokenizer files; a chat template for /v1/chat/completions).", Required = true };
-        var host = new Option<string>("--host") { Description = "Address to bind: 127.0.0.1 (this machine only) by default; 0.0.0.0 serves others (give --api-key, and TLS through Kestrel__Endpoints__ settings).", DefaultValueFactory = _ => "127.0.0.1" };
+        var host = new Option<string>("--host") { Description = "Address to bind: 127.0.0.1 (local clients only) by default; 0.0.0.0 serves others (give --api-key, and TLS through Kestrel__Endpoints__ settings).", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port") { Description = "TCP port (0: any free one).", DefaultValueFactory = _ => 8000 };
         var name = new Option<string?>("--served-model-name") { Description = "The model name clients send (default: the folder's name)." };
         var maxSequences = new Option<int>("--max-sequences") { Description = "Sequences generated at once (continuous batching over this many KV cache rows).", DefaultValueFactory = _ => 8 };
@@ -24,17 +24,19 @@ internal static class ServeCommand
         var device = CommonOptions.Device();
         var dtype = new Option<string>("--dtype") { Description = "fp32, fp16 or bf16 (auto: bf16 on CUDA, fp32 on the CPU).", DefaultValueFactory = _ => "auto" };
         var verbose = CommonOptions.Verbose();
+        var experts = new ExpertFormatSettings();
         var command = new Command("serve", "Serve a model over an OpenAI-compatible HTTP API (chat and text completions, streaming, /v1/models, /health, /metrics) with continuous batching.")
         {
             model, host, port, name, maxSequences, maxQueue, context, maxBody, apiKey, device, dtype, verbose,
         };
+        experts.AddTo(command);
         var offload = new OffloadSettings();
         offload.AddTo(command);
         command.SetAction(async (r, cancel) =>
         {
             var engine = new EngineOptions
             {
-                ModelFolder = r.GetValue(model)!, Device = ComputeDevice.Resolve(r.GetValue(device)!), DType = r.GetValue(dtype) == "auto" ? null : MoeModels.ParseDType(r.GetValue(dtype)!),
+                ModelFolder = r.GetValue(model)!, Device = ComputeDevice.Resolve(r.GetValue(device)!), DType = r.GetValue(dtype) == "auto" ? null : MoeModels.ParseDType(r.GetValue(dtype)!), ExpertFormat = experts.Bind(r),
                 Offload = offload.Bind(r), PredictorFolder = offload.PredictorFolder(r),
             };
             if (!Directory.Exists(engine.ModelFolder)) throw new DirectoryNotFoundException($"--model '{engine.ModelFolder}' is not a folder.");

@@ -14,7 +14,7 @@ internal static class BenchCommand
         var layers = new Option<int>("--layers") { Description = "Layers in the allocator instance.", DefaultValueFactory = _ => 60 };
         var d = new Option<int>("--discretization") { Description = "Budget steps D.", DefaultValueFactory = _ => 1000 };
         var repeats = new Option<int>("--repeats") { Description = "Timed repetitions.", DefaultValueFactory = _ => 200 };
-        var command = new Command("bench", "Measure the Kimad+ allocator and the CPU compressors on this machine.") { layers, d, repeats };
+        var command = new Command("bench", "Measure the Kimad+ allocator and the CPU compressors locally.") { layers, d, repeats };
         command.SetAction(parse =>
         {
             int l = parse.GetValue(layers), steps = parse.GetValue(d), n = parse.GetValue(repeats);

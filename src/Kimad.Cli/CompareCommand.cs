@@ -1,41 +1,54 @@
 using System.CommandLine;
 using Kimad.Experiments;
 using Microsoft.Extensions.Logging;
-using Spectre.Console;
 using Toolkit.Cli;
-using Toolkit.Reporting;
 
 namespace Kimad.Cli;
 
-/// <summary><c>kimad compare</c>: runs several methods on the same trace and prints a table.</summary>
+/// <summary><c>kimad compare</c>: every method on every trace family with several seeds; medians and spreads.</summary>
 internal static class CompareCommand
 {
+    static string[] List(ParseResult p, Option<string[]> o) =>
+        p.GetValue(o)!.SelectMany(m => m.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
+
     public static Command Create()
     {
         var o = new LaunchCommand.Options();
-        var methods = new Option<string[]>("--methods") { Description = "Methods to run (comma- or space-separated).", DefaultValueFactory = _ => ["uncompressed", "ef21-fixed:0.1", "kimad", "kimad+"], AllowMultipleArgumentsPerToken = true };
-        var targetAccuracy = new Option<double?>("--target-accuracy") { Description = "Report the wall time to reach this test accuracy." };
-        var targetLoss = new Option<double?>("--target-loss") { Description = "Report the wall time to reach this evaluation loss (tasks without accuracy)." };
-        var command = new Command("compare", "Run methods one after another on the same task and trace; print and save a comparison table and plots.") { methods, targetAccuracy, targetLoss };
+        var methods = new Option<string[]>("--methods") { Description = "Methods (comma- or space-separated).", DefaultValueFactory = _ => CompareOptions.DefaultMethods, AllowMultipleArgumentsPerToken = true };
+        var families = new Option<string[]>("--families") { Description = $"Trace families: {string.Join(", ", TraceFamily.BuiltIn)}; or 'custom' for --trace/--trace-stagger-s.", DefaultValueFactory = _ => TraceFamily.BuiltIn, AllowMultipleArgumentsPerToken = true };
+        var seeds = new Option<int>("--seeds") { Description = "Seeds per method and family (0, 1, ...).", DefaultValueFactory = _ => 3 };
+        var targets = new Option<double[]>("--targets") { Description = "Test-accuracy targets; the first one is the headline's.", DefaultValueFactory = _ => [0.65, 0.7, 0.75], AllowMultipleArgumentsPerToken = true,
+            CustomParser = r => r.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries)).Select(v => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray() };
+        var command = new Command("compare", "Run every method on every trace family with several seeds (raw metrics kept per run; a rerun skips finished runs); write summary.md, summary.json and time_to_target.png with medians and spreads.")
+            { methods, families, seeds, targets };
         o.AddTo(command);
+        o.Out.DefaultValueFactory = _ => Path.Combine("runs", "kimad", "compare");
+        o.Out.Required = false;
         command.SetAction(async (parse, ct) =>
         {
             using var logging = CliApp.CreateLogging(parse.GetValue(o.Verbose));
             var log = logging.CreateLogger("Kimad.Compare");
-            var list = parse.GetValue(methods)!.SelectMany(m => m.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
-            foreach (var m in list) Kimad.Compression.CompressionMethod.Parse(m);
-            string root = parse.GetValue(o.Out)!;
-            var results = new List<(string Method, LaunchResult Result)>();
-            foreach (var m in list)
+            var launch = o.Read(parse, "kimad+", parse.GetValue(o.Out)!);
+            var familyList = List(parse, families).Select(f => f == "custom"
+                ? new TraceFamily("custom", launch.Traces, launch.TraceStaggerSeconds, string.Join(", ", launch.Traces.Select(Path.GetFileName)) + $", stagger {launch.TraceStaggerSeconds} s")
+                : TraceFamily.Named(f)).ToList();
+            int n = parse.GetValue(seeds);
+            if (n < 1) throw new ArgumentException("--seeds must be at least 1");
+            var options = new CompareOptions
             {
-                string dir = Path.Combine(root, m.Replace(':', '_').Replace('+', 'p'));
-                results.Add((m, await Launcher.RunAsync(o.Read(parse, m, dir), ToolCommand.Current(typeof(CompareCommand).Assembly.Location), log, ct)));
+                Launch = launch, Methods = List(parse, methods), Seeds = Enumerable.Range(0, n).ToArray(), Families = familyList, Targets = parse.GetValue(targets)!,
+                OutputDirectory = parse.GetValue(o.Out)!,
+            };
+            try
+            {
+                await CompareProtocol.RunAsync(options, log, new Progress<string>(line => log.LogInformation("{Line}", line)), ct);
             }
-            var rows = results.Select(r => Comparison.Summarise(r.Method, r.Result.Rounds, parse.GetValue(targetAccuracy), parse.GetValue(targetLoss))).ToList();
-            string table = Comparison.Table(rows, parse.GetValue(targetAccuracy), parse.GetValue(targetLoss)).ToString();
-            Files.WriteAllTextAtomically(Path.Combine(root, "comparison.md"), table);
-            Comparison.Plots(root, results.Select(r => (r.Method, r.Result.Rounds)).ToList());
-            AnsiConsole.WriteLine(table);
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                log.LogWarning("stopped by a signal; finished runs are kept and the same command continues from them");
+                return LaunchCommand.Stopped;
+            }
+            Console.WriteLine(File.ReadAllText(Path.Combine(options.OutputDirectory, "summary.md")));   // unwrapped markdown
             return 0;
         });
         return command;

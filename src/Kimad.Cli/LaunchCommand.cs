@@ -26,12 +26,14 @@ internal static class LaunchCommand
         public readonly Option<int> EvalEvery = new("--eval-every") { Description = "Evaluate every N rounds.", DefaultValueFactory = _ => 10 };
         public readonly Option<ShapingMode> Shaping = new("--shaping") { Description = "auto (tc in namespaces when possible), tc, throttle (in-process token buckets) or none.", DefaultValueFactory = _ => ShapingMode.Auto };
         public readonly Option<double> Timeout = new("--timeout-s") { Description = "Stop the run after this many seconds.", DefaultValueFactory = _ => 600 };
+        public readonly Option<double> MinCompute = new("--min-compute-ms") { Description = "Every worker's round compute (gradient, decision, encoding) takes at least this long; fixes the compute/link balance whatever the machine's speed (0 = off).", DefaultValueFactory = _ => 0 };
+        public readonly Option<string?> DataDir = new("--data-dir") { Description = "Fashion-MNIST folder (default: $FASHION_MNIST_DIR or /usr/share/datasets/fashion-mnist)." };
         public readonly Option<int> Seed = CommonOptions.Seed();
         public readonly Option<bool> Verbose = CommonOptions.Verbose();
 
         public void AddTo(Command c)
         {
-            foreach (var o in new Option[] { Workers, Task, Trace, Stagger, Out, Rounds, MaxWall, Budget, CommRatio, IndependentDirections, Lr, Batch, EvalEvery, Shaping, Timeout, Seed, Verbose }) c.Options.Add(o);
+            foreach (var o in new Option[] { Workers, Task, Trace, Stagger, Out, Rounds, MaxWall, Budget, CommRatio, IndependentDirections, Lr, Batch, EvalEvery, MinCompute, DataDir, Shaping, Timeout, Seed, Verbose }) c.Options.Add(o);
         }
 
         public LaunchOptions Read(ParseResult p, string method, string outDir) => new()
@@ -39,26 +41,35 @@ internal static class LaunchCommand
             Workers = p.GetValue(Workers), Task = p.GetValue(Task)!, Method = method, Traces = p.GetValue(Trace) ?? [],
             TraceStaggerSeconds = p.GetValue(Stagger), OutputDirectory = outDir, Rounds = p.GetValue(Rounds), MaxWallSeconds = p.GetValue(MaxWall), TimeBudgetMs = p.GetValue(Budget), CommRatio = p.GetValue(CommRatio), IndependentDirections = p.GetValue(IndependentDirections),
             LearningRate = p.GetValue(Lr), BatchSize = p.GetValue(Batch), EvalEvery = p.GetValue(EvalEvery), Shaping = p.GetValue(Shaping),
-            RunTimeout = TimeSpan.FromSeconds(p.GetValue(Timeout)), Seed = p.GetValue(Seed),
+            RunTimeout = TimeSpan.FromSeconds(p.GetValue(Timeout)), Seed = p.GetValue(Seed), MinComputeMs = p.GetValue(MinCompute), DataDirectory = p.GetValue(DataDir),
         };
     }
+
+    /// <summary>Exit code after SIGTERM or Ctrl+C (128 + SIGTERM).</summary>
+    public const int Stopped = 143;
 
     public static Command Create()
     {
         var o = new Options();
         var method = SharedOptions.Method();
-        var command = new Command("launch", "Start a server and N workers on this machine (namespaces + tc when possible), replay a bandwidth trace, write metrics and plots.") { method };
+        var command = new Command("launch", "Run a server and N workers in this process, each behind its own shaped link (namespaces + tc when possible), replay a bandwidth trace, write metrics and plots.") { method };
         o.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
             using var logging = CliApp.CreateLogging(parse.GetValue(o.Verbose));
             string m = parse.GetValue(method)!;
             Kimad.Compression.CompressionMethod.Parse(m);
-            var result = await Launcher.RunAsync(o.Read(parse, m, parse.GetValue(o.Out)!), ToolCommand.Current(typeof(LaunchCommand).Assembly.Location),
-                logging.CreateLogger("Kimad.Launch"), ct);
+            var log = logging.CreateLogger("Kimad.Launch");
+            LaunchResult result;
+            try { result = await Launcher.RunAsync(o.Read(parse, m, parse.GetValue(o.Out)!), log, ct); }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                log.LogWarning("stopped by a signal; server and workers stopped, namespaces removed");
+                return Stopped;
+            }
             var last = result.Rounds.LastOrDefault();
             AnsiConsole.MarkupLineInterpolated($"[green]{result.Rounds.Count}[/] rounds, shaping {result.Shaping}, final train loss {last?.TrainLoss:G4}, accuracy {last?.EvalAccuracy:P1}, {last?.WallSeconds:F1} s; results in {result.OutputDirectory}");
-            return result.ServerExitCode == 0 && result.Rounds.Count > 0 ? 0 : 1;
+            return result.Failure is null ? 0 : 1;
         });
         return command;
     }

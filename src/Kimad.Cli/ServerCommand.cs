@@ -28,10 +28,11 @@ internal static class ServerCommand
         var roundTimeout = new Option<double>("--round-timeout-s") { Description = "A round completes with the workers that pushed after this many seconds; the others are marked dead.", DefaultValueFactory = _ => 20 };
         var startTimeout = new Option<double>("--start-timeout-s") { Description = "Start with fewer workers than --workers after this many seconds.", DefaultValueFactory = _ => 120 };
         var cert = new Option<string?>("--cert") { Description = "TLS: server certificate PFX (create with 'kimad cert')." };
-        var certPassword = new Option<string?>("--cert-password") { Description = "Password of the PFX." };
+        var certPassword = new Option<string?>("--cert-password") { Description = "Password of the PFX (also $KIMAD_CERT_PASSWORD)." };
         var maxMessage = new Option<long>("--max-message-bytes") { Description = "Largest uplink message accepted.", DefaultValueFactory = _ => 64L << 20 };
+        var gradientExchange = new Option<bool>("--gradient-exchange") { Description = "Aggregate gradients for training loops that own their model and optimizer (KimadCommHook); use with --task shape:L1,L2,... (the hook's ShapeSpec)." };
         var command = new Command("server", "Run the parameter server: synchronous EF21 rounds over gRPC.")
-            { method, downlink, rounds, maxWall, budget, commRatio, independent, lr, port, bind, output, checkpoint, resume, evalEvery, roundTimeout, startTimeout, cert, certPassword, maxMessage };
+            { method, downlink, rounds, maxWall, budget, commRatio, independent, lr, port, bind, output, checkpoint, resume, evalEvery, roundTimeout, startTimeout, cert, certPassword, maxMessage, gradientExchange };
         shared.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
@@ -56,13 +57,24 @@ internal static class ServerCommand
                 EvalEvery = parse.GetValue(evalEvery),
                 MaxMessageBytes = parse.GetValue(maxMessage),
                 Seed = parse.GetValue(shared.Seed),
+                GradientExchange = parse.GetValue(gradientExchange),
             };
+            if (options.GradientExchange != task is Kimad.Tasks.ModelShape)
+                throw new ArgumentException(options.GradientExchange ? "--gradient-exchange needs --task shape:L1,L2,... (the layer lengths of the training loop's model)"
+                    : "--task shape:... describes a model trained elsewhere: add --gradient-exchange");
             Kimad.Compression.CompressionMethod.Parse(options.Method);   // fail early on a bad method
             if (options.DownlinkMethod is { } d) Kimad.Compression.CompressionMethod.Parse(d);
-            var certificate = parse.GetValue(cert) is { } c ? Certificates.LoadPfx(c, parse.GetValue(certPassword)) : null;
+            var certificate = parse.GetValue(cert) is { } c ? Certificates.LoadPfx(c, parse.GetValue(certPassword) ?? Environment.GetEnvironmentVariable("KIMAD_CERT_PASSWORD")) : null;
             var network = new ServerNetwork(parse.GetValue(bind)!, parse.GetValue(port), shared.GetToken(parse), certificate, shared.Throttles(parse));
-            var metrics = await ParameterServerHost.RunAsync(task, options, network, logging, ct);
-            return metrics.Count > 0 ? 0 : 1;
+            try
+            {
+                var metrics = await ParameterServerHost.RunAsync(task, options, network, logging, ct);
+                return metrics.Count > 0 ? 0 : 1;
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return LaunchCommand.Stopped;   // the host logged the stop; resume with --checkpoint F --resume
+            }
         });
         return command;
     }

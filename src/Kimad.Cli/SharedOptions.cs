@@ -12,7 +12,8 @@ internal sealed class SharedOptions
     public readonly Option<int> Seed = Toolkit.Cli.CommonOptions.Seed();
     public readonly Option<int> BatchSize = new("--batch-size") { Description = "Minibatch size per worker.", DefaultValueFactory = _ => 64 };
     public readonly Option<string?> DataDir = new("--data-dir") { Description = "Fashion-MNIST folder (default: $FASHION_MNIST_DIR or /usr/share/datasets/fashion-mnist)." };
-    public readonly Option<string?> Token = new("--token") { Description = "Shared secret; every call must carry it (also $KIMAD_TOKEN)." };
+    public readonly Option<string?> Token = new("--token") { Description = "Shared secret; every call must carry it (visible in process listings: prefer --token-file, $KIMAD_TOKEN_FILE or $KIMAD_TOKEN)." };
+    public readonly Option<string?> TokenFile = new("--token-file") { Description = "File whose first line is the shared secret (also $KIMAD_TOKEN_FILE)." };
     public readonly Option<string?> ThrottleTrace = new("--throttle-trace") { Description = "In-process shaping: trace CSV(s), comma-separated, assigned to workers round-robin." };
     public readonly Option<long> TraceEpoch = new("--trace-epoch-ms") { Description = "Unix time (ms) at which the traces start (default: now).", DefaultValueFactory = _ => 0 };
     public readonly Option<double> TraceStagger = new("--trace-stagger-s") { Description = "Worker i replays its trace shifted by i x this many seconds.", DefaultValueFactory = _ => 0 };
@@ -28,13 +29,13 @@ internal sealed class SharedOptions
 
     public void AddTo(Command c)
     {
-        foreach (var o in new Option[] { Task, Workers, Seed, BatchSize, DataDir, Token, ThrottleTrace, TraceEpoch, TraceStagger, Verbose }) c.Options.Add(o);
+        foreach (var o in new Option[] { Task, Workers, Seed, BatchSize, DataDir, Token, TokenFile, ThrottleTrace, TraceEpoch, TraceStagger, Verbose }) c.Options.Add(o);
     }
 
     public ITrainingTask CreateTask(ParseResult p) =>
         TrainingTasks.Create(p.GetValue(Task)!, new TaskOptions(p.GetValue(Seed), p.GetValue(BatchSize), p.GetValue(DataDir)));
 
-    public string? GetToken(ParseResult p) => p.GetValue(Token) ?? Environment.GetEnvironmentVariable("KIMAD_TOKEN");
+    public string? GetToken(ParseResult p) => Kimad.Transport.SharedToken.Resolve(p.GetValue(Token), p.GetValue(TokenFile));
 
     /// <summary>The token bucket for worker <paramref name="worker"/>'s link, or null without --throttle-trace.</summary>
     public Func<int, TokenBucketThrottle?> Throttles(ParseResult p)
@@ -43,8 +44,6 @@ internal sealed class SharedOptions
         if (string.IsNullOrWhiteSpace(spec)) return _ => null;
         var traces = spec.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(BandwidthTrace.Load).ToArray();
         long epoch = p.GetValue(TraceEpoch) is > 0 and var e ? e : DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        double stagger = p.GetValue(TraceStagger);
-        var cache = new System.Collections.Concurrent.ConcurrentDictionary<int, TokenBucketThrottle>();
-        return w => cache.GetOrAdd(w, i => new TokenBucketThrottle(traces[i % traces.Length], new TraceClock(epoch, i * stagger)));
+        return TokenBucketThrottle.PerWorker(traces, epoch, p.GetValue(TraceStagger));
     }
 }

@@ -16,7 +16,8 @@ internal static class WorkerCommand
         var serverCert = new Option<string?>("--server-cert") { Description = "TLS: the server's certificate (.cer from 'kimad cert') to pin." };
         var reconnect = new Option<double>("--reconnect-timeout-s") { Description = "Keep trying to reach the server this long.", DefaultValueFactory = _ => 60 };
         var stopAfter = new Option<long?>("--stop-after-rounds") { Description = "Exit after pushing this many rounds (for failure tests)." };
-        var command = new Command("worker", "Run a worker: pull the model, compute gradients on its shard, push compressed EF21 messages.") { server, id, serverCert, reconnect, stopAfter };
+        var minCompute = new Option<double>("--min-compute-ms") { Description = "A round's compute takes at least this long (fixes the compute/link balance; 0 = off).", DefaultValueFactory = _ => 0 };
+        var command = new Command("worker", "Run a worker: pull the model, compute gradients on its shard, push compressed EF21 messages.") { server, id, serverCert, reconnect, stopAfter, minCompute };
         shared.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
@@ -34,6 +35,7 @@ internal static class WorkerCommand
                 Seed = parse.GetValue(shared.Seed),
                 UplinkThrottle = shared.Throttles(parse)(worker),
                 StopAfterRounds = parse.GetValue(stopAfter),
+                MinComputeMs = parse.GetValue(minCompute),
             };
             var log = logging.CreateLogger("Kimad.Worker");
             try
@@ -45,6 +47,11 @@ internal static class WorkerCommand
             {
                 log.LogError("{Message}", e.Message);   // server unreachable or refused: one line, no stack trace
                 return 1;
+            }
+            catch (Exception e) when (ct.IsCancellationRequested && e is OperationCanceledException or Grpc.Core.RpcException { StatusCode: Grpc.Core.StatusCode.Cancelled })
+            {
+                log.LogInformation("worker {Worker}: stopped by a signal", worker);
+                return LaunchCommand.Stopped;
             }
         });
         return command;

@@ -21,8 +21,8 @@ public sealed class LibTorchException(string message, Exception? inner = null) :
 /// <summary>
 /// Finds and loads libtorch before TorchSharp initialises. Convention (as Rust's tch): the environment
 /// variable LIBTORCH names a libtorch folder or a PyTorch 'torch' folder (its lib/ holds the .so files);
-/// LIBTORCH_USE_PYTORCH=1 asks python3 where torch is. Without either, the CPU libtorch that ships with
-/// the TorchSharp-cpu package is used.
+/// LIBTORCH_USE_PYTORCH=1 asks python3 where torch is. Without either, the CPU libtorch copied into the
+/// build output (package libtorch-cpu-linux-x64, or TorchSharp-cpu for other platforms; see build/TorchSharp.targets) is used.
 /// </summary>
 public static class LibTorch
 {

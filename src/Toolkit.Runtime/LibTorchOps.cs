@@ -27,6 +27,7 @@ public static unsafe class LibTorchOps
 {
     const string GroupedMmName = "_ZN2at4_ops11_grouped_mm4callERKNS_6TensorES4_RKSt8optionalIS2_ES8_S5_IN3c1010ScalarTypeEE";
     const string RmsNormName = "_ZN2at4_ops8rms_norm4callERKNS_6TensorEN3c108ArrayRefINS5_6SymIntEEERKSt8optionalIS2_ES9_IdE";
+    const string ViewDTypeName = "_ZN2at4_ops10view_dtype4callERKNS_6TensorEN3c1010ScalarTypeE";
 
     [StructLayout(LayoutKind.Sequential)]
     struct OptionalTensor
@@ -126,6 +127,48 @@ public static unsafe class LibTorchOps
         rmsNorm(slot, x.Handle, &h, 1, &w, eps, 1);
         return Adopt(slot);
     }
+
+    // (sret, self, c10::ScalarType): resolved on its own, since every libtorch exports it
+    static readonly Lazy<IntPtr> viewDType = new(() =>
+    {
+        var location = LibTorch.EnsureLoaded();
+        foreach (var candidate in new[] { Path.Combine(location.LibDirectory, "libtorch_cpu.so"), Path.Combine(location.LibDirectory, "runtimes", "linux-x64", "native", "libtorch_cpu.so"), "libtorch_cpu.so" })
+            if ((!candidate.Contains('/') || File.Exists(candidate)) && NativeLibrary.TryLoad(candidate, out var library)
+                && NativeLibrary.TryGetExport(library, ViewDTypeName, out var f)) return f;
+        throw new NotSupportedException($"the libtorch in {location.LibDirectory} does not export at::_ops::view_dtype::call");
+    });
+
+    /// <summary>
+    /// <c>tensor.view(dtype)</c>: the same bytes read as another dtype, without a copy (e.g. scales stored inside a
+    /// uint8 block read as fp32). The last dimension must be contiguous and hold whole elements of the new dtype, and the
+    /// storage offset and every other stride must be multiples of the size ratio; the last dimension's length scales by it.
+    /// </summary>
+    public static Tensor ViewAs(Tensor x, ScalarType dtype)
+    {
+        int from = ElementSize(x.dtype), to = ElementSize(dtype);
+        if (from != to)
+        {
+            if (x.dim() < 1 || x.stride(-1) != 1) throw new ArgumentException("view as another dtype needs a last dimension with unit stride.");
+            if (from < to)
+            {
+                int ratio = to / from;
+                if (x.shape[^1] % ratio != 0 || x.storage_offset() % ratio != 0 || Enumerable.Range(0, (int)x.dim() - 1).Any(d => x.stride(d) % ratio != 0))
+                    throw new ArgumentException($"a [{string.Join(", ", x.shape)}] {x.dtype} tensor cannot be read as {dtype}: sizes, offset and strides must be multiples of {ratio}.");
+            }
+        }
+        var slot = NewSlot();
+        ((delegate* unmanaged<IntPtr, IntPtr, sbyte, IntPtr>)viewDType.Value)(slot, x.Handle, (sbyte)dtype);
+        return Adopt(slot);
+    }
+
+    static int ElementSize(ScalarType t) => t switch
+    {
+        ScalarType.Byte or ScalarType.Int8 or ScalarType.Bool => 1,
+        ScalarType.Int16 or ScalarType.Float16 or ScalarType.BFloat16 => 2,
+        ScalarType.Int32 or ScalarType.Float32 => 4,
+        ScalarType.Int64 or ScalarType.Float64 => 8,
+        _ => throw new ArgumentException($"view as: dtype {t} is not supported."),
+    };
 
     static bool SameDevice(Tensor x, Tensor y) => x.device_type == y.device_type && x.device_index == y.device_index;
 

@@ -90,7 +90,12 @@ static class TrainCommand
     /// <summary>Loads a split, warning with their count when damaged images were left out (--skip-damaged).</summary>
     internal static IImageSource Load(DataSpec spec, DatasetSplit split, ILogger logger)
     {
-        var source = Datasets.Load(spec, split);
+        IImageSource source;
+        try { source = Datasets.Load(spec, split); }
+        catch (InvalidDataException e) when (e.Data.Contains(ImageFolder.DamagedImagesKey))
+        {
+            throw new InvalidDataException(e.Message[..^"leave them out.".Length] + "pass --skip-damaged to leave them out.", e);
+        }
         if (source is ImageFolder folder && folder.Damaged.Count > 0)
             logger.LogWarning("left out {Count} of {Total} {Split} images that cannot be decoded (first: {First})",
                 folder.Damaged.Count, folder.Damaged.Count + folder.Count, split.ToString().ToLowerInvariant(), folder.Damaged[0]);

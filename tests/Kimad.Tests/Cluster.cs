@@ -55,6 +55,19 @@ internal sealed class Cluster : IDisposable
         throw new TimeoutException($"'{text}' did not appear in {name}'s log within {timeout}:\n{(File.Exists(Log(name)) ? ReadLog(name)[^Math.Min(3000, ReadLog(name).Length)..] : "(no log)")}");
     }
 
+    /// <summary>Runs the CLI to completion; standard output and standard error apart.</summary>
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunCli(TimeSpan timeout, params string[] args)
+    {
+        var psi = Tool.StartInfo(args);
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(timeout);
+        try { await p.WaitForExitAsync(cts.Token); }
+        catch (OperationCanceledException) { p.Kill(true); throw new TimeoutException($"kimad {string.Join(' ', args)} did not exit within {timeout}"); }
+        return (p.ExitCode, await stdout, await stderr);
+    }
+
     public static async Task Exit(ChildProcess p, TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);
@@ -66,6 +79,8 @@ internal sealed class Cluster : IDisposable
         foreach (var c in children) c.Dispose();
         try { System.IO.Directory.Delete(Directory, recursive: true); } catch (IOException) { }
     }
+
+    public static int FreePortForTests() => FreePort();
 
     static int FreePort()
     {

@@ -16,6 +16,8 @@ public sealed record EngineOptions
     public bool CudaGraphs { get; init; } = true;
     /// <summary>On CUDA in bf16/fp16, libtorch's fused rms_norm and grouped expert GEMM (off: transformers' op sequence).</summary>
     public bool FusedKernels { get; init; } = true;
+    /// <summary>How routed experts are stored: unquantized (the compute dtype), int8 or int4, packed at load.</summary>
+    public ExpertFlow.Model.ExpertFormat ExpertFormat { get; init; } = ExpertFlow.Model.ExpertFormat.Unquantized;
     /// <summary>Offloaded experts; null: every expert resident on the device.</summary>
     public OffloadOptions? Offload { get; init; }
     /// <summary>The routing-path predictor's folder for the expertflow policy; null: MODEL/predictor.</summary>

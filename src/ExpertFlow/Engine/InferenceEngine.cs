@@ -49,7 +49,7 @@ public sealed class InferenceEngine : IDisposable
     {
         if (!Directory.Exists(options.ModelFolder)) throw new DirectoryNotFoundException($"model folder '{options.ModelFolder}' does not exist");
         MoeModels.FusedCudaKernels = options.FusedKernels;
-        var load = new ModelLoadOptions { Device = options.Device, DType = options.ComputeDType, CudaGraphs = options.CudaGraphs, Log = options.Log };
+        var load = new ModelLoadOptions { Device = options.Device, DType = options.ComputeDType, CudaGraphs = options.CudaGraphs, Log = options.Log, ExpertFormat = options.ExpertFormat };
         GenerationConfig.Load(options.ModelFolder); // a malformed generation_config.json fails before the weights load
         if (options.Offload is not { } offload) return new InferenceEngine(options, MoeModels.Load(options.ModelFolder, load), null, tokenizer, null, null);
         var predictor = offload.Policy.NeedsForecast ? LoadPredictor(options) : null;

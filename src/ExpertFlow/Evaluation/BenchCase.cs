@@ -10,9 +10,12 @@ namespace ExpertFlow.Evaluation;
 /// <param name="MemoryBytes">The memory budget, or null (resident).</param>
 /// <param name="Batch">Sequences decoded together.</param>
 /// <param name="Note">Shown in the report (e.g. a repeat run).</param>
-public sealed record BenchCase(PolicySpec? Policy, long? MemoryBytes, int Batch, string Note = "")
+/// <param name="Format">How the experts are stored (null: unquantized).</param>
+public sealed record BenchCase(PolicySpec? Policy, long? MemoryBytes, int Batch, string Note = "", ExpertFormat? Format = null)
 {
+    /// <summary>The expert format (unquantized when none was given).</summary>
+    public ExpertFormat Experts => Format ?? ExpertFormat.Unquantized;
     /// <summary>The policy as reports name it ("resident" for the all-resident provider).</summary>
     public string PolicyName => Policy?.ToString() ?? "resident";
-    public string Label => MemoryBytes is long m ? $"{PolicyName} @ {MemorySize.Format(m)}, batch {Batch}" : $"{PolicyName}, batch {Batch}";
+    public string Label => (MemoryBytes is long m ? $"{PolicyName} @ {MemorySize.Format(m)}, batch {Batch}" : $"{PolicyName}, batch {Batch}") + $", experts {Experts.Name}";
 }

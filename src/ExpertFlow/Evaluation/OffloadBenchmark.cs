@@ -12,9 +12,9 @@ namespace ExpertFlow.Evaluation;
 /// <summary>
 /// Runs a policy sweep on one model: for every (batch, budget, policy) it loads the model with that expert
 /// provider, generates <c>newTokens</c> greedy tokens after a random prompt, and records decode tokens/s,
-/// memory and the offloading stats. One host tier (the pinned arena) serves every run. The output ids of
-/// every run are compared with the first run of the same batch size (all configurations compute the same
-/// function, so they must agree).
+/// memory and the offloading stats. One host tier (the pinned arena) per expert format serves every run. The output
+/// ids of every run are compared with the first run of the same batch size and expert format (all configurations of
+/// one format compute the same function, so they must agree).
 /// </summary>
 public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger? log = null)
 {
@@ -36,8 +36,9 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
     public List<BenchResult> Run(IReadOnlyList<BenchCase> cases, IProgress<string>? progress = null, Action<IReadOnlyList<BenchResult>>? afterEach = null)
     {
         var results = new List<BenchResult>();
-        HostExperts? host = null;
-        var referenceIds = new Dictionary<int, int[][]>();
+        var hosts = new Dictionary<ExpertFormat, HostExperts>();
+        HostExperts Host(ExpertFormat f) => hosts.TryGetValue(f, out var h) ? h : hosts[f] = BuildHost(f);
+        var referenceIds = new Dictionary<(int, ExpertFormat), int[][]>();
         // Baseline: the device after libtorch has created its context (not the model's memory).
         if (device.type == TorchSharp.DeviceType.CUDA) using (var init = ones(1, device: device)) init.add_(1).cpu().Dispose();
         long baseline = DeviceUsed(null);
@@ -45,11 +46,10 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
         {
             // Warm-up (not recorded), once per batch size: the first run of a process, and the first run of each
             // batch shape, pay for kernel loading, library handles and allocator growth.
-            foreach (var first in WarmUp ? cases.Where(c => c.Policy != null).GroupBy(c => c.Batch).Select(g => g.First()) : [])
+            foreach (var first in WarmUp ? cases.Where(c => c.Policy != null).GroupBy(c => (c.Batch, c.Experts)).Select(g => g.First()) : [])
             {
-                progress?.Report($"warm-up, batch {first.Batch}");
-                host ??= BuildHost();
-                try { RunOne(first, host, baseline, [], newTokens: 3); }
+                progress?.Report($"warm-up, batch {first.Batch}, experts {first.Experts.Name}");
+                try { RunOne(first, Host(first.Experts), baseline, [], newTokens: 3); }
                 catch (Exception e) when (e is ArgumentException or InvalidOperationException) { log.LogWarning("warm-up: {Message}", e.Message); }
             }
             foreach (var c in cases)
@@ -57,8 +57,7 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
                 progress?.Report(c.Label);
                 try
                 {
-                    if (c.Policy != null && host == null) host = BuildHost();
-                    var r = RunOne(c, host, baseline, referenceIds);
+                    var r = RunOne(c, c.Policy != null ? Host(c.Experts) : null, baseline, referenceIds);
                     results.Add(r);
                     log.LogInformation("{Case}: {Tps:F2} tok/s decode, hit ratio {Hit:F3}, stall {Stall:F3} s, peak measured {Peak}",
                         c.Label, r.DecodeTokensPerSecond, r.Stats?.HitRatio ?? 1, r.Stats?.StallSeconds ?? 0, MemorySize.Format(r.MeasuredPeakDeviceBytes));
@@ -73,14 +72,14 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
         }
         finally
         {
-            host?.Dispose();
+            foreach (var h in hosts.Values) h.Dispose();
             openCheckpoint?.Dispose(); // the disk tier reads it until here
             openCheckpoint = null;
         }
         return results;
     }
 
-    HostExperts BuildHost()
+    HostExperts BuildHost(ExpertFormat format)
     {
         var started = Stopwatch.StartNew();
         bool cuda = device.type == TorchSharp.DeviceType.CUDA;
@@ -99,9 +98,16 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
             var layout = CheckpointExpertSource.LayoutFrom(checkpoint, layers, config.NumExperts, roles, Name, DType);
             source = new CheckpointExpertSource(checkpoint, layout, Name);
         }
+        if (format.IsQuantized)
+        {
+            // gate and up rows stacked as the input matrix, down as the output matrix
+            var parts = source.Layout.Parts;
+            long[] input = [parts.Take(parts.Count - 1).Sum(p => p.Shape[0]), parts[0].Shape[1]];
+            source = new QuantizingExpertSource(source, PackedExpertLayout.For(format, input, parts[^1].Shape));
+        }
         try
         {
-            var host = HostExperts.Create(source, device, cuda ? HostTier.Arena : HostTier.Disk, log);
+            var host = HostExperts.Create(source, device, cuda || format.IsQuantized ? HostTier.Arena : HostTier.Disk, log);
             log.LogInformation("host tier {Tier}: {Size} in {Seconds:F1} s", host.Store.Tier, MemorySize.Format(host.Store.HostBytes), started.Elapsed.TotalSeconds);
             return host;
         }
@@ -113,13 +119,13 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
         }
     }
 
-    BenchResult RunOne(BenchCase c, HostExperts? host, long baseline, Dictionary<int, int[][]> referenceIds, int? newTokens = null)
+    BenchResult RunOne(BenchCase c, HostExperts? host, long baseline, Dictionary<(int, ExpertFormat), int[][]> referenceIds, int? newTokens = null)
     {
         var config = MoeConfig.Load(modelFolder);
         int tokens = newTokens ?? NewTokens;
         long peak = 0;
         long Measure() { long used = DeviceUsed(host) - baseline; peak = Math.Max(peak, used); return used; }
-        var load = new ModelLoadOptions { Device = device, DType = DType, Log = log, CudaGraphs = CudaGraphs };
+        var load = new ModelLoadOptions { Device = device, DType = DType, Log = log, CudaGraphs = CudaGraphs, ExpertFormat = c.Experts };
         OffloadedModel? offloaded = c.Policy is { } policy
             ? OffloadedModel.Load(modelFolder, load,
                 new OffloadOptions(policy, c.MemoryBytes is long m ? MemoryBudget.Bytes(m) : MemoryBudget.Unlimited, host?.Store.Tier == "disk" ? HostTier.Disk : HostTier.Arena),
@@ -149,13 +155,13 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
             var stats = offloaded?.Provider.Stats;
             bool same = true;
             double match = 1;
-            if (referenceIds.TryGetValue(c.Batch, out var reference))
+            if (referenceIds.TryGetValue((c.Batch, c.Experts), out var reference))
             {
                 same = reference.Zip(result.OutputIds).All(p => p.First.SequenceEqual(p.Second));
                 var pairs = reference.Zip(result.OutputIds).SelectMany(p => p.First.Zip(p.Second)).ToArray();
                 match = pairs.Length == 0 ? 1 : pairs.Count(p => p.First == p.Second) / (double)pairs.Length;
             }
-            else referenceIds[c.Batch] = result.OutputIds;
+            else referenceIds[(c.Batch, c.Experts)] = result.OutputIds;
             long planned = stats?.Plan.PlannedBytes ?? model.DenseBytes + model.CacheBytes + model.Experts.MoeLayers.Count * (long)model.Experts.NumExperts * model.Experts.ExpertBytes(model.Experts.MoeLayers[0]);
             return new BenchResult(c, result.DecodeTokensPerSecond, result.PrefillSeconds, result.DecodeSeconds, result.GeneratedTokens,
                 planned, device.type == TorchSharp.DeviceType.CUDA ? peak : -1, same, stats, null, match);
@@ -175,11 +181,11 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
     public static string WriteReport(string folder, IReadOnlyList<BenchResult> results, string title, string command, string machine, bool plots = true)
     {
         Directory.CreateDirectory(folder);
-        var table = new MarkdownTable("policy", "budget", "batch", "decode tok/s", "hit ratio", "transfers", "GB moved", "stall s", "demand GB/s", "planned device", "measured peak", "ids = reference", "note");
+        var table = new MarkdownTable("policy", "experts", "budget", "batch", "decode tok/s", "hit ratio", "transfers", "GB moved", "stall s", "demand GB/s", "planned device", "measured peak", "ids = reference", "note");
         foreach (var r in results)
         {
             var s = r.Stats;
-            table.Add(r.Case.PolicyName, r.Case.MemoryBytes is long m ? MemorySize.Format(m) : "-", r.Case.Batch,
+            table.Add(r.Case.PolicyName, r.Case.Experts.Name, r.Case.MemoryBytes is long m ? MemorySize.Format(m) : "-", r.Case.Batch,
                 r.Error == null ? r.DecodeTokensPerSecond.ToString("0.00") : "-",
                 s == null ? (r.Error == null ? "1 (resident)" : "-") : s.HitRatio.ToString("0.000"),
                 s == null ? "0" : (s.DemandTransfers + s.PrefetchTransfers).ToString(),
@@ -203,7 +209,7 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
         {
             foreach (var batch in withStats.Select(r => r.Case.Batch).Distinct())
             {
-                var runs = withStats.Where(r => r.Case.Batch == batch).Select(r => (Name: $"{r.Case.PolicyName} {MemorySize.Format(r.Case.MemoryBytes ?? 0)}", r.Stats!)).ToList();
+                var runs = withStats.Where(r => r.Case.Batch == batch).Select(r => (Name: $"{r.Case.PolicyName} {r.Case.Experts.Name} {MemorySize.Format(r.Case.MemoryBytes ?? 0)}", r.Stats!)).ToList();
                 try
                 {
                     OffloadReport.PlotHitRatio(Path.Combine(folder, $"hit-ratio-batch{batch}.png"), runs, $"Hit ratio per layer, batch {batch}");
@@ -221,7 +227,7 @@ public sealed class OffloadBenchmark(string modelFolder, Device device, ILogger?
         Files.WriteAllTextAtomically(Path.Combine(folder, "report.md"), md.ToString());
         Files.WriteAllTextAtomically(Path.Combine(folder, "results.json"), OffloadReport.Serialize(results.Select(r => new
         {
-            Policy = r.Case.PolicyName, r.Case.MemoryBytes, r.Case.Batch, r.DecodeTokensPerSecond, r.PrefillSeconds, r.DecodeSeconds, r.GeneratedTokens,
+            Policy = r.Case.PolicyName, Experts = r.Case.Experts.Name, r.Case.MemoryBytes, r.Case.Batch, r.DecodeTokensPerSecond, r.PrefillSeconds, r.DecodeSeconds, r.GeneratedTokens,
             r.PlannedDeviceBytes, r.MeasuredPeakDeviceBytes, r.SameIdsAsReference, r.IdsMatch, r.Case.Note, r.Error,
             Offload = r.Stats == null ? null : OffloadReport.Document(r.Stats),
         })));

@@ -36,7 +36,7 @@ public sealed record RuntimeBenchmarkResult(RuntimeBenchmarkOptions Options, Moe
 
 /// <summary>
 /// Decode throughput of a Qwen1.5-MoE-A2.7B-shaped model with random weights built in-process, everything resident, at
-/// several batch sizes, expert paths, CUDA graph and fused-kernel modes; the peer script bench/runtime/transformers_peer.py
+/// several batch sizes, expert paths, CUDA graph and fused-kernel modes; the peer script bench/expertflow/runtime_transformers_peer.py
 /// measures Hugging Face transformers on the same shape.
 /// </summary>
 public static class RuntimeBenchmark

@@ -72,23 +72,76 @@ internal sealed partial class ConfigReader(JsonElement root, string source)
         throw Error($"has '{key}': {Show(v)}, which is neither an integer nor a list of integers.{Fix}");
     }
 
-    /// <summary>rope_theta (transformers 4) or rope_parameters.rope_theta (transformers 5); only the default RoPE is implemented.</summary>
+    /// <summary>rope_theta (transformers 4) or rope_parameters.rope_theta (transformers 5).</summary>
     public double RopeTheta(double fallback)
     {
-        if (TryGet("rope_scaling", out var scaling))
-        {
-            if (scaling.ValueKind != JsonValueKind.Object) throw Error($"has 'rope_scaling': {Show(scaling)}, which is not an object.{Fix}");
-            string? kind = Member(scaling, "rope_type", "rope_scaling") ?? Member(scaling, "type", "rope_scaling");
-            if (kind is not (null or "default")) throw Error($"has rope_scaling of type '{kind}'; only the default RoPE is implemented.");
-        }
-        if (TryGet("rope_parameters", out var p))
-        {
-            if (p.ValueKind != JsonValueKind.Object) throw Error($"has 'rope_parameters': {Show(p)}, which is not an object.{Fix}");
-            string? kind = Member(p, "rope_type", "rope_parameters");
-            if (kind is not (null or "default")) throw Error($"has rope_parameters.rope_type '{kind}'; only the default RoPE is implemented.");
-            if (p.TryGetProperty("rope_theta", out var th) && th.ValueKind != JsonValueKind.Null) return AsDouble(th, "rope_parameters.rope_theta");
-        }
+        if (RopeObject() is { Value: var p, Key: "rope_parameters" } && p.TryGetProperty("rope_theta", out var th) && th.ValueKind != JsonValueKind.Null)
+            return AsDouble(th, "rope_parameters.rope_theta");
         return DoubleOr("rope_theta", fallback);
+    }
+
+    /// <summary>The RoPE scaling object: rope_scaling (transformers 4) or rope_parameters (transformers 5); null when absent.</summary>
+    (string Key, JsonElement Value)? RopeObject()
+    {
+        foreach (string key in new[] { "rope_scaling", "rope_parameters" })
+        {
+            if (!TryGet(key, out var v)) continue;
+            if (v.ValueKind != JsonValueKind.Object) throw Error($"has '{key}': {Show(v)}, which is not an object.{Fix}");
+            // transformers 5 writes both: rope_parameters holds theta too; a rope_scaling without a type defers to it
+            if (key == "rope_scaling" && Member(v, "rope_type", key) is null && Member(v, "type", key) is null && TryGet("rope_parameters", out _)) continue;
+            return (key, v);
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// The RoPE scaling of rope_scaling / rope_parameters (default, linear, dynamic, yarn, llama3); any other type, or a
+    /// field that changes RoPE in a way not implemented (partial_rotary_factor other than 1), names the field.
+    /// </summary>
+    public RopeScaling RopeScaling()
+    {
+        if (RopeObject() is not { Key: var key, Value: var s }) return Model.RopeScaling.None;
+        string? kind = Member(s, "rope_type", key) ?? Member(s, "type", key);
+        string field = s.TryGetProperty("rope_type", out _) ? $"{key}.rope_type" : $"{key}.type";
+        double? Num(string name) => s.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null ? AsDouble(v, $"{key}.{name}") : null;
+        if (Num("partial_rotary_factor") is double prf && prf != 1)
+            throw Error($"has {key}.partial_rotary_factor {prf}; only RoPE over the whole head (1.0) is implemented.");
+        var parsed = kind switch
+        {
+            null or "default" => Model.RopeScaling.None,
+            "linear" => new RopeScaling { Kind = RopeKind.Linear },
+            "dynamic" => new RopeScaling { Kind = RopeKind.Dynamic },
+            "yarn" => new RopeScaling { Kind = RopeKind.Yarn },
+            "llama3" => new RopeScaling { Kind = RopeKind.Llama3 },
+            _ => throw Error($"has {field} '{kind}', which this runtime does not implement (default, linear, dynamic, yarn, llama3)."),
+        };
+        if (parsed.Kind == RopeKind.Default) return parsed;
+        double factor = Num("factor") ?? throw Error($"has {field} '{kind}' without {key}.factor.{Fix}");
+        if (!(factor > 0)) throw Error($"has {key}.factor {factor}; it must be positive.{Fix}");
+        int? original = null;
+        if (s.TryGetProperty("original_max_position_embeddings", out var o) && o.ValueKind != JsonValueKind.Null)
+        {
+            original = AsInt(o, $"{key}.original_max_position_embeddings");
+            if (original < 1) throw Error($"has {key}.original_max_position_embeddings {original}; it must be positive.{Fix}");
+        }
+        if (parsed.Kind == RopeKind.Llama3 && original is null) throw Error($"has {field} 'llama3' without {key}.original_max_position_embeddings.{Fix}");
+        bool truncate = true;
+        if (s.TryGetProperty("truncate", out var tr) && tr.ValueKind != JsonValueKind.Null)
+            truncate = tr.ValueKind switch
+            {
+                JsonValueKind.True => true,
+                JsonValueKind.False => false,
+                _ => throw Error($"has '{key}.truncate': {Show(tr)}, which is not true or false.{Fix}"),
+            };
+        var result = parsed with
+        {
+            Factor = factor, OriginalMaxPositions = original, AttentionFactor = Num("attention_factor"),
+            BetaFast = Num("beta_fast") ?? 32, BetaSlow = Num("beta_slow") ?? 1, Mscale = Num("mscale"), MscaleAllDim = Num("mscale_all_dim"),
+            Truncate = truncate, LowFreqFactor = Num("low_freq_factor") ?? 1, HighFreqFactor = Num("high_freq_factor") ?? 4,
+        };
+        if (result.Kind == RopeKind.Llama3 && !(result.HighFreqFactor > result.LowFreqFactor && result.LowFreqFactor > 0))
+            throw Error($"has {key}.low_freq_factor {result.LowFreqFactor} and high_freq_factor {result.HighFreqFactor}; they must be positive and low below high.{Fix}");
+        return result;
     }
 
     /// <summary>A string member of an object value (null when absent).</summary>

@@ -7,7 +7,7 @@ namespace ExpertFlow.Model;
 /// Causal self-attention with RoPE, grouped-query heads, optional q/k norms (Qwen3-MoE per head, OLMoE over the
 /// projection), optional clip_qkv, and the preallocated KV cache. q, k and v are one fused matmul.
 /// </summary>
-internal sealed class DecoderAttention
+internal sealed class DecoderAttention : IDecoderAttention
 {
     readonly MoeConfig c;
     readonly int layer;
@@ -102,6 +102,8 @@ internal sealed class DecoderAttention
         var keys = cache.KeysView(layer, s.KeyLength);
         var values = cache.ValuesView(layer, s.KeyLength);
         var query = qs.transpose(1, 2); // [B, nh, T, hd]
+        // a softmax scale other than 1/sqrt(hd) (GraniteMoE's attention_multiplier) goes into the query: SDPA divides by sqrt(hd)
+        if (c.AttentionMultiplier is double am && am * Math.Sqrt(hd) != 1) query = Ops.Mul(query, am * Math.Sqrt(hd));
         Tensor attn;
         int g = nh / nkv;
         if (g == 1) attn = F.scaled_dot_product_attention(query, keys, values, s.Mask);
@@ -113,7 +115,8 @@ internal sealed class DecoderAttention
             attn = F.scaled_dot_product_attention(grouped, keys, values, s.GroupedMask).reshape(b, nh, t, hd);
         }
         var baseline = residual.view(b * t, c.HiddenSize);
-        if (ob != null) baseline = baseline + ob.Value;
-        return addmm(baseline, attn.transpose(1, 2).reshape(b * t, nh * hd), oT!, 1, 1).view(b, t, c.HiddenSize);
+        double m = c.ResidualMultiplier; // GraniteMoE: residual + o_proj(attn) * residual_multiplier
+        if (ob != null) baseline = baseline + (m == 1 ? ob.Value : Ops.Mul(ob.Value, m));
+        return addmm(baseline, attn.transpose(1, 2).reshape(b * t, nh * hd), oT!, 1, (float)m).view(b, t, c.HiddenSize);
     }
 }

@@ -1,3 +1,4 @@
+using Toolkit.Runtime.Safetensors;
 using static TorchSharp.torch;
 
 namespace ExpertFlow.Model;
@@ -8,8 +9,29 @@ namespace ExpertFlow.Model;
 /// model's layer indices (Switch: encoder blocks 0..N-1, then decoder blocks N..N+M-1).
 /// </summary>
 public sealed class ExpertCatalog(IReadOnlyList<int> moeLayers, int numExperts, bool gated, ScalarType dtype,
-    Func<int, int, ExpertIdentity> identity, IWeightSource weights)
+    Func<int, int, ExpertIdentity> identity, IWeightSource weights, ExpertFormat? format = null)
 {
+    /// <summary>How the providers store the experts (unquantized: in <see cref="DType"/>).</summary>
+    public ExpertFormat Format { get; } = format ?? ExpertFormat.Unquantized;
+
+    /// <summary>The packed layout of one expert (null when unquantized); every expert has the shapes of layer MoeLayers[0]'s.</summary>
+    public PackedExpertLayout? PackedLayout => Format.IsQuantized
+        ? packed ??= PackedExpertLayout.For(Format, Identity(MoeLayers[0], 0).InputShape, Identity(MoeLayers[0], 0).Output.Shape)
+        : null;
+    PackedExpertLayout? packed;
+
+    /// <summary>
+    /// One expert packed in <see cref="Format"/> from its values in the compute dtype (so every provider packs the same
+    /// numbers), written to <paramref name="destination"/> (<see cref="PackedExpertLayout.Bytes"/>).
+    /// </summary>
+    public void Pack(int layer, int expert, Span<byte> destination)
+    {
+        var layout = PackedLayout ?? throw new InvalidOperationException("unquantized experts are not packed");
+        var w = Load(layer, expert, CPU);
+        using (w.Input) using (w.Output)
+            layout.Pack(ExpertQuantizer.ToFloats(w.Input), ExpertQuantizer.ToFloats(w.Output), destination);
+    }
+
     /// <summary>Layer indices that hold experts, ascending.</summary>
     public IReadOnlyList<int> MoeLayers { get; } = moeLayers;
     public int NumExperts { get; } = numExperts;
@@ -28,6 +50,9 @@ public sealed class ExpertCatalog(IReadOnlyList<int> moeLayers, int numExperts, 
         ExpertTensor WithStored(ExpertTensor t) => ck.Contains(t.Name) ? t with { Stored = ck.Info(t.Name).DType } : t;
         return id with { InputParts = id.InputParts.Select(WithStored).ToArray(), Output = WithStored(id.Output) };
     }
+    /// <summary>The same experts stored in another format.</summary>
+    public ExpertCatalog WithFormat(ExpertFormat format) => new(MoeLayers, NumExperts, Gated, DType, identity, Weights, format);
+
     /// <summary>Bytes of one expert in the compute dtype.</summary>
     public long ExpertBytes(int layer) => Identity(layer, 0).ElementCount * DTypeSize(DType);
 
@@ -39,14 +64,39 @@ public sealed class ExpertCatalog(IReadOnlyList<int> moeLayers, int numExperts, 
         _ => throw new ArgumentException($"unsupported compute dtype {t}"),
     };
 
+    /// <summary>One expert tensor; a row of a stacked tensor is read alone from a memory-mapped checkpoint.</summary>
+    Tensor LoadPart(ExpertTensor t, Device device)
+    {
+        if (t.Row is not int row) return Weights.Load(t.Name, t.Shape, device, DType);
+        Weights.Check(t.Name, t.StoredShape(NumExperts));
+        if (Checkpoint is { } ck)
+        {
+            var info = ck.Info(t.Name);
+            var stored = info.DType.ToScalarType() ?? throw new InvalidDataException($"Tensor '{t.Name}' in '{info.FilePath}' is stored as {info.DType}, which cannot be read.");
+            long rowBytes = t.Shape.Aggregate(1L, (a, b) => a * b) * ExpertCatalog.StoredSize(stored);
+            using var cpu = empty(t.Shape, stored, CPU);
+            ck.GetBytes(t.Name).Slice(checked((int)(row * rowBytes)), checked((int)rowBytes)).CopyTo(cpu.bytes);
+            return cpu.to(DType, device);
+        }
+        using var all = Weights.Load(t.Name, t.StoredShape(NumExperts), device, DType);
+        return all[row].clone();
+    }
+
+    internal static int StoredSize(ScalarType t) => t switch
+    {
+        ScalarType.Float64 => 8,
+        ScalarType.Float32 => 4,
+        _ => 2,
+    };
+
     /// <summary>Reads one expert from the checkpoint into [Input, Output] tensors on <paramref name="device"/>.</summary>
     public ExpertWeights Load(int layer, int expert, Device device)
     {
         var id = Identity(layer, expert);
         using var scope = NewDisposeScope();
-        var parts = id.InputParts.Select(p => Weights.Load(p.Name, p.Shape, device, DType)).ToArray();
+        var parts = id.InputParts.Select(p => LoadPart(p, device)).ToArray();
         var input = parts.Length == 1 ? parts[0] : cat(parts, 0);
-        var output = Weights.Load(id.Output.Name, id.Output.Shape, device, DType);
+        var output = LoadPart(id.Output, device);
         return new ExpertWeights(input.MoveToOuterDisposeScope(), output.MoveToOuterDisposeScope());
     }
 }

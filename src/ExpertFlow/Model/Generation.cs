@@ -15,7 +15,7 @@ public static class Generation
         var stops = (options.StopTokens ?? model.Config.EosTokenIds).ToHashSet();
         int rows = prompts.Count;
         int capacity = model.Config.IsEncoderDecoder ? options.MaxNewTokens + 1 : prompts.Max(p => p.Length) + options.MaxNewTokens;
-        if (!model.Config.IsEncoderDecoder && capacity > model.Config.MaxPositionEmbeddings)
+        if (!model.Config.IsEncoderDecoder && model.Config.Rope.Kind != RopeKind.Dynamic && capacity > model.Config.MaxPositionEmbeddings)
             throw new ArgumentException($"The longest prompt ({prompts.Max(p => p.Length)} tokens) plus {options.MaxNewTokens} new tokens needs {capacity} positions, " +
                 $"more than the model's max_position_embeddings ({model.Config.MaxPositionEmbeddings}).");
         var first = model.BeginSequences(prompts);

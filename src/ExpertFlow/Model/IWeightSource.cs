@@ -21,6 +21,12 @@ public interface IWeightSource : IDisposable
     /// tensor, without a temporary of its size on the destination's device.
     /// </summary>
     void LoadInto(string name, long[] shape, Tensor destination);
+    /// <summary>
+    /// The weight a stored checkpoint tensor makes and its element count, where they differ from the stored tensor's: a
+    /// pre-quantized checkpoint's NAME.qweight makes NAME.weight; its qzeros, scales and g_idx make nothing more ("", 0).
+    /// Null: the tensor is a weight as stored.
+    /// </summary>
+    (string Name, long Elements)? Logical(string storedName) => null;
     /// <summary>The memory-mapped checkpoint behind this source, when there is one (zero-copy host reads).</summary>
     SafetensorsCheckpoint? Checkpoint { get; }
 }

@@ -6,7 +6,8 @@ namespace ExpertFlow.Model;
 /// Preallocated key/value cache: per layer [rows, capacity, kv_heads, head_dim] keys and values, and the number of
 /// positions each row (sequence) holds. Sequences are stored right-padded: row b's tokens occupy positions
 /// 0..Lengths[b]-1, so every sequence keeps its own positions (no left-padding offsets); a step writes each row's
-/// new tokens at its own length and attention masks everything beyond it.
+/// new tokens at its own length and attention masks everything beyond it. Values may be narrower or wider than keys
+/// (latent attention keeps the compressed keys/values as "keys" and the shared rotary key as "values").
 /// </summary>
 public sealed class KvCache : IDisposable
 {
@@ -16,8 +17,9 @@ public sealed class KvCache : IDisposable
 
     readonly bool isView;
 
-    public KvCache(int layers, int rows, int kvHeads, int capacity, int headDim, ScalarType dtype, Device device)
+    public KvCache(int layers, int rows, int kvHeads, int capacity, int headDim, ScalarType dtype, Device device, int? valueDim = null)
     {
+        int vd = valueDim ?? headDim;
         Rows = rows;
         Capacity = capacity;
         keys = new Tensor[layers];
@@ -26,11 +28,11 @@ public sealed class KvCache : IDisposable
         {
             // owned by this cache, never by a caller's dispose scope
             keys[i] = zeros([rows, capacity, kvHeads, headDim], dtype, device).DetachFromDisposeScope();
-            values[i] = zeros([rows, capacity, kvHeads, headDim], dtype, device).DetachFromDisposeScope();
+            values[i] = zeros([rows, capacity, kvHeads, vd], dtype, device).DetachFromDisposeScope();
         }
         Lengths = new int[rows];
         flatKeys = keys.Select(k => k.view(rows * (long)capacity, kvHeads, headDim).DetachFromDisposeScope()).ToArray();
-        flatValues = values.Select(v => v.view(rows * (long)capacity, kvHeads, headDim).DetachFromDisposeScope()).ToArray();
+        flatValues = values.Select(v => v.view(rows * (long)capacity, kvHeads, vd).DetachFromDisposeScope()).ToArray();
         headKeys = keys.Select(k => k.transpose(1, 2).DetachFromDisposeScope()).ToArray();
         headValues = values.Select(v => v.transpose(1, 2).DetachFromDisposeScope()).ToArray();
     }
@@ -56,7 +58,8 @@ public sealed class KvCache : IDisposable
         Lengths = new int[rows];
         long kvHeads = keys[0].shape[2], headDim = keys[0].shape[3];
         flatKeys = this.keys.Select(k => k.view(rows * (long)capacity, kvHeads, headDim).DetachFromDisposeScope()).ToArray();
-        flatValues = this.values.Select(v => v.view(rows * (long)capacity, kvHeads, headDim).DetachFromDisposeScope()).ToArray();
+        long valueDim = values[0].shape[3];
+        flatValues = this.values.Select(v => v.view(rows * (long)capacity, kvHeads, valueDim).DetachFromDisposeScope()).ToArray();
         headKeys = this.keys.Select(k => k.transpose(1, 2).DetachFromDisposeScope()).ToArray();
         headValues = this.values.Select(v => v.transpose(1, 2).DetachFromDisposeScope()).ToArray();
     }
@@ -80,7 +83,7 @@ public sealed class KvCache : IDisposable
     {
         long b = k.shape[0], t = k.shape[1], heads = k.shape[2], hd = k.shape[3];
         var kf = k.reshape(b * t, heads, hd); // a view for the strided slices of the fused projection
-        var vf = v.reshape(b * t, heads, hd);
+        var vf = v.reshape(b * t, heads, v.shape[3]);
         if (validIndex is not null) { kf = kf.index_select(0, validIndex); vf = vf.index_select(0, validIndex); }
         flatKeys[layer].index_copy_(0, slots, kf);
         flatValues[layer].index_copy_(0, slots, vf);
@@ -90,7 +93,7 @@ public sealed class KvCache : IDisposable
     public Tensor KeysView(int layer, long length) => headKeys[layer].narrow(2, 0, length);
     public Tensor ValuesView(int layer, long length) => headValues[layer].narrow(2, 0, length);
     /// <summary>Bytes the cache's tensors take (0 for a view: the memory is its parent's).</summary>
-    public long Bytes => isView ? 0 : keys.Sum(k => k.NumberOfElements * k.ElementSize) * 2;
+    public long Bytes => isView ? 0 : keys.Concat(values).Sum(k => k.NumberOfElements * k.ElementSize);
 
     /// <summary>
     /// A new cache whose row i is a copy of row <c>rows[i].Row</c> of cache <c>rows[i].Source</c> (with its length):
@@ -103,7 +106,7 @@ public sealed class KvCache : IDisposable
         var first = rows[0].Source;
         int cap = capacity ?? rows.Max(r => r.Source.Capacity);
         var k0 = first.keys[0];
-        var result = new KvCache(first.keys.Length, rows.Count, (int)k0.shape[2], cap, (int)k0.shape[3], k0.dtype, k0.device);
+        var result = new KvCache(first.keys.Length, rows.Count, (int)k0.shape[2], cap, (int)k0.shape[3], k0.dtype, k0.device, (int)first.values[0].shape[3]);
         using var scope = NewDisposeScope();
         for (int i = 0; i < rows.Count; i++)
         {
@@ -111,7 +114,8 @@ public sealed class KvCache : IDisposable
             if (row < 0 || row >= source.Rows) throw new ArgumentOutOfRangeException(nameof(rows), $"row {row} of a cache with {source.Rows} rows");
             int length = source.Lengths[row];
             if (length > cap) throw new ArgumentException($"row {row} holds {length} positions, more than the new capacity {cap}");
-            if (source.keys.Length != first.keys.Length || source.keys[0].shape[2] != k0.shape[2] || source.keys[0].shape[3] != k0.shape[3])
+            if (source.keys.Length != first.keys.Length || source.keys[0].shape[2] != k0.shape[2] || source.keys[0].shape[3] != k0.shape[3]
+                || source.values[0].shape[3] != first.values[0].shape[3])
                 throw new ArgumentException("Gather: all source caches must belong to the same model.");
             for (int l = 0; l < first.keys.Length; l++)
             {

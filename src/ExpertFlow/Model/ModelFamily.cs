@@ -13,6 +13,15 @@ public enum ModelFamily
     Olmoe,
     /// <summary>DeepSeek-MoE v1 (<c>deepseek</c>): shared experts without gate, first_k_dense_replace dense layers.</summary>
     Deepseek,
+    /// <summary>
+    /// GraniteMoE (<c>granitemoe</c>): softmax over the top-k router logits; experts stored stacked per layer
+    /// (<c>input_linear</c> [E, 2I, H], <c>output_linear</c> [E, H, I]); embedding, attention, residual and logits multipliers.
+    /// </summary>
+    GraniteMoe,
+    /// <summary>DeepSeek-V2/V2-Lite (<c>deepseek_v2</c>): latent attention, softmax scores, greedy or group-limited top-k, routed scaling, shared experts.</summary>
+    DeepseekV2,
+    /// <summary>DeepSeek-V3 (<c>deepseek_v3</c>): latent attention, sigmoid scores with a correction bias, grouped top-k, normalised and scaled weights.</summary>
+    DeepseekV3,
     /// <summary>Switch Transformers (<c>switch_transformers</c>): T5 encoder-decoder with top-1 experts.</summary>
     SwitchTransformers,
 }

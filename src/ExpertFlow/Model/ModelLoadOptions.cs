@@ -11,6 +11,8 @@ public sealed record ModelLoadOptions
     public ScalarType DType { get; init; } = ScalarType.Float32;
     /// <summary>Who owns expert weights; default: <see cref="ResidentExpertProvider"/>.</summary>
     public IExpertProvider? Experts { get; init; }
+    /// <summary>How routed experts are stored (bf16: unquantized, in <see cref="DType"/>; int8, int4: packed at load).</summary>
+    public ExpertFormat ExpertFormat { get; init; } = ExpertFormat.Unquantized;
     public ILogger? Log { get; init; }
     /// <summary>
     /// On CUDA, replay decode steps from CUDA graphs where the step allows it: the whole step with resident stacked

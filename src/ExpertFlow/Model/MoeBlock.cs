@@ -15,8 +15,14 @@ internal sealed class MoeBlock
     readonly bool normTopK;
     readonly string act;
     readonly bool gated;
+    readonly double outScale;
     readonly Param gate;
-    readonly Param? sharedGate, sharedUp, sharedDown, sharedExpertGate;
+    readonly Param? sharedGate, sharedUp, sharedDown, sharedExpertGate, scoreBias;
+    readonly double routedScale;
+    readonly int groups, topGroups;
+    readonly bool groupLimited;
+    /// <summary>The router runs on its own in fp32 (Switch, DeepSeek-V2/V3); otherwise it is fused with the shared expert's projections.</summary>
+    bool Fp32Router => router is RouterKind.SwitchTop1 or RouterKind.DeepseekV2 or RouterKind.DeepseekV3;
 
     /// <summary>At most this many tokens use the dense all-experts kernel of a stacked provider (above: grouped).</summary>
     public static int DenseTokenLimit { get; set; } = 64;
@@ -29,14 +35,20 @@ internal sealed class MoeBlock
         normTopK = c.NormTopKProb;
         act = c.HiddenAct;
         gated = c.GatedExperts;
+        outScale = c.ResidualMultiplier;
         router = c.Family switch
         {
             ModelFamily.Mixtral => RouterKind.Mixtral,
             ModelFamily.Deepseek => RouterKind.Deepseek,
             ModelFamily.SwitchTransformers => RouterKind.SwitchTop1,
+            ModelFamily.GraniteMoe => RouterKind.GraniteTopK,
+            ModelFamily.DeepseekV2 => RouterKind.DeepseekV2,
+            ModelFamily.DeepseekV3 => RouterKind.DeepseekV3,
             _ => RouterKind.SoftmaxTopK,
         };
         gate = ps.Declare($"{prefix}.{routerName}", c.NumExperts, c.HiddenSize);
+        if (router == RouterKind.DeepseekV3) scoreBias = ps.Declare($"{prefix}.gate.e_score_correction_bias", c.NumExperts);
+        (routedScale, groups, topGroups, groupLimited) = (c.RoutedScalingFactor, c.NumGroups, c.TopKGroups, c.GroupLimited);
         if (shared)
         {
             int si = c.SharedExpertIntermediateSize;
@@ -45,8 +57,8 @@ internal sealed class MoeBlock
             sharedDown = ps.Declare($"{sharedPrefix}.down_proj.weight", c.HiddenSize, si);
             if (sharedGateName != null) sharedExpertGate = ps.Declare(sharedGateName, 1, c.HiddenSize);
         }
-        if (router != RouterKind.SwitchTop1) // the Switch router runs in fp32 on its own
-            ps.Fuse([gate, .. new[] { sharedGate, sharedUp, sharedExpertGate }.OfType<Param>()]);
+        if (!Fp32Router) ps.Fuse([gate, .. new[] { sharedGate, sharedUp, sharedExpertGate }.OfType<Param>()]);
+        else if (sharedGate != null) ps.Fuse(sharedGate, sharedUp!); // the router runs in fp32 on its own
     }
 
     public int Layer => layer;
@@ -58,13 +70,19 @@ internal sealed class MoeBlock
     /// </summary>
     public void Prepare()
     {
+        sharedInter = sharedGate == null ? 0 : sharedGate.Shape[0];
+        if (Fp32Router)
+        {
+            sharedIn = sharedGate?.Value; // gate and up rows of the shared expert, one tensor
+            if (sharedDown != null) sharedDownT = sharedDown.Value.t().DetachFromDisposeScope();
+            return;
+        }
         if (gate.Group == null) return;
         fusedIn = gate.Value; // loaded as one tensor (ParamSet.Fuse)
-        sharedInter = sharedGate == null ? 0 : sharedGate.Shape[0];
         if (sharedDown != null) sharedDownT = sharedDown.Value.t().DetachFromDisposeScope(); // a view, made once
     }
 
-    Tensor? fusedIn, sharedDownT;
+    Tensor? fusedIn, sharedDownT, sharedIn;
 
     /// <summary>Releases the view made in <see cref="Prepare"/> (a view keeps its weight's device memory alive).</summary>
     public void Release() => sharedDownT?.Dispose();
@@ -103,7 +121,15 @@ internal sealed class MoeBlock
     {
         Tensor logits;
         Tensor? sharedAct = null;
-        if (fusedIn is null) logits = RouterLogits(x);
+        if (fusedIn is null)
+        {
+            logits = RouterLogits(x);
+            if (sharedIn is not null)
+            {
+                var both = F.linear(x, sharedIn);
+                sharedAct = Ops.Activation(both.narrow(-1, 0, sharedInter), act) * both.narrow(-1, sharedInter, sharedInter);
+            }
+        }
         else
         {
             var all = F.linear(x, fusedIn);
@@ -119,18 +145,21 @@ internal sealed class MoeBlock
     }
 
     /// <summary><paramref name="residual"/> + <paramref name="y"/> (the routed experts' sum) + the shared expert's down projection.</summary>
-    internal Tensor Combine(Tensor residual, Tensor y, Tensor? sharedAct) =>
-        sharedAct is null ? residual + y : addmm(residual + y, sharedAct, sharedDownT!, 1, 1);
+    internal Tensor Combine(Tensor residual, Tensor y, Tensor? sharedAct)
+    {
+        if (outScale != 1) y = Ops.Mul(y, outScale); // GraniteMoE's residual_multiplier (it has no shared expert)
+        return sharedAct is null ? residual + y : addmm(residual + y, sharedAct, sharedDownT!, 1, 1);
+    }
 
     /// <summary>The dtype of the routing weights for a compute dtype: fp32 for Mixtral and DeepSeek, else the compute dtype.</summary>
-    internal ScalarType WeightsDType(ScalarType dtype) => router is RouterKind.Mixtral or RouterKind.Deepseek ? ScalarType.Float32 : dtype;
+    internal ScalarType WeightsDType(ScalarType dtype) => router is RouterKind.Mixtral or RouterKind.Deepseek or RouterKind.DeepseekV2 or RouterKind.DeepseekV3 ? ScalarType.Float32 : dtype;
 
     /// <summary>Width of the shared expert's activation (0 without one).</summary>
     internal long SharedWidth => sharedInter;
 
     internal int TopK => topK;
 
-    Tensor RouterLogits(Tensor x) => router == RouterKind.SwitchTop1
+    Tensor RouterLogits(Tensor x) => Fp32Router
         ? F.linear(x.to(ScalarType.Float32), gate.Value.to(ScalarType.Float32))
         : F.linear(x, gate.Value);
 
@@ -145,6 +174,28 @@ internal sealed class MoeBlock
             var (maxProb, index) = probs.max(-1, keepdim: true);
             return (index, maxProb.to(dtype));
         }
+        if (router == RouterKind.DeepseekV2)
+        {
+            var scores = logits.softmax(-1, ScalarType.Float32);
+            var (top, chosen) = (groupLimited ? MaskedToGroups(scores, scores.view(-1, groups, numExperts / groups).max(-1).values) : scores).topk(topK, -1, sorted: false);
+            if (normTopK && topK > 1) top = top / (top.sum(-1, keepdim: true) + 1e-20);
+            return (chosen, routedScale == 1 ? top : Ops.Mul(top, routedScale));
+        }
+        if (router == RouterKind.DeepseekV3)
+        {
+            var scores = F.sigmoid(logits.to(ScalarType.Float32));
+            var choice = scores + scoreBias!.Value.to(ScalarType.Float32).unsqueeze(0);
+            var groupScores = choice.view(-1, groups, numExperts / groups).topk(2, -1).values.sum(-1);
+            var chosen = MaskedToGroups(choice, groupScores).topk(topK, -1, sorted: false).indexes;
+            var top = scores.gather(1, chosen);
+            if (normTopK) top = top / (top.sum(-1, keepdim: true) + 1e-20);
+            return (chosen, routedScale == 1 ? top : Ops.Mul(top, routedScale));
+        }
+        if (router == RouterKind.GraniteTopK)
+        {
+            var (top, chosen) = logits.to(ScalarType.Float32).topk(topK, -1);
+            return (chosen, top.softmax(-1).to(dtype));
+        }
         var p = logits.softmax(-1, ScalarType.Float32);
         var (w, idx) = p.topk(topK, -1);
         if (router == RouterKind.Mixtral) w = w / w.sum(-1, keepdim: true);
@@ -154,6 +205,15 @@ internal sealed class MoeBlock
         return (idx, w);
     }
 
+    /// <summary>[N, E] scores with every expert outside the top-scoring groups set to 0 (transformers' group mask).</summary>
+    Tensor MaskedToGroups(Tensor scores, Tensor groupScores)
+    {
+        var best = groupScores.topk(topGroups, -1, sorted: false).indexes;
+        var keep = zeros_like(groupScores).scatter(1, best, ones_like(best, dtype: groupScores.dtype));
+        var mask = keep.unsqueeze(-1).expand(-1, groups, numExperts / groups).reshape(-1, numExperts);
+        return scores.masked_fill(mask.logical_not(), 0.0);
+    }
+
     Tensor Ffn(Tensor x, Tensor input, Tensor output) =>
         gated ? Ops.GatedFfn(x, input, output, act) : Ops.PlainFfn(x, input, output, act);
 
@@ -161,6 +221,18 @@ internal sealed class MoeBlock
     {
         long n = x.shape[0], k = idx.shape[1];
         var stacked = (provider as IStackedExperts)?.Stacked(layer);
+        if (stacked is null && (provider as IPackedStackedExperts)?.Packed(layer) is { } p)
+        {
+            // quantized experts: dequantize only the chosen ones for few tokens, all of them when a stacked kernel will read them
+            if (n * k * 3 <= numExperts)
+            {
+                var (win, wout) = p.Layout.Dequantize(p.Packed.index_select(0, idx.reshape(-1)), x.dtype);
+                return GatheredFfn(x, w, win, wout);
+            }
+            bool groupedFits = Ops.UsesFusedKernels(x) && (x.dtype == ScalarType.BFloat16 || x.device_type != TorchSharp.DeviceType.CUDA)
+                && x.shape[1] % 8 == 0 && p.Layout.Input.Rows % 8 == 0 && p.Layout.Output.Cols % 8 == 0;
+            if (n <= DenseTokenLimit || groupedFits) stacked = p.Layout.Dequantize(p.Packed, x.dtype);
+        }
         if (stacked is { } s)
         {
             // the grouped GEMM reads each chosen expert once, in place: for few tokens (no gather copy) and many (no host sync)
@@ -183,7 +255,7 @@ internal sealed class MoeBlock
     /// Stacked experts on CUDA in bf16: token copies sorted by expert, then one grouped GEMM per projection over all
     /// experts (libtorch's _grouped_mm with per-expert row offsets), which reads only the chosen experts' weights, in
     /// place. No host sync, so CUDA graphs capture it; at batch 1 it is ~1.4x faster per step than gathering the
-    /// weights (bench/runtime/whatif_decode.py).
+    /// weights (bench/expertflow/runtime_whatif_decode.py).
     /// </summary>
     Tensor GroupedGemmPath(Tensor x, Tensor idx, Tensor w, Tensor inputs, Tensor outputs)
     {
@@ -210,10 +282,15 @@ internal sealed class MoeBlock
     /// <summary>Few tokens: gather the chosen experts' weights and run them as one batched matmul (no host sync).</summary>
     Tensor GatherPath(Tensor x, Tensor idx, Tensor w, Tensor inputs, Tensor outputs)
     {
-        long n = x.shape[0], k = idx.shape[1], h = x.shape[1];
         var flat = idx.reshape(-1);
-        var win = inputs.index_select(0, flat);   // [n*k, R, H]: each token's k experts, stacked
-        var wout = outputs.index_select(0, flat); // [n*k, H, I]
+        // [n*k, R, H] and [n*k, H, I]: each token's k experts, stacked
+        return GatheredFfn(x, w, inputs.index_select(0, flat), outputs.index_select(0, flat));
+    }
+
+    /// <summary>The experts of each token, gathered as <paramref name="win"/> [n*k, R, H] and <paramref name="wout"/> [n*k, H, I], as batched products.</summary>
+    Tensor GatheredFfn(Tensor x, Tensor w, Tensor win, Tensor wout)
+    {
+        long n = x.shape[0], k = w.shape[1], h = x.shape[1];
         long r = win.shape[1];
         // one matrix-vector product per token over its k experts' rows: no copy of x
         var hid = bmm(win.view(n, k * r, h), x.view(n, h, 1)).view(n * k, r);

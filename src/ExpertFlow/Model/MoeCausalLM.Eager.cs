@@ -45,9 +45,10 @@ public sealed partial class MoeCausalLM
             for (int t = 0; t < counts[r]; t++) slots.Add((long)r * cache.Capacity + starts[r] + t);
         // one new token per row and all rows equally long: every cached key is visible, no mask needed
         bool unmasked = width == 1 && counts.All(n => n == 1) && starts.All(s0 => s0 == starts[0]) && keyLength == starts[0] + 1;
-        var attnStep = MakeStep(pos, rows, width, keyLength, tensor(slots.ToArray(), ScalarType.Int64, Device), ctx.ValidIndex, unmasked);
+        long seqLen = Enumerable.Range(0, rows).Max(r => starts[r] + counts[r]);
+        var attnStep = MakeStep(pos, rows, width, keyLength, tensor(slots.ToArray(), ScalarType.Int64, Device), ctx.ValidIndex, unmasked, seqLen);
 
-        var hidden = RunLayers(embed.Value.index_select(0, ids).view(rows, width, Config.HiddenSize), attnStep, ctx);
+        var hidden = RunLayers(Embed(ids).view(rows, width, Config.HiddenSize), attnStep, ctx);
         for (int r = 0; r < rows; r++) cache.Lengths[r] += counts[r];
 
         Tensor selected;
@@ -57,7 +58,7 @@ public sealed partial class MoeCausalLM
             var last = Enumerable.Range(0, rows).Select(r => (long)(r * width + Math.Max(counts[r] - 1, 0))).ToArray();
             selected = hidden.view(rows * width, Config.HiddenSize).index_select(0, tensor(last, ScalarType.Int64, Device));
         }
-        var logits = nn.functional.linear(Ops.RmsNorm(selected, finalNorm.Value, Config.NormEps), lmHead.Value).to(ScalarType.Float32);
+        var logits = Head(selected);
         if (!allPositions && counts.Any(n => n == 0))
             logits = logits * tensor(counts.Select(n => n > 0 ? 1f : 0f).ToArray(), ScalarType.Float32, Device).unsqueeze(1);
         ctx.Publish(Observers);
@@ -118,11 +119,13 @@ public sealed partial class MoeCausalLM
     Tensor Guess(int next, Tensor hidden, int k) =>
         layers[next].Moe!.Guess(Ops.RmsNorm(hidden, layers[next].PostNorm.Value, Config.NormEps), k);
 
-    DecoderStep MakeStep(Tensor pos, int rows, int width, long keyLength, Tensor slots, Tensor? validIndex, bool unmasked)
+    // seqLen: the step's longest sequence (positions), for RoPE whose frequencies depend on it (dynamic NTK; CUDA graphs never run those)
+    DecoderStep MakeStep(Tensor pos, int rows, int width, long keyLength, Tensor slots, Tensor? validIndex, bool unmasked, long seqLen = 0)
     {
         var flatPos = pos.reshape(-1);
-        var cos = rope.Cos.index_select(0, flatPos).view(rows, width, 1, Config.HeadDim).to(DType);
-        var sin = rope.Sin.index_select(0, flatPos).view(rows, width, 1, Config.HeadDim);
+        var (cosRows, sinRows) = rope.Rows(flatPos, seqLen);
+        var cos = cosRows.view(rows, width, 1, Config.HeadDim).to(DType);
+        var sin = sinRows.view(rows, width, 1, Config.HeadDim);
         long half = Config.HeadDim / 2;
         var signedSin = cat([-sin.narrow(-1, 0, half), sin.narrow(-1, half, half)], -1).to(DType);
         Tensor? mask = null;

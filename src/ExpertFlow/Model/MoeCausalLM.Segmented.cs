@@ -44,7 +44,8 @@ public sealed partial class MoeCausalLM
     /// </summary>
     bool SegmentedEligible(int[][] tokens)
     {
-        return tokens.All(t => t.Length == 1) && moeIndex.Length > 0 && !AllExpertsStacked;
+        // dynamic NTK RoPE changes its frequencies with the step's length, which a captured graph cannot follow
+        return tokens.All(t => t.Length == 1) && moeIndex.Length > 0 && !AllExpertsStacked && !rope.LengthDependent;
     }
 
     int DecodeGraphs.IStepBody.ExpertBreaks => moeIndex.Length;
@@ -87,7 +88,7 @@ public sealed partial class MoeCausalLM
         int first;
         if (j == 0)
         {
-            hidden = embed.Value.index_select(0, ids).view(rows, 1, h);
+            hidden = Embed(ids).view(rows, 1, h);
             first = 0;
         }
         else
@@ -120,7 +121,7 @@ public sealed partial class MoeCausalLM
             }
             hidden = (hidden + Ops.GatedFfn(normed, layer.Gate!.Value, layer.Down!.Value, Config.HiddenAct)).MoveToOuterDisposeScope();
         }
-        return nn.functional.linear(Ops.RmsNorm(hidden.view(rows, h), finalNorm.Value, Config.NormEps), lmHead.Value).to(ScalarType.Float32);
+        return Head(hidden.view(rows, h));
     }
 
     void DecodeGraphs.IStepBody.Experts(int j, DecodeGraphs.Buffers[] buffers)

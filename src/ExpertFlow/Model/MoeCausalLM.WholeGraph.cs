@@ -38,7 +38,7 @@ public sealed partial class MoeCausalLM
     /// </summary>
     bool GraphEligible(int[][] tokens, int[] starts)
     {
-        if (Observers.Count > 0 || tokens.Length > MoeBlock.DenseTokenLimit) return false;
+        if (Observers.Count > 0 || tokens.Length > MoeBlock.DenseTokenLimit || rope.LengthDependent) return false;
         if (tokens.Any(t => t.Length > 1) || tokens.All(t => t.Length == 0)) return false;
         for (int r = 0; r < tokens.Length; r++)
             if (tokens[r].Length == 0 && starts[r] >= cache!.Capacity) return false;
@@ -72,8 +72,8 @@ public sealed partial class MoeCausalLM
             Step = step, Rows = rows, Width = 1, Counts = new int[rows], Starts = new int[rows], Tokens = [],
             SequenceIds = [], Observed = false,
         };
-        var hidden = RunLayers(embed.Value.index_select(0, ids).view(rows, 1, Config.HiddenSize), attnStep, ctx);
-        return nn.functional.linear(Ops.RmsNorm(hidden.view(rows, Config.HiddenSize), finalNorm.Value, Config.NormEps), lmHead.Value).to(ScalarType.Float32);
+        var hidden = RunLayers(Embed(ids).view(rows, 1, Config.HiddenSize), attnStep, ctx);
+        return Head(hidden.view(rows, Config.HiddenSize));
     }
 
     /// <summary>

@@ -20,7 +20,7 @@ public sealed partial class MoeCausalLM : MoeModelBase, DecodeGraphs.IStepBody
     readonly int[] moeIndex;      // decoder layers with a MoE block, in order
     StepContext? segmentStep;     // the step a segmented replay serves (routing for observers)
 
-    sealed record Layer(Param InputNorm, Param PostNorm, DecoderAttention Attention, MoeBlock? Moe, Param? Gate, Param? Up, Param? Down);
+    sealed record Layer(Param InputNorm, Param PostNorm, IDecoderAttention Attention, MoeBlock? Moe, Param? Gate, Param? Up, Param? Down);
 
     MoeCausalLM(IWeightSource checkpoint, MoeConfig c, ModelLoadOptions o) : base(checkpoint, c, o)
     {
@@ -31,7 +31,8 @@ public sealed partial class MoeCausalLM : MoeModelBase, DecodeGraphs.IStepBody
         for (int i = 0; i < c.NumLayers; i++)
         {
             string p = $"model.layers.{i}";
-            var attn = new DecoderAttention(ps, checkpoint, c, i, $"{p}.self_attn");
+            IDecoderAttention attn = c.LatentAttention ? new LatentAttention(ps, checkpoint, c, i, $"{p}.self_attn")
+                : new DecoderAttention(ps, checkpoint, c, i, $"{p}.self_attn");
             var inNorm = ps.Declare($"{p}.input_layernorm.weight", h);
             var postNorm = ps.Declare($"{p}.post_attention_layernorm.weight", h);
             if (c.MoeLayers[i])
@@ -43,6 +44,9 @@ public sealed partial class MoeCausalLM : MoeModelBase, DecodeGraphs.IStepBody
                         $"{p}.mlp.shared_expert", $"{p}.mlp.shared_expert_gate.weight"),
                     ModelFamily.Deepseek => new MoeBlock(ps, c, i, $"{p}.mlp", "gate.weight", c.SharedExpertIntermediateSize > 0,
                         $"{p}.mlp.shared_experts", null),
+                    ModelFamily.DeepseekV2 or ModelFamily.DeepseekV3 => new MoeBlock(ps, c, i, $"{p}.mlp", "gate.weight", c.SharedExpertIntermediateSize > 0,
+                        $"{p}.mlp.shared_experts", null),
+                    ModelFamily.GraniteMoe => new MoeBlock(ps, c, i, $"{p}.block_sparse_moe", "router.layer.weight", false, "", null),
                     _ => new MoeBlock(ps, c, i, $"{p}.mlp", "gate.weight", false, "", null),
                 };
                 layers[i] = new Layer(inNorm, postNorm, attn, moe, null, null, null);
@@ -60,20 +64,26 @@ public sealed partial class MoeCausalLM : MoeModelBase, DecodeGraphs.IStepBody
         lmHead = c.TieWordEmbeddings && !checkpoint.Contains("lm_head.weight") ? embed : ps.Declare("lm_head.weight", c.VocabSize, h);
 
         var moeLayers = Enumerable.Range(0, c.NumLayers).Where(i => c.MoeLayers[i]).ToArray();
-        Experts = new ExpertCatalog(moeLayers, c.NumExperts, gated: true, DType, (layer, e) =>
+        Experts = new ExpertCatalog(moeLayers, c.NumExperts, gated: true, DType, c.Family == ModelFamily.GraniteMoe ? (layer, e) =>
+        {
+            // stacked per layer in the checkpoint: input_linear [E, 2I, H] holds gate then up rows, output_linear [E, H, I]
+            string b = $"model.layers.{layer}.block_sparse_moe";
+            return new ExpertIdentity(layer, e, [new ExpertTensor("gate_up", $"{b}.input_linear.weight", [2L * c.ExpertIntermediateSize, h], Row: e)],
+                new ExpertTensor("down", $"{b}.output_linear.weight", [h, c.ExpertIntermediateSize], Row: e));
+        } : (layer, e) =>
         {
             string b = $"model.layers.{layer}.{expertsPrefix}.experts.{e}";
             return new ExpertIdentity(layer, e,
                 [new ExpertTensor("gate", $"{b}.{gateName}.weight", [c.ExpertIntermediateSize, h]),
                  new ExpertTensor("up", $"{b}.{upName}.weight", [c.ExpertIntermediateSize, h])],
                 new ExpertTensor("down", $"{b}.{downName}.weight", [h, c.ExpertIntermediateSize]));
-        }, checkpoint);
+        }, checkpoint, o.ExpertFormat);
         // check every expert's tensors before anything is allocated
         foreach (int layer in moeLayers)
             for (int e = 0; e < c.NumExperts; e++)
             {
                 var id = Experts.Identity(layer, e);
-                foreach (var t in id.InputParts.Append(id.Output)) checkpoint.Check(t.Name, t.Shape);
+                foreach (var t in id.InputParts.Append(id.Output)) checkpoint.Check(t.Name, t.StoredShape(c.NumExperts));
             }
 
         ps.Materialise(checkpoint, Device, DType);
@@ -82,7 +92,7 @@ public sealed partial class MoeCausalLM : MoeModelBase, DecodeGraphs.IStepBody
             l.Attention.Prepare();
             l.Moe?.Prepare();
         }
-        rope = new RopeTables(c.HeadDim, c.RopeTheta, c.MaxPositionEmbeddings, Device);
+        rope = new RopeTables(c.HeadDim, c.RopeTheta, c.Rope, c.MaxPositionEmbeddings, Device);
         ExpertProvider = o.Experts ?? new ResidentExpertProvider();
         ExpertProvider.Attach(Experts, Device);
         moeIndex = Enumerable.Range(0, c.NumLayers).Where(i => layers[i].Moe != null).ToArray();
@@ -92,6 +102,21 @@ public sealed partial class MoeCausalLM : MoeModelBase, DecodeGraphs.IStepBody
             segmented = new DecodeGraphs(o.Log ?? NullLogger.Instance, maxCaches: 2);
         }
         UseCudaGraphs = o.CudaGraphs;
+    }
+
+    /// <summary>Token embeddings (GraniteMoE: times embedding_multiplier).</summary>
+    Tensor Embed(Tensor ids)
+    {
+        var e = embed.Value.index_select(0, ids);
+        return Config.EmbeddingMultiplier == 1 ? e : Ops.Mul(e, Config.EmbeddingMultiplier);
+    }
+
+    /// <summary>fp32 logits of final hidden states [N, H]: final norm, lm_head (GraniteMoE: divided by logits_scaling).</summary>
+    Tensor Head(Tensor hidden)
+    {
+        var logits = nn.functional.linear(Ops.RmsNorm(hidden, finalNorm.Value, Config.NormEps), lmHead.Value);
+        if (Config.LogitsScaling != 1) logits = logits / Config.LogitsScaling;
+        return logits.to(ScalarType.Float32);
     }
 
     /// <summary>Forgets the captured decode graphs (the next eligible step captures anew), e.g. after switching kernels.</summary>
@@ -108,7 +133,10 @@ public sealed partial class MoeCausalLM : MoeModelBase, DecodeGraphs.IStepBody
     public override DecodeGraphStats GraphStats => graphs == null || segmented == null ? DecodeGraphStats.None("not on CUDA")
         : new(graphs.Captures + segmented.Captures, graphs.Replays + segmented.Replays, graphs.DisabledBecause ?? segmented.DisabledBecause);
 
-    public override long KvCacheBytes(Workload workload) => CacheBytesFor(Config.NumLayers, Config.NumKvHeads, Config.HeadDim, workload);
+    /// <summary>Latent attention caches kv_lora_rank + qk_rope_head_dim numbers per position and layer; others keys and values per kv head.</summary>
+    public override long KvCacheBytes(Workload workload) => Config.LatentAttention
+        ? (long)Config.NumLayers * workload.Rows * workload.Capacity * (Config.KvLoraRank + Config.HeadDim) * ExpertCatalog.DTypeSize(DType)
+        : CacheBytesFor(Config.NumLayers, Config.NumKvHeads, Config.HeadDim, workload);
 
     public override int[][] BeginSequences(IReadOnlyList<int[]> prompts, int[]? sequenceIds = null) => prompts.Select(p => p.ToArray()).ToArray();
 
@@ -119,7 +147,7 @@ public sealed partial class MoeCausalLM : MoeModelBase, DecodeGraphs.IStepBody
     {
         config ??= MoeConfig.Load(folder);
         if (config.IsEncoderDecoder) throw new ArgumentException($"{folder} holds an encoder-decoder model ({config.ModelType}); load it with SwitchModel.");
-        return Create(config, new CheckpointWeights(SafetensorsCheckpoint.Open(folder)), options);
+        return Create(config, PrequantizedWeights.Wrap(folder, new CheckpointWeights(SafetensorsCheckpoint.Open(folder))), options);
     }
 
     /// <summary>Builds the model from any weight source (the model owns and disposes it).</summary>
@@ -144,12 +172,14 @@ public sealed partial class MoeCausalLM : MoeModelBase, DecodeGraphs.IStepBody
 
     public override void ResetCache(int rows, int capacity)
     {
-        if (capacity > Config.MaxPositionEmbeddings)
+        if (capacity > Config.MaxPositionEmbeddings && !rope.LengthDependent) // dynamic NTK extends the context
             throw new ArgumentException($"A cache of {capacity} positions exceeds the model's max_position_embeddings ({Config.MaxPositionEmbeddings}); use a shorter prompt or fewer new tokens.");
         if (rope.EnsureCovers(capacity)) DropCudaGraphs(); // captured steps read the old tables
         if (cache != null && cache.Rows == rows && cache.Capacity >= capacity) { cache.Clear(); return; }
         cache?.Dispose();
-        cache = new KvCache(Config.NumLayers, rows, Config.NumKvHeads, capacity, Config.HeadDim, DType, Device);
+        cache = Config.LatentAttention
+            ? new KvCache(Config.NumLayers, rows, 1, capacity, Config.KvLoraRank, DType, Device, valueDim: Config.HeadDim)
+            : new KvCache(Config.NumLayers, rows, Config.NumKvHeads, capacity, Config.HeadDim, DType, Device);
     }
 
     public override Tensor Step(int[][] tokens, bool allPositions = false, int[]? sequenceIds = null)

@@ -32,6 +32,8 @@ public sealed record MoeConfig
     /// <summary>Per layer: true when the layer's feed-forward is a MoE block.</summary>
     public required bool[] MoeLayers { get; init; }
     public double RopeTheta { get; init; } = 10000;
+    /// <summary>RoPE scaling (rope_scaling / rope_parameters): linear, dynamic, yarn or llama3; <see cref="RopeScaling.None"/> for plain RoPE.</summary>
+    public RopeScaling Rope { get; init; } = RopeScaling.None;
     public double NormEps { get; init; } = 1e-6;
     public int MaxPositionEmbeddings { get; init; } = 4096;
     public QkNormKind QkNorm { get; init; }
@@ -42,6 +44,31 @@ public sealed record MoeConfig
     public int[] EosTokenIds { get; init; } = [];
     public int? BosTokenId { get; init; }
     public int? PadTokenId { get; init; }
+
+    // GraniteMoE: hidden = embed * EmbeddingMultiplier; attention softmax scale AttentionMultiplier (null: 1/sqrt(head_dim));
+    // each sub-layer's output is scaled by ResidualMultiplier before the residual sum; logits are divided by LogitsScaling
+    public double EmbeddingMultiplier { get; init; } = 1;
+    public double? AttentionMultiplier { get; init; }
+    public double ResidualMultiplier { get; init; } = 1;
+    public double LogitsScaling { get; init; } = 1;
+
+    // DeepSeek-V2/V3: multi-head latent attention (KvLoraRank > 0; HeadDim is then qk_rope_head_dim) and grouped routing
+    /// <summary>q_lora_rank (0: q_proj straight from the hidden state).</summary>
+    public int QLoraRank { get; init; }
+    /// <summary>kv_lora_rank: width of the compressed keys/values the cache holds (0: not latent attention).</summary>
+    public int KvLoraRank { get; init; }
+    public int QkNopeHeadDim { get; init; }
+    public int VHeadDim { get; init; }
+    /// <summary>The rotary half of q/k comes as interleaved pairs (DeepSeek-V2 always; V3 with rope_interleave).</summary>
+    public bool RopeInterleave { get; init; }
+    /// <summary>Softmax scale of latent attention: qk_head_dim^-0.5, times YaRN's mscale(factor, mscale_all_dim)^2 for V3.</summary>
+    public double LatentSoftmaxScale { get; init; }
+    public double RoutedScalingFactor { get; init; } = 1;
+    public int NumGroups { get; init; } = 1;
+    public int TopKGroups { get; init; } = 1;
+    /// <summary>DeepSeek-V2 group_limited_greedy / V3: experts only from the top groups.</summary>
+    public bool GroupLimited { get; init; }
+    public bool LatentAttention => KvLoraRank > 0;
 
     // Switch Transformers only
     public int NumDecoderLayers { get; init; }
@@ -119,7 +146,7 @@ public sealed record MoeConfig
         if (json.ValueKind != JsonValueKind.Object)
             throw new InvalidDataException($"{source} holds a JSON {json.ValueKind.ToString().ToLowerInvariant()}, not an object of model settings.");
         var r = new ConfigReader(json, source);
-        string type = r.String("model_type") ?? throw r.Error($"has no 'model_type' (mixtral, qwen2_moe, qwen3_moe, olmoe, deepseek or switch_transformers).{ConfigReader.Fix}");
+        string type = r.String("model_type") ?? throw r.Error($"has no 'model_type' (mixtral, qwen2_moe, qwen3_moe, olmoe, deepseek, deepseek_v2, deepseek_v3, granitemoe or switch_transformers).{ConfigReader.Fix}");
         var config = type switch
         {
             "mixtral" => ReadMixtral(r, type),
@@ -127,8 +154,11 @@ public sealed record MoeConfig
             "qwen3_moe" => ReadQwen(r, type, ModelFamily.Qwen3Moe),
             "olmoe" => ReadOlmoe(r, type),
             "deepseek" => ReadDeepseek(r, type),
+            "granitemoe" => ReadGranite(r, type),
+            "deepseek_v2" => ReadDeepseekLatent(r, type, ModelFamily.DeepseekV2),
+            "deepseek_v3" => ReadDeepseekLatent(r, type, ModelFamily.DeepseekV3),
             "switch_transformers" => ReadSwitch(r, type),
-            _ => throw r.Error($"has model_type '{type}', which this runtime does not implement. Supported: mixtral, qwen2_moe, qwen3_moe, olmoe, deepseek (DeepSeek-MoE v1), switch_transformers."),
+            _ => throw r.Error($"has model_type '{type}', which this runtime does not implement. Supported: mixtral, qwen2_moe, qwen3_moe, olmoe, deepseek (DeepSeek-MoE v1), deepseek_v2, deepseek_v3, granitemoe, switch_transformers."),
         };
         config.Validate(source);
         return config;
@@ -164,7 +194,7 @@ public sealed record MoeConfig
             IntermediateSize = r.Int("intermediate_size"), ExpertIntermediateSize = r.Int("intermediate_size"),
             NumExperts = r.Int("num_local_experts"), TopK = r.Int("num_experts_per_tok"), NormTopKProb = true,
             MoeLayers = Enumerable.Repeat(true, layers).ToArray(),
-            RopeTheta = r.RopeTheta(1e6), NormEps = r.DoubleOr("rms_norm_eps", 1e-5),
+            RopeTheta = r.RopeTheta(1e6), Rope = r.RopeScaling(), NormEps = r.DoubleOr("rms_norm_eps", 1e-5),
             MaxPositionEmbeddings = r.IntOr("max_position_embeddings", 32768), TieWordEmbeddings = r.BoolOr("tie_word_embeddings", false),
             HiddenAct = r.String("hidden_act") ?? "silu", EosTokenIds = r.IntList("eos_token_id"), BosTokenId = r.IntOrNull("bos_token_id"),
             PadTokenId = r.IntOrNull("pad_token_id"),
@@ -188,7 +218,7 @@ public sealed record MoeConfig
             NumExperts = experts, TopK = r.Int("num_experts_per_tok"), NormTopKProb = r.BoolOr("norm_topk_prob", false),
             SharedExpertIntermediateSize = qwen2 ? r.IntOr("shared_expert_intermediate_size", 0) : 0,
             SharedExpertGate = qwen2 && r.IntOr("shared_expert_intermediate_size", 0) > 0,
-            MoeLayers = moe, RopeTheta = r.RopeTheta(10000), NormEps = r.DoubleOr("rms_norm_eps", 1e-6),
+            MoeLayers = moe, RopeTheta = r.RopeTheta(10000), Rope = r.RopeScaling(), NormEps = r.DoubleOr("rms_norm_eps", 1e-6),
             MaxPositionEmbeddings = r.IntOr("max_position_embeddings", 32768),
             QkNorm = qwen2 ? QkNormKind.None : QkNormKind.PerHead,
             AttentionBias = qwen2 ? r.BoolOr("qkv_bias", true) : r.BoolOr("attention_bias", false),
@@ -206,10 +236,78 @@ public sealed record MoeConfig
             NumHeads = heads, NumKvHeads = kv, HeadDim = PerHead(hidden, heads),
             IntermediateSize = r.Int("intermediate_size"), ExpertIntermediateSize = r.Int("intermediate_size"),
             NumExperts = r.IntOrNull("num_experts") ?? r.Int("num_local_experts"), TopK = r.Int("num_experts_per_tok"), NormTopKProb = r.BoolOr("norm_topk_prob", false),
-            MoeLayers = Enumerable.Repeat(true, layers).ToArray(), RopeTheta = r.RopeTheta(10000),
+            MoeLayers = Enumerable.Repeat(true, layers).ToArray(), RopeTheta = r.RopeTheta(10000), Rope = r.RopeScaling(),
             NormEps = r.DoubleOr("rms_norm_eps", 1e-5), MaxPositionEmbeddings = r.IntOr("max_position_embeddings", 4096),
             QkNorm = QkNormKind.Full, ClipQkv = r.DoubleOrNull("clip_qkv"), AttentionBias = r.BoolOr("attention_bias", false),
             TieWordEmbeddings = r.BoolOr("tie_word_embeddings", false), HiddenAct = r.String("hidden_act") ?? "silu",
+            EosTokenIds = r.IntList("eos_token_id"), BosTokenId = r.IntOrNull("bos_token_id"), PadTokenId = r.IntOrNull("pad_token_id"),
+        };
+    }
+
+    static MoeConfig ReadDeepseekLatent(ConfigReader r, string type, ModelFamily family)
+    {
+        bool v3 = family == ModelFamily.DeepseekV3;
+        int hidden = r.Int("hidden_size"), heads = r.Int("num_attention_heads"), layers = Layers(r, "num_hidden_layers");
+        int qLora = r.IntOrNull("q_lora_rank") ?? 0, kvLora = r.Int("kv_lora_rank");
+        int nope = r.Int("qk_nope_head_dim"), ropeDim = r.Int("qk_rope_head_dim"), vDim = r.Int("v_head_dim");
+        foreach (var (key, value) in new[] { ("q_lora_rank", qLora), ("kv_lora_rank", kvLora - 1), ("qk_nope_head_dim", nope - 1), ("qk_rope_head_dim", ropeDim - 1), ("v_head_dim", vDim - 1) })
+            if (value < 0 || value >= MaxWidth) throw r.Error($"has '{key}' out of range; it must be between 1 and {MaxWidth}.{ConfigReader.Fix}");
+        string scoring = r.String("scoring_func") ?? (v3 ? "sigmoid" : "softmax");
+        if (scoring != (v3 ? "sigmoid" : "softmax"))
+            throw r.Error($"has scoring_func '{scoring}'; {type} is implemented with '{(v3 ? "sigmoid" : "softmax")}' scores, as transformers.");
+        string method = r.String("topk_method") ?? (v3 ? "noaux_tc" : "greedy");
+        if (!(v3 ? method == "noaux_tc" : method is "greedy" or "group_limited_greedy"))
+            throw r.Error($"has topk_method '{method}'; {type} implements {(v3 ? "'noaux_tc'" : "'greedy' and 'group_limited_greedy'")}.");
+        int? routed = r.IntOrNull("n_routed_experts");
+        int firstDense = r.IntOr("first_k_dense_replace", 0);
+        int freq = r.IntOr("moe_layer_freq", 1);
+        if (freq <= 0) throw r.Error($"has moe_layer_freq {freq}; it must be at least 1.");
+        int moeInter = r.Int("moe_intermediate_size");
+        int shared = r.IntOr("n_shared_experts", 0);
+        if (shared is < 0 or > MaxCount) throw r.Error($"has 'n_shared_experts': {shared}; it must be between 0 and {MaxCount}.{ConfigReader.Fix}");
+        var rope = r.RopeScaling();
+        double scale = 1 / Math.Sqrt(nope + ropeDim);
+        if (v3 && rope.Kind == RopeKind.Yarn && rope.MscaleAllDim is double mad && mad != 0)
+        {
+            double m = RopeScaling.YarnMscale(rope.Factor, mad);
+            scale *= m * m;
+        }
+        return new MoeConfig
+        {
+            Family = family, ModelType = type, VocabSize = r.Int("vocab_size"), HiddenSize = hidden, NumLayers = layers,
+            NumHeads = heads, NumKvHeads = heads, HeadDim = ropeDim,
+            QLoraRank = qLora, KvLoraRank = kvLora, QkNopeHeadDim = nope, VHeadDim = vDim, LatentSoftmaxScale = scale,
+            RopeInterleave = !v3 || r.BoolOr("rope_interleave", true),
+            IntermediateSize = r.Int("intermediate_size"), ExpertIntermediateSize = moeInter,
+            NumExperts = routed ?? 0, TopK = r.Int("num_experts_per_tok"), NormTopKProb = r.BoolOr("norm_topk_prob", v3),
+            SharedExpertIntermediateSize = (int)Math.Clamp((long)moeInter * shared, int.MinValue, int.MaxValue),
+            MoeLayers = Enumerable.Range(0, layers).Select(i => routed != null && i >= firstDense && i % freq == 0).ToArray(),
+            RoutedScalingFactor = r.DoubleOr("routed_scaling_factor", v3 ? 2.5 : 1.0),
+            NumGroups = r.IntOrNull("n_group") ?? (v3 ? 8 : 1), TopKGroups = r.IntOrNull("topk_group") ?? (v3 ? 4 : 1),
+            GroupLimited = v3 || method == "group_limited_greedy",
+            RopeTheta = r.RopeTheta(10000), Rope = rope, NormEps = r.DoubleOr("rms_norm_eps", 1e-6),
+            MaxPositionEmbeddings = r.IntOr("max_position_embeddings", 4096), AttentionBias = r.BoolOr("attention_bias", false),
+            TieWordEmbeddings = r.BoolOr("tie_word_embeddings", false), HiddenAct = r.String("hidden_act") ?? "silu",
+            EosTokenIds = r.IntList("eos_token_id"), BosTokenId = r.IntOrNull("bos_token_id"), PadTokenId = r.IntOrNull("pad_token_id"),
+        };
+    }
+
+    static MoeConfig ReadGranite(ConfigReader r, string type)
+    {
+        var (vocab, hidden, layers, heads, kv, headDim) = Common(r);
+        int inter = r.Int("intermediate_size");
+        return new MoeConfig
+        {
+            Family = ModelFamily.GraniteMoe, ModelType = type, VocabSize = vocab, HiddenSize = hidden, NumLayers = layers,
+            NumHeads = heads, NumKvHeads = kv, HeadDim = PerHead(hidden, heads),
+            IntermediateSize = inter, ExpertIntermediateSize = inter,
+            NumExperts = r.IntOrNull("num_local_experts") ?? r.Int("num_experts"), TopK = r.Int("num_experts_per_tok"), NormTopKProb = true,
+            MoeLayers = Enumerable.Repeat(true, layers).ToArray(), RopeTheta = r.RopeTheta(10000), Rope = r.RopeScaling(),
+            NormEps = r.DoubleOr("rms_norm_eps", 1e-6), MaxPositionEmbeddings = r.IntOr("max_position_embeddings", 4096),
+            AttentionBias = r.BoolOr("attention_bias", false), TieWordEmbeddings = r.BoolOr("tie_word_embeddings", false),
+            HiddenAct = r.String("hidden_act") ?? "silu", EmbeddingMultiplier = r.DoubleOr("embedding_multiplier", 1),
+            AttentionMultiplier = r.DoubleOr("attention_multiplier", 1), ResidualMultiplier = r.DoubleOr("residual_multiplier", 1),
+            LogitsScaling = r.DoubleOr("logits_scaling", 1),
             EosTokenIds = r.IntList("eos_token_id"), BosTokenId = r.IntOrNull("bos_token_id"), PadTokenId = r.IntOrNull("pad_token_id"),
         };
     }
@@ -234,7 +332,7 @@ public sealed record MoeConfig
             NumExperts = routed ?? 0, TopK = r.Int("num_experts_per_tok"), NormTopKProb = r.BoolOr("norm_topk_prob", false),
             SharedExpertIntermediateSize = (int)Math.Clamp((long)moeInter * shared, int.MinValue, int.MaxValue),
             MoeLayers = Enumerable.Range(0, layers).Select(i => routed != null && i >= firstDense && i % freq == 0).ToArray(),
-            RopeTheta = r.RopeTheta(10000), NormEps = r.DoubleOr("rms_norm_eps", 1e-6),
+            RopeTheta = r.RopeTheta(10000), Rope = r.RopeScaling(), NormEps = r.DoubleOr("rms_norm_eps", 1e-6),
             MaxPositionEmbeddings = r.IntOr("max_position_embeddings", 4096), AttentionBias = r.BoolOr("attention_bias", false),
             TieWordEmbeddings = r.BoolOr("tie_word_embeddings", false), HiddenAct = r.String("hidden_act") ?? "silu",
             EosTokenIds = r.IntList("eos_token_id"), BosTokenId = r.IntOrNull("bos_token_id"), PadTokenId = r.IntOrNull("pad_token_id"),
@@ -283,7 +381,7 @@ public sealed record MoeConfig
         Require(Within(NumHeads, MaxCount), $"the number of attention heads ({NumHeads}) must be between 1 and {MaxCount}.");
         Require(NumKvHeads > 0 && NumHeads % NumKvHeads == 0, $"num_attention_heads ({NumHeads}) must be a multiple of num_key_value_heads ({NumKvHeads}).");
         Require(HeadDim > 0 && HeadDim <= MaxWidth && (HeadDim % 2 == 0 || IsEncoderDecoder), $"the head dimension ({HeadDim}) must be positive, at most {MaxWidth}, and even (RoPE rotates pairs).");
-        if (Family is ModelFamily.Olmoe or ModelFamily.Deepseek)
+        if (Family is ModelFamily.Olmoe or ModelFamily.Deepseek or ModelFamily.GraniteMoe)
             Require(HiddenSize % NumHeads == 0, $"hidden_size ({HiddenSize}) must be a multiple of num_attention_heads ({NumHeads}).");
         Require(NumExperts >= 0 && NumExperts <= MaxExperts, $"the number of experts ({NumExperts}) must be between 0 and {MaxExperts}.");
         Require(MoeLayers.Any(m => m) || DecoderMoeLayers.Any(m => m) || NumExperts == 0, "no layer is a MoE layer (check decoder_sparse_step, mlp_only_layers, first_k_dense_replace, moe_layer_freq).");
@@ -300,6 +398,15 @@ public sealed record MoeConfig
         Require(MaxPositionEmbeddings > 0, $"max_position_embeddings ({MaxPositionEmbeddings}) must be positive.");
         Require(RopeTheta > 0, $"rope_theta ({RopeTheta}) must be positive.");
         Require(NormEps >= 0, $"the norm epsilon ({NormEps}) must not be negative.");
+        if (GroupLimited && MoeLayerCount > 0)
+        {
+            Require(NumGroups >= 1 && NumExperts % NumGroups == 0, $"n_routed_experts ({NumExperts}) must be a multiple of n_group ({NumGroups}).");
+            Require(TopKGroups >= 1 && TopKGroups <= NumGroups, $"topk_group ({TopKGroups}) must be between 1 and n_group ({NumGroups}).");
+            Require(Family != ModelFamily.DeepseekV3 || NumExperts / NumGroups >= 2, $"each of the n_group ({NumGroups}) groups needs at least 2 of the {NumExperts} experts (a group scores its top two).");
+            Require(TopK <= TopKGroups * (NumExperts / NumGroups), $"num_experts_per_tok ({TopK}) exceeds the experts of topk_group ({TopKGroups}) groups.");
+        }
+        Require(LogitsScaling != 0 && double.IsFinite(LogitsScaling), $"logits_scaling ({LogitsScaling}) must not be zero.");
+        Require(Rope.Kind == RopeKind.Default || !IsEncoderDecoder, "rope scaling does not apply to an encoder-decoder model.");
         Require(ClipQkv is null or > 0, $"clip_qkv ({ClipQkv}) must be positive.");
         if (IsEncoderDecoder)
         {

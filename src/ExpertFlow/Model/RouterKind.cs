@@ -9,6 +9,12 @@ internal enum RouterKind
     Mixtral,
     /// <summary>DeepSeek-MoE v1: softmax (fp32) → top-k → optional renormalisation with +1e-20; weights stay fp32.</summary>
     Deepseek,
+    /// <summary>GraniteMoE: top-k of the fp32 logits, softmax over those k (cast to the compute dtype).</summary>
+    GraniteTopK,
+    /// <summary>DeepSeek-V2: fp32 router, softmax, top-k (optionally within the top groups by their best score), times routed_scaling_factor.</summary>
+    DeepseekV2,
+    /// <summary>DeepSeek-V3: fp32 router, sigmoid, choice by score + correction bias within the groups with the best top-2 sums; weights are the plain scores, normalised, times routed_scaling_factor.</summary>
+    DeepseekV3,
     /// <summary>Switch: classifier in fp32 → softmax → argmax; weight = max probability (cast to compute dtype).</summary>
     SwitchTop1,
 }

@@ -75,7 +75,7 @@ public sealed class SwitchModel : MoeModelBase
             string p = $"{b}.mlp.experts.expert_{e}";
             return new ExpertIdentity(layer, e, [new ExpertTensor("wi", $"{p}.wi.weight", [c.IntermediateSize, d])],
                 new ExpertTensor("wo", $"{p}.wo.weight", [d, c.IntermediateSize]));
-        }, checkpoint);
+        }, checkpoint, o.ExpertFormat);
         foreach (int layer in moeLayers)
             for (int e = 0; e < c.NumExperts; e++)
             {
@@ -93,7 +93,7 @@ public sealed class SwitchModel : MoeModelBase
         MoeModels.CheckDType(options.DType);
         config ??= MoeConfig.Load(folder);
         if (!config.IsEncoderDecoder) throw new ArgumentException($"{folder} holds a decoder-only model ({config.ModelType}); load it with MoeCausalLM.");
-        IWeightSource checkpoint = new CheckpointWeights(SafetensorsCheckpoint.Open(folder));
+        IWeightSource checkpoint = PrequantizedWeights.Wrap(folder, new CheckpointWeights(SafetensorsCheckpoint.Open(folder)));
         try
         {
             using var _ = no_grad();

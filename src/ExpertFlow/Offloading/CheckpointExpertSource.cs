@@ -30,7 +30,7 @@ public sealed unsafe class CheckpointExpertSource : IExpertSource
                 if (!checkpoint.Contains(name))
                     throw new InvalidDataException($"expert tensor '{name}' (layer {key.Layer}, expert {key.Expert}) is missing from the checkpoint {checkpoint.Source}");
                 var info = checkpoint.Info(name);
-                if (!info.Shape.SequenceEqual(part.Shape))
+                if (!info.Shape.SequenceEqual(part.Shape) && !IsStacked(info.Shape, part.Shape, layout.ExpertsPerLayer))
                     throw new InvalidDataException($"expert tensor '{name}' in {info.FilePath} has shape {info.ShapeText}, expected [{string.Join(", ", part.Shape)}]");
                 if (info.DType.ToScalarType() == null)
                     throw new InvalidDataException($"expert tensor '{name}' in {info.FilePath} has dtype {info.DType}, which cannot be converted to {layout.DType}");
@@ -39,6 +39,10 @@ public sealed unsafe class CheckpointExpertSource : IExpertSource
     }
 
     public ExpertLayout Layout { get; }
+
+    /// <summary>A tensor holding every expert of a layer, [experts, ..part] (GraniteMoE): expert e is row e.</summary>
+    static bool IsStacked(long[] stored, long[] part, int experts) =>
+        stored.Length == part.Length + 1 && stored[0] == experts && stored.AsSpan(1).SequenceEqual(part);
 
     /// <summary>An expert layout whose parts take their shapes from the checkpoint's tensors for expert (first layer, 0).</summary>
     public static ExpertLayout LayoutFrom(SafetensorsCheckpoint checkpoint, IReadOnlyList<int> moeLayers, int expertsPerLayer,
@@ -64,12 +68,17 @@ public sealed unsafe class CheckpointExpertSource : IExpertSource
             var info = checkpoint.Info(name);
             int bytes = checked((int)(Layout.Parts[p].Elements * Layout.ElementSize));
             var target = destination.Slice(offset, bytes);
-            if (info.DType.ToScalarType() == Layout.DType) checkpoint.GetBytes(name).CopyTo(target);
+            bool stacked = !info.Shape.SequenceEqual(Layout.Parts[p].Shape);
+            if (info.DType.ToScalarType() == Layout.DType)
+            {
+                var all = checkpoint.GetBytes(name);
+                (stacked ? all.Slice(checked(key.Expert * bytes), bytes) : all).CopyTo(target);
+            }
             else
             {
                 using var scope = NewDisposeScope();
-                var converted = checkpoint.Load(name, CPU, Layout.DType).contiguous();
-                converted.bytes.CopyTo(target);
+                var converted = checkpoint.Load(name, CPU, Layout.DType);
+                (stacked ? converted[key.Expert] : converted).contiguous().bytes.CopyTo(target);
             }
             offset += bytes;
         }

@@ -11,7 +11,8 @@ namespace ExpertFlow.Offloading;
 /// What a CUDA process holds beyond its tensors: the caching allocator's segment packing (tensors of 1-10 MiB share 20
 /// MiB segments), lazily loaded kernel modules, library handles (<see cref="CudaRuntimeReserve"/>; see <see cref="Of"/>).
 /// </param>
-public sealed record DeviceFootprint(long ResidentWeightBytes, long KvCacheBytes, long ActivationBytes, long RuntimeBytes = 0)
+/// <param name="DequantBytes">Quantized experts: the scratch an expert is dequantized into (compute dtype) and the temporaries of unpacking.</param>
+public sealed record DeviceFootprint(long ResidentWeightBytes, long KvCacheBytes, long ActivationBytes, long RuntimeBytes = 0, long DequantBytes = 0)
 {
     /// <summary>
     /// The CUDA runtime reserve: the H200 showed 0.14 GiB above the Qwen1.5-MoE-A2.7B shape's 3.46 GiB of non-expert
@@ -29,7 +30,7 @@ public sealed record DeviceFootprint(long ResidentWeightBytes, long KvCacheBytes
     /// </summary>
     public static long CudaGraphReserve(int rows) => (64L + 8L * Math.Max(1, rows)) << 20;
 
-    public long Total => ResidentWeightBytes + KvCacheBytes + ActivationBytes + RuntimeBytes;
+    public long Total => ResidentWeightBytes + KvCacheBytes + ActivationBytes + RuntimeBytes + DequantBytes;
 
     /// <summary>
     /// What <paramref name="model"/> holds on its device for <paramref name="workload"/> besides expert slots: the
@@ -43,7 +44,18 @@ public sealed record DeviceFootprint(long ResidentWeightBytes, long KvCacheBytes
         if (model.Device.type != TorchSharp.DeviceType.CUDA) return None;
         long resident = NonExpertWeightBytes(model.Experts) ?? model.DenseBytes;
         return new DeviceFootprint(resident, model.KvCacheBytes(workload), ActivationReserve(model.Config, workload, model.DType),
-            CudaRuntimeReserve + CudaGraphReserve(workload.Rows));
+            CudaRuntimeReserve + CudaGraphReserve(workload.Rows), DequantReserve(model.Experts));
+    }
+
+    /// <summary>
+    /// Quantized experts: one expert in the compute dtype (the provider's scratch) plus the unpacked int4 nibbles of its
+    /// larger matrix (two uint8 temporaries) or nothing more for int8; 0 when the experts are not quantized.
+    /// </summary>
+    public static long DequantReserve(ExpertCatalog catalog)
+    {
+        if (catalog.PackedLayout is not { } p) return 0;
+        long scratch = (p.Input.Rows * p.Input.Cols + p.Output.Rows * p.Output.Cols) * ExpertCatalog.DTypeSize(catalog.DType);
+        return scratch + (p.Format.Kind == ExpertDType.Int4 ? 2 * Math.Max(p.Input.ValueBytes, p.Output.ValueBytes) : 0);
     }
 
     /// <summary>
@@ -61,7 +73,13 @@ public sealed record DeviceFootprint(long ResidentWeightBytes, long KvCacheBytes
                 foreach (var t in id.InputParts.Append(id.Output)) experts.Add(t.Name);
             }
         int size = ExpertLayout.ElementSizeOf(catalog.DType);
-        return checkpoint.Tensors.Values.Where(t => !experts.Contains(t.Name)).Sum(t => t.ElementCount * size);
+        long bytes = 0;
+        foreach (var t in checkpoint.Tensors.Values)
+        {
+            var (name, elements) = catalog.Weights.Logical(t.Name) ?? (t.Name, t.ElementCount);
+            if (elements > 0 && !experts.Contains(name)) bytes += elements * size;
+        }
+        return bytes;
     }
 
     /// <summary>
@@ -75,6 +93,8 @@ public sealed record DeviceFootprint(long ResidentWeightBytes, long KvCacheBytes
         long qd = (long)c.NumHeads * c.HeadDim, kvd = (long)c.NumKvHeads * c.HeadDim;
         long hidden = n * c.HiddenSize * e * 8;
         long attention = n * (qd + 2 * kvd) * e * 2 + (long)w.Rows * c.NumHeads * w.PromptTokens * w.Capacity * 4 * 2;
+        if (c.LatentAttention) // each layer expands the cached latents of every position into per-head keys and values
+            attention += (long)w.Rows * w.Capacity * c.NumHeads * (2L * c.QkNopeHeadDim + c.HeadDim + c.VHeadDim) * e * 2;
         long experts = n * c.TopK * (2L * c.HiddenSize + 2L * 2 * c.ExpertIntermediateSize) * e;
         long shared = n * 2L * 2 * Math.Max(c.SharedExpertIntermediateSize, c.IntermediateSize) * e;
         long logits = (long)w.Rows * c.VocabSize * (4 + e) * 2;

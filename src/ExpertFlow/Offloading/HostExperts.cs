@@ -28,7 +28,8 @@ public sealed class HostExperts : IDisposable
     {
         bool cuda = device.type == TorchSharp.DeviceType.CUDA;
         if (!cuda && device.type != TorchSharp.DeviceType.CPU) throw new ArgumentException($"offloading supports CPU and CUDA devices, not {device}");
-        if (tier == HostTier.Auto) tier = cuda ? HostTier.Arena : HostTier.Disk;
+        // packed (quantized) experts are made once, into the arena, rather than on every read from the disk tier
+        if (tier == HostTier.Auto) tier = cuda || source.Layout.DType == ScalarType.Byte ? HostTier.Arena : HostTier.Disk;
         CudaContext? context = null;
         PinnedHostBuffer? pinned = null;
         try

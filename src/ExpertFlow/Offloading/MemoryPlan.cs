@@ -38,7 +38,8 @@ public sealed record MemoryPlan(long BudgetBytes, DeviceFootprint Footprint, lon
             throw new ArgumentException(
                 $"memory budget {MemorySize.Format(budgetBytes)} is too small: it must hold the non-expert weights ({MemorySize.Format(footprint.ResidentWeightBytes)}), " +
                 $"the KV cache ({MemorySize.Format(footprint.KvCacheBytes)}), activations ({MemorySize.Format(footprint.ActivationBytes)}), " +
-                (footprint.RuntimeBytes > 0 ? $"the CUDA runtime's own memory ({MemorySize.Format(footprint.RuntimeBytes)}), " : "") + $"and {what}; " +
+                (footprint.RuntimeBytes > 0 ? $"the CUDA runtime's own memory ({MemorySize.Format(footprint.RuntimeBytes)}), " : "") +
+                (footprint.DequantBytes > 0 ? $"the dequantization scratch ({MemorySize.Format(footprint.DequantBytes)}), " : "") + $"and {what}; " +
                 $"the minimum is {MemorySize.Format(minimum)} ({minimum} bytes). Raise the memory budget, shorten the KV cache (fewer sequences or tokens) or pick another policy.");
         }
         long slots = (budgetBytes - footprint.Total) / perExpert;

@@ -25,6 +25,7 @@ public sealed class OffloadingExpertProvider : IExpertProvider, IRoutingObserver
     MemoryPlan? plan;
     (IExpertSource Source, DeviceFootprint Footprint, IOffloadPolicy Policy)? pending;
     ExpertWeights[] slotWeights = [];
+    DequantScratch? scratch; // quantized experts: the compute-dtype copy of the expert being computed
     int lastRoutedLayer = int.MaxValue;
     int plannedLayer = -1;
     int rowsInStep;
@@ -52,6 +53,7 @@ public sealed class OffloadingExpertProvider : IExpertProvider, IRoutingObserver
     /// <summary>The experts' layout: parts in the order the runtime stacks them (input parts, then output).</summary>
     public static ExpertLayout LayoutOf(ExpertCatalog catalog)
     {
+        if (catalog.PackedLayout is { } packed) return QuantizingExpertSource.LayoutOf(catalog.MoeLayers, catalog.NumExperts, packed);
         var id = catalog.Identity(catalog.MoeLayers[0], 0);
         var parts = id.InputParts.Append(id.Output).Select(t => new ExpertPart(t.Role, t.Shape)).ToArray();
         return new ExpertLayout(catalog.MoeLayers, catalog.NumExperts, parts, catalog.DType);
@@ -63,8 +65,16 @@ public sealed class OffloadingExpertProvider : IExpertProvider, IRoutingObserver
     /// </summary>
     public static IExpertSource SourceOf(ExpertCatalog catalog)
     {
+        if (catalog.PackedLayout is { } packed) return new QuantizingExpertSource(SourceOf(catalog.WithFormat(ExpertFormat.Unquantized)), packed);
         var layout = LayoutOf(catalog);
         if (catalog.Checkpoint is not { } checkpoint) return new RandomExpertSource(layout);
+        var first = catalog.Identity(catalog.MoeLayers[0], 0);
+        if (!checkpoint.Contains(first.Output.Name)) // made by the weight source (a pre-quantized checkpoint, dequantized)
+            return new TensorExpertSource(layout, (key, role) =>
+            {
+                var t = catalog.Identity(key.Layer, key.Expert).InputParts.Append(catalog.Identity(key.Layer, key.Expert).Output).First(t => t.Role == role);
+                return catalog.Weights.Load(t.Name, t.Shape, CPU, catalog.DType);
+            });
         return new CheckpointExpertSource(checkpoint, layout, (key, role) =>
         {
             var id = catalog.Identity(key.Layer, key.Expert);
@@ -84,7 +94,7 @@ public sealed class OffloadingExpertProvider : IExpertProvider, IRoutingObserver
         if (offloaded != null || pending != null) throw new InvalidOperationException("the offloading engine was started already");
         if (catalog == null) throw new InvalidOperationException("the provider is not attached to a model yet");
         var from = services.Source ?? (services.SharedHost != null ? new StoreSource(services.SharedHost.Store) : SourceOf(catalog));
-        if (!from.Layout.Parts.Select(p => p.Shape).SequenceEqual(LayoutOf(catalog).Parts.Select(p => p.Shape), new ShapeComparer()) || from.Layout.DType != catalog.DType)
+        if (!from.Layout.Parts.Select(p => p.Shape).SequenceEqual(LayoutOf(catalog).Parts.Select(p => p.Shape), new ShapeComparer()) || from.Layout.DType != LayoutOf(catalog).DType)
             throw new ArgumentException("the expert source does not match the model's experts (shapes or dtype)");
         var policy = services.Policy ?? PolicyFactory.Create(options.Policy, services.Forecast, options.Predictive);
         plan = OffloadedExperts.PlanFor(from.Layout, device, footprint, options, policy);
@@ -100,7 +110,12 @@ public sealed class OffloadingExpertProvider : IExpertProvider, IRoutingObserver
         var (from, footprint, policy) = pending ?? throw new InvalidOperationException("the offloading provider was not started; load the model through OffloadedModel");
         pending = null;
         offloaded = OffloadedExperts.Create(from, device, footprint, options, services with { Policy = policy });
-        var id = catalog!.Identity(catalog.MoeLayers[0], 0);
+        if (catalog!.PackedLayout is { } packed)
+        {
+            scratch = new DequantScratch(packed, catalog.DType, device);
+            return offloaded;
+        }
+        var id = catalog.Identity(catalog.MoeLayers[0], 0);
         int inputParts = id.InputParts.Count;
         slotWeights = new ExpertWeights[offloaded.Plan.Slots];
         for (int s = 0; s < slotWeights.Length; s++)
@@ -145,9 +160,15 @@ public sealed class OffloadingExpertProvider : IExpertProvider, IRoutingObserver
 
     public ExpertWeights HostWeights(int layer, int expert)
     {
-        var id = catalog!.Identity(layer, expert);
-        int inputs = id.InputParts.Count;
         var engine = Running.Engine;
+        if (catalog!.PackedLayout is { } packed)
+        {
+            using var bytes = engine.HostView(layer, expert, 0, 2, [packed.Bytes]);
+            var (input, output) = packed.Dequantize(bytes, catalog.DType);
+            return new ExpertWeights(input, output);
+        }
+        var id = catalog.Identity(layer, expert);
+        int inputs = id.InputParts.Count;
         return new ExpertWeights(engine.HostView(layer, expert, 0, inputs, id.InputShape), engine.HostView(layer, expert, inputs, 1, id.Output.Shape));
     }
 
@@ -165,7 +186,11 @@ public sealed class OffloadingExpertProvider : IExpertProvider, IRoutingObserver
         Running.Engine.Anticipate(layer, ranked);
     }
 
-    public ExpertWeights Get(int layer, int expert) => slotWeights[Running.Engine.GetSlot(layer, expert)];
+    public ExpertWeights Get(int layer, int expert)
+    {
+        int slot = Running.Engine.GetSlot(layer, expert);
+        return scratch is null ? slotWeights[slot] : scratch.Dequantize(offloaded!.Slots.Storage(slot));
+    }
 
     public void OnLayerDone(int layer) => Running.Engine.OnLayerDone(layer);
 
@@ -183,6 +208,7 @@ public sealed class OffloadingExpertProvider : IExpertProvider, IRoutingObserver
     public void Dispose()
     {
         foreach (var w in slotWeights) { w.Input.Dispose(); w.Output.Dispose(); }
+        scratch?.Dispose();
         offloaded?.Dispose();
     }
 

@@ -7,6 +7,14 @@ namespace Kimad.Bandwidth;
 /// </summary>
 public sealed class TokenBucketThrottle(BandwidthTrace trace, TraceClock clock, int burstBytes = 16 * 1024)
 {
+    /// <summary>One bucket per worker link: worker i replays trace i mod count, shifted by i x <paramref name="staggerSeconds"/>.</summary>
+    public static Func<int, TokenBucketThrottle?> PerWorker(IReadOnlyList<BandwidthTrace> traces, long epochUnixMs, double staggerSeconds)
+    {
+        if (traces.Count == 0) return _ => null;
+        var cache = new System.Collections.Concurrent.ConcurrentDictionary<int, TokenBucketThrottle>();
+        return w => cache.GetOrAdd(w, i => new TokenBucketThrottle(traces[i % traces.Count], new TraceClock(epochUnixMs, i * staggerSeconds)));
+    }
+
     readonly SemaphoreSlim gate = new(1, 1);
     double virtualTime = double.NegativeInfinity;   // trace time at which everything admitted so far has "left"
 

@@ -28,7 +28,7 @@ public abstract class CompressionMethod
     /// seconds per byte), where theta = 1 - sqrt(1 - alpha) and alpha = 1 - sum ||C(v_l) - v_l||^2 / sum ||v_l||^2 is the
     /// share of the difference's energy the message carries (EF21's analysis: the gradient estimates' error shrinks
     /// by 1 - theta per round). A slow link then gets small messages and a fast one large messages, with no ratio or
-    /// budget to tune. (Scoring alpha itself, linear, chose far too little on fast links: measured in docs/kimad.md.)
+    /// budget to tune. (Scoring alpha itself, which is linear in the bytes kept, chooses far too little on fast links.)
     /// </summary>
     public virtual double[] ChooseForRate(IReadOnlyList<float[]> vectors, LinkTiming timing) => throw new NotSupportedException($"{Name} uses a byte budget");
 

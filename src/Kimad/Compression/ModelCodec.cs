@@ -21,6 +21,44 @@ public static class ModelCodec
         return buffer;
     }
 
+    /// <summary>
+    /// Encodes each layer losslessly: its nonzero entries as a sparse list (the TopK wire format: count, ascending int32
+    /// indices, float32 values) when that is smaller than the dense layer, else the dense layer.
+    /// </summary>
+    public static byte[] EncodeExact(IReadOnlyList<float[]> layers)
+    {
+        var parts = new List<byte[]>(layers.Count);
+        foreach (var v in layers)
+        {
+            int k = 0;
+            foreach (float x in v) if (x != 0) k++;
+            var identity = new IdentityCompressor();
+            if (TopKCompressor.SparseWireBytes(k) >= identity.WireBytes(v.Length))
+            {
+                var dense = new byte[identity.WireBytes(v.Length)];
+                identity.Encode(v, dense, Random.Shared);
+                parts.Add(dense);
+                continue;
+            }
+            var sparse = new byte[TopKCompressor.SparseWireBytes(k)];
+            int o = WireFormat.WriteHeader(sparse, CompressorKind.TopK, v.Length);
+            WireFormat.WriteInt(sparse.AsSpan(o), k);
+            o += 4;
+            for (int i = 0, j = 0; i < v.Length; i++)
+            {
+                if (v[i] == 0) continue;
+                WireFormat.WriteInt(sparse.AsSpan(o + 4 * j), i);
+                WireFormat.WriteFloat(sparse.AsSpan(o + 4 * k + 4 * j), v[i]);
+                j++;
+            }
+            parts.Add(sparse);
+        }
+        var message = new byte[parts.Sum(p => p.Length)];
+        int offset = 0;
+        foreach (var p in parts) { p.CopyTo(message, offset); offset += p.Length; }
+        return message;
+    }
+
     /// <summary>Decodes a message into <paramref name="destination"/> (one array per layer, shapes fixed by the model).
     /// Throws <see cref="InvalidDataException"/> naming the layer when anything is malformed or bytes are left over.</summary>
     public static void Decode(ReadOnlySpan<byte> message, IReadOnlyList<float[]> destination, IReadOnlyList<string>? names = null)

@@ -73,13 +73,33 @@ public sealed class Ef21Server
     /// <summary>Resets w_i to x (the worker is about to receive the full state) and returns it.</summary>
     public float[][] SyncWorkerModel(int worker) => W[worker] = CloneLayers(X);
 
-    /// <summary>Decodes a worker's uplink message (validating shapes) and applies g_i += c_i.</summary>
-    public void ApplyUplink(int worker, ReadOnlySpan<byte> message, IReadOnlyList<string>? names = null)
+    /// <summary>Decodes a worker's uplink message (validating shapes) and applies g_i += c_i; returns c_i.</summary>
+    public float[][] ApplyUplink(int worker, ReadOnlySpan<byte> message, IReadOnlyList<string>? names = null)
     {
         var delta = X.Select(a => new float[a.Length]).ToArray();
         ModelCodec.Decode(message, delta, names);   // throws before any state changes
         var g = WorkerState(worker);
         for (int l = 0; l < g.Length; l++) Vector.Add(g[l], delta[l]);
+        return delta;
+    }
+
+    /// <summary>
+    /// Gradient exchange: the update of g = (1/n) sum_i g_i from this round's messages, (1/n) sum of c_i over the workers
+    /// that pushed (in worker order), encoded exactly; X (here g) += the decoded update, so the server's g and every
+    /// worker's equal bit for bit. Returns the message.
+    /// </summary>
+    public byte[] AggregateUplinks(IEnumerable<KeyValuePair<int, float[][]>> messages, int workers)
+    {
+        var sum = X.Select(a => new float[a.Length]).ToArray();
+        foreach (var (_, c) in messages.OrderBy(m => m.Key))
+            for (int l = 0; l < sum.Length; l++) Vector.Add(sum[l], c[l]);
+        float scale = 1f / workers;
+        foreach (var layer in sum) for (int i = 0; i < layer.Length; i++) layer[i] *= scale;
+        byte[] message = ModelCodec.EncodeExact(sum);
+        var decoded = X.Select(a => new float[a.Length]).ToArray();
+        ModelCodec.Decode(message, decoded);
+        for (int l = 0; l < X.Length; l++) Vector.Add(X[l], decoded[l]);
+        return message;
     }
 
     /// <summary>x -= lr * mean(g_i over <paramref name="alive"/>). Returns false (no step) when nobody is alive.</summary>

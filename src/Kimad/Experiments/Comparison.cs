@@ -3,35 +3,9 @@ using Toolkit.Reporting;
 
 namespace Kimad.Experiments;
 
-/// <summary>One method's outcome in a comparison.</summary>
-public sealed record ComparisonRow(string Method, int Rounds, double WallSeconds, double? FinalAccuracy, double? FinalEvalLoss,
-    double MegabytesUp, double MegabytesDown, double? SecondsToTarget, double? MegabytesToTarget, double MeanRoundMs);
-
-/// <summary>Time-to-target and totals across methods, plus overlay plots.</summary>
+/// <summary>Finished runs side by side: time to several accuracy targets and totals, plus overlay plots (<c>kimad summarize</c>).</summary>
 public static class Comparison
 {
-    public static ComparisonRow Summarise(string method, IReadOnlyList<RoundMetrics> rounds, double? targetAccuracy, double? targetLoss)
-    {
-        var last = rounds.LastOrDefault();
-        var lastEval = rounds.LastOrDefault(r => r.EvalLoss is not null);
-        RoundMetrics? hit = null;
-        if (targetAccuracy is { } a) hit = rounds.FirstOrDefault(r => r.EvalAccuracy >= a);
-        else if (targetLoss is { } l) hit = rounds.FirstOrDefault(r => r.EvalLoss <= l);
-        return new ComparisonRow(method, rounds.Count, last?.WallSeconds ?? 0, lastEval?.EvalAccuracy, lastEval?.EvalLoss,
-            (last?.BytesUp ?? 0) / 1e6, (last?.BytesDown ?? 0) / 1e6, hit?.WallSeconds, hit is null ? null : (hit.BytesUp + hit.BytesDown) / 1e6,
-            rounds.Count > 0 ? rounds.Average(r => r.RoundMilliseconds) : 0);
-    }
-
-    public static MarkdownTable Table(IReadOnlyList<ComparisonRow> rows, double? targetAccuracy, double? targetLoss)
-    {
-        string target = targetAccuracy is { } a ? $"s to acc {a:G3}" : targetLoss is { } l ? $"s to eval loss {l:G3}" : "s to target";
-        var table = new MarkdownTable("method", "rounds", "wall s", "final acc", "final eval loss", "MB up", "MB down", "mean round ms", target, "MB to target");
-        foreach (var r in rows)
-            table.Add(r.Method, r.Rounds, r.WallSeconds, r.FinalAccuracy?.ToString("P1", System.Globalization.CultureInfo.InvariantCulture) ?? "-", r.FinalEvalLoss ?? double.NaN,
-                r.MegabytesUp, r.MegabytesDown, r.MeanRoundMs, r.SecondsToTarget is { } s ? s : "not reached", r.MegabytesToTarget is { } m ? m : "-");
-        return table;
-    }
-
     /// <summary>
     /// Several runs against several accuracy targets: totals, best accuracy, and the wall time of the first evaluation
     /// at or above each target ("-" when never reached; quantised to the evaluation interval).

@@ -1,26 +1,30 @@
-using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using Kimad.Bandwidth;
 using Kimad.Shaping;
+using Kimad.Tasks;
 using Kimad.Training;
+using Kimad.Transport;
 using Microsoft.Extensions.Logging;
 
 namespace Kimad.Experiments;
 
-/// <summary>What a launch produced.</summary>
-public sealed record LaunchResult(IReadOnlyList<RoundMetrics> Rounds, ShapingMode Shaping, long TraceEpochUnixMs, int ServerExitCode, string OutputDirectory);
+/// <summary>What a launch produced. <see cref="Failure"/> is null when the server finished its rounds.</summary>
+public sealed record LaunchResult(IReadOnlyList<RoundMetrics> Rounds, ShapingMode Shaping, long TraceEpochUnixMs, string? Failure, string OutputDirectory);
 
 /// <summary>
-/// Starts a server and N workers as separate processes on this machine (workers inside network namespaces
-/// with tc-shaped links when possible, else with in-process token-bucket throttles), waits for the run to end,
-/// and writes metrics and plots to the output folder.
+/// Runs a server and N workers in this process, each worker's connections leaving through its own network namespace
+/// with a tc-shaped link when possible (else through in-process token-bucket throttles), waits for the run to end,
+/// and writes metrics, plots and per-role logs to the output folder. Nothing outlives the call: the namespaces are
+/// removed on return, and by a watchdog if the process is killed.
 /// </summary>
 public static class Launcher
 {
-    public static async Task<LaunchResult> RunAsync(LaunchOptions o, ToolCommand tool, ILogger log, CancellationToken ct)
+    public static async Task<LaunchResult> RunAsync(LaunchOptions o, ILogger log, CancellationToken ct)
     {
         if (o.Workers < 1) throw new ArgumentException("--workers must be at least 1");
+        if (o.MinComputeMs < 0 || double.IsNaN(o.MinComputeMs)) throw new ArgumentException("the minimum compute time per round must be >= 0 ms");
+        Compression.CompressionMethod.Parse(o.Method);
         var traces = o.Traces.Select(BandwidthTrace.Load).ToList();
         string dir = Path.GetFullPath(o.OutputDirectory);
         Directory.CreateDirectory(dir);
@@ -28,68 +32,99 @@ public static class Launcher
         var shaping = ResolveShaping(o, traces.Count > 0, log);
         int port = o.Port > 0 ? o.Port : FreePort();
         long epoch = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        string I(double v) => v.ToString(CultureInfo.InvariantCulture);
-
-        var common = new List<string> { "--task", o.Task, "--workers", o.Workers.ToString(CultureInfo.InvariantCulture), "--seed", o.Seed.ToString(CultureInfo.InvariantCulture),
-            "--batch-size", o.BatchSize.ToString(CultureInfo.InvariantCulture) };
-        if (o.Token is { } token) common.AddRange(["--token", token]);
-        var throttleArgs = new List<string>();
-        if (shaping == ShapingMode.Throttle)
-            throttleArgs.AddRange(["--throttle-trace", string.Join(',', o.Traces.Select(Path.GetFullPath)), "--trace-epoch-ms", epoch.ToString(CultureInfo.InvariantCulture), "--trace-stagger-s", I(o.TraceStaggerSeconds)]);
-
-        var serverArgs = new List<string>(["server", "--method", o.Method, "--rounds", o.Rounds.ToString(CultureInfo.InvariantCulture), "--time-budget-ms", I(o.TimeBudgetMs), "--comm-ratio", I(o.CommRatio),
-            "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "0.0.0.0", "--out", dir, "--eval-every", o.EvalEvery.ToString(CultureInfo.InvariantCulture),
-            "--round-timeout-s", I(o.RoundTimeout.TotalSeconds), "--checkpoint", Path.Combine(dir, "checkpoint.bin"), .. common, .. throttleArgs, .. o.ExtraServerArgs]);
-        if (o.LearningRate is { } lr) serverArgs.AddRange(["--lr", I(lr)]);
-        if (o.MaxWallSeconds is { } maxWall) serverArgs.AddRange(["--max-wall-s", I(maxWall)]);
-        if (o.IndependentDirections) serverArgs.Add("--independent-directions");
+        var throttles = shaping == ShapingMode.Throttle ? TokenBucketThrottle.PerWorker(traces, epoch, o.TraceStaggerSeconds) : _ => null;
+        // Workers compute on thread-pool threads; with fewer threads than workers a round would wait for thread injection.
+        ThreadPool.GetMinThreads(out int minWorker, out int minIo);
+        ThreadPool.SetMinThreads(Math.Max(minWorker, 2 * o.Workers + 8), minIo);
 
         NamespaceNetwork? network = null;
-        var children = new List<ChildProcess>();
+        var sockets = new List<NamespaceSockets>();
+        var disposables = new List<IDisposable>();
         using var shaperStop = new CancellationTokenSource();
+        using var stopWorkers = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var workers = new List<Task>();
         Task? shaper = null;
         try
         {
             if (shaping == ShapingMode.Tc)
             {
                 network = NamespaceNetwork.Create(o.Workers, traces[0].MbpsAt(0), log);
+                foreach (var link in network.Links) sockets.Add(new NamespaceSockets(link.Namespace));
                 var links = Enumerable.Range(0, o.Workers).Select(i => (traces[i % traces.Count], new TraceClock(epoch, i * o.TraceStaggerSeconds))).ToList();
                 shaper = new TraceShaper(network, links, log).RunAsync(shaperStop.Token);
             }
-            log.LogInformation("launching server on port {Port} and {Workers} workers ({Task}, {Method}, shaping: {Shaping}); logs in {Dir}/logs",
+            log.LogInformation("running a server on port {Port} and {Workers} workers ({Task}, {Method}, shaping: {Shaping}); logs in {Dir}/logs",
                 port, o.Workers, o.Task, o.Method, shaping, dir);
-            var server = new ChildProcess(tool.StartInfo(serverArgs), Path.Combine(dir, "logs", "server.log"), "server");
-            children.Add(server);
+            var taskOptions = new TaskOptions(o.Seed, o.BatchSize, o.DataDirectory);
+            var serverLogging = Track(FileLogging.Create(Path.Combine(dir, "logs", "server.log")));
+            var serverTask = Track(TrainingTasks.Create(o.Task, taskOptions));
+            var serverOptions = new ServerOptions
+            {
+                Method = o.Method, Rounds = o.Rounds, MaxWallSeconds = o.MaxWallSeconds, TimeBudgetMs = o.TimeBudgetMs, CommRatio = o.CommRatio,
+                IndependentDirections = o.IndependentDirections, LearningRate = o.LearningRate, ExpectedWorkers = o.Workers, RoundTimeout = o.RoundTimeout,
+                CheckpointPath = Path.Combine(dir, "checkpoint.bin"), MetricsDirectory = dir, EvalEvery = o.EvalEvery, Seed = o.Seed,
+            };
+            var serverNetwork = new ServerNetwork(network is null ? "127.0.0.1" : "0.0.0.0", port, DownlinkThrottle: throttles);
+
+            using var run = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            run.CancelAfter(o.RunTimeout);
+            using var stopOnTimeout = run.Token.Register(stopWorkers.Cancel);
+            var server = Task.Run(() => ParameterServerHost.RunAsync(serverTask, serverOptions, serverNetwork, serverLogging, run.Token), CancellationToken.None);
             for (int i = 0; i < o.Workers; i++)
             {
-                string host = network is null ? "127.0.0.1" : network.Links[i].HostAddress;
-                var args = new List<string>(["worker", "--server", $"http://{host}:{port}", "--id", i.ToString(CultureInfo.InvariantCulture), .. common, .. throttleArgs, .. o.ExtraWorkerArgs]);
-                children.Add(new ChildProcess(tool.StartInfo(args, network?.Links[i].Namespace), Path.Combine(dir, "logs", $"worker{i}.log"), $"worker{i}"));
+                var logging = Track(FileLogging.Create(Path.Combine(dir, "logs", $"worker{i}.log")));
+                var workerLog = logging.CreateLogger("Kimad.Worker");
+                var task = Track(TrainingTasks.Create(o.Task, taskOptions));
+                var options = new WorkerOptions
+                {
+                    ServerAddress = $"http://{(network is null ? "127.0.0.1" : network.Links[i].HostAddress)}:{port}", WorkerId = i, Workers = o.Workers, Seed = o.Seed,
+                    UplinkThrottle = throttles(i), MinComputeMs = o.MinComputeMs, Connect = network is null ? null : sockets[i].ConnectAsync,
+                    ReconnectTimeout = TimeSpan.FromSeconds(Math.Max(60, 3 * o.RoundTimeout.TotalSeconds)),
+                };
+                workers.Add(Task.Run(async () =>
+                {
+                    try { await new WorkerClient(task, options, workerLog).RunAsync(stopWorkers.Token); }
+                    catch (OperationCanceledException) when (stopWorkers.IsCancellationRequested) { workerLog.LogInformation("worker stopped"); }
+                    catch (Exception e) { workerLog.LogError("worker failed: {Error}", e.Message); }
+                }, CancellationToken.None));
             }
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(o.RunTimeout);
-            try { await server.WaitAsync(timeout.Token); }
+
+            string? failure = null;
+            try { await server; }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
-                log.LogError("the run did not finish within {Timeout}; stopping it (see {Dir}/logs)", o.RunTimeout, dir);
+                failure = $"the run did not finish within {o.RunTimeout}";
+                log.LogError("{Failure}; stopped it (see {Dir}/logs)", failure, dir);
             }
-            using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-            foreach (var c in children.Skip(1))
-                try { await c.WaitAsync(grace.Token); } catch (OperationCanceledException) { log.LogWarning("{Name} still running after the server ended; killing it", c.Name); }
-            int serverExit = server.HasExited ? server.ExitCode : -1;
-            if (serverExit != 0) log.LogError("server exited with code {Code}; see {Dir}/logs/server.log", serverExit, dir);
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                failure = $"the server failed: {e.Message}";
+                log.LogError("{Failure} (see {Dir}/logs/server.log)", failure, dir);
+            }
+            var grace = Task.WhenAll(workers);
+            if (await Task.WhenAny(grace, Task.Delay(TimeSpan.FromSeconds(15), CancellationToken.None)) != grace)
+                log.LogWarning("workers still running 15 s after the server ended; stopping them");
+            stopWorkers.Cancel();
+            await grace;
+            ct.ThrowIfCancellationRequested();
             var rounds = File.Exists(Path.Combine(dir, "metrics.json")) ? MetricsFiles.Read(dir) : [];
-            var result = new LaunchResult(rounds, shaping, epoch, serverExit, dir);
+            if (failure is null && rounds.Count == 0) failure = "no round completed";
+            var result = new LaunchResult(rounds, shaping, epoch, failure, dir);
             RunReport.Write(result, o, traces, log);
             return result;
         }
         finally
         {
-            foreach (var c in children) c.Dispose();
+            stopWorkers.Cancel();   // a signal or a failure: the workers end before their tasks are disposed
+            await Task.WhenAll(workers);
             shaperStop.Cancel();
             if (shaper is not null) await shaper;
+            foreach (var s in sockets) s.Dispose();
             network?.Dispose();
+            foreach (var d in disposables) d.Dispose();
         }
+
+        T Track<T>(T d) where T : IDisposable { disposables.Add(d); return d; }
     }
 
     static ShapingMode ResolveShaping(LaunchOptions o, bool haveTraces, ILogger log)

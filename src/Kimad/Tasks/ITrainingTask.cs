@@ -39,6 +39,7 @@ public static class TrainingTasks
         "quadratic" => new QuadraticTask(options),
         "logreg" => new LogisticRegressionTask(options),
         "cnn" => new FashionMnistCnnTask(options),
-        _ => throw new ArgumentException($"unknown task '{name}': use {string.Join(", ", Names)}"),
+        var shape when shape.StartsWith("shape:", StringComparison.Ordinal) => ModelShape.Parse(shape),
+        _ => throw new ArgumentException($"unknown task '{name}': use {string.Join(", ", Names)} (or shape:L1,L2,... for a gradient-exchange server)"),
     };
 }

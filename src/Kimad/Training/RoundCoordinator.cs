@@ -40,6 +40,9 @@ public sealed class RoundCoordinator
     readonly long maxUplinkBytes;
     readonly HashSet<int> joined = [], alive = [], inSync = [], pulled = [], pushed = [];
     readonly Dictionary<int, PushReport> reports = [];
+    readonly Dictionary<int, float[][]> roundMessages = [];   // gradient exchange: this round's decoded c_i
+    byte[]? broadcast;                                         // gradient exchange: the last round's update of g
+    bool draining;                                             // gradient exchange: the extra round that delivers the last update
     readonly Dictionary<int, double> lastDownlinkBps = [], serverTimedUplinkBps = [];
     readonly CommunicationBudget budgetRule;
     readonly List<RoundMetrics> metrics = [];
@@ -146,6 +149,7 @@ public sealed class RoundCoordinator
             inSync.Add(worker);
             pulled.Add(worker);
             bytesDown += data.Length;
+            if (draining && alive.IsSubsetOf(pulled)) Finish();
             return new PullResult(round, data, full);
         }
     }
@@ -162,13 +166,17 @@ public sealed class RoundCoordinator
     {
         lock (gate)
         {
-            if (finished) throw new RejectedException("training has finished");
+            if (finished || draining) throw new RejectedException("training has finished");
             if (modelVersion != ModelVersion) throw new RejectedException($"worker {worker} sent a message for model '{modelVersion}', this server trains '{ModelVersion}'");
             if (!joined.Contains(worker)) throw new RejectedException($"worker {worker} pushed without joining");
             if (pushRound != round) throw new RejectedException($"worker {worker} pushed for round {pushRound}, open round is {round} (late or early)");
             if (!pulled.Contains(worker)) throw new RejectedException($"worker {worker} pushed round {round} without pulling it");
             if (!pushed.Add(worker)) throw new RejectedException($"worker {worker} pushed round {round} twice");
-            try { ef.ApplyUplink(worker, data, layerNames); }
+            try
+            {
+                var c = ef.ApplyUplink(worker, data, layerNames);
+                if (options.GradientExchange) roundMessages[worker] = c;
+            }
             catch (InvalidDataException e)
             {
                 pushed.Remove(worker);
@@ -202,6 +210,7 @@ public sealed class RoundCoordinator
                 return;
             }
             if (DateTime.UtcNow - openedAt < options.RoundTimeout) return;
+            if (draining) { Finish(); return; }
             var missing = alive.Where(w => !pushed.Contains(w)).Order().ToList();
             foreach (int w in missing)
             {
@@ -221,12 +230,17 @@ public sealed class RoundCoordinator
     void CloseRound()
     {
         double roundMs = (DateTime.UtcNow - openedAt).TotalMilliseconds;
-        ef.Step(pushed, learningRate);
+        if (options.GradientExchange)
+        {
+            broadcast = ef.AggregateUplinks(roundMessages, Math.Max(options.ExpectedWorkers, joined.Count));
+            roundMessages.Clear();
+        }
+        else ef.Step(pushed, learningRate);
         double trainLoss = pushed.Average(w => reports[w].Loss);
         double wall = wallOffset + trainClock.Elapsed.TotalSeconds;
         Evaluation? eval = null;
         bool last = round + 1 >= options.Rounds || wall >= options.MaxWallSeconds;
-        if (options.EvalEvery > 0 && (round % options.EvalEvery == 0 || last))
+        if (options.EvalEvery > 0 && !options.GradientExchange && (round % options.EvalEvery == 0 || last))
         {
             trainClock.Stop();   // evaluation is not training time
             eval = task.Evaluate(ef.X);
@@ -258,6 +272,12 @@ public sealed class RoundCoordinator
         RoundClosed?.Invoke(metrics);
         if (options.CheckpointPath is { } path)
             new ServerCheckpoint(ModelVersion, next, wall, bytesUp, bytesDown, ef.X, new Dictionary<int, float[][]>(ef.W), new Dictionary<int, float[][]>(ef.G)).Save(path);
+        if (last && options.GradientExchange)
+        {
+            draining = true;   // one more round in which the workers pull the last update, then finish
+            OpenRound(next);
+            return;
+        }
         if (last)
         {
             finished = true;
@@ -268,6 +288,13 @@ public sealed class RoundCoordinator
         OpenRound(next);
     }
 
+    void Finish()
+    {
+        finished = true;
+        log.LogInformation("training finished after round {Round}", round - 1);
+        Signal();
+    }
+
     void OpenRound(long next)
     {
         // One downlink per worker that will apply it (the others get the full state when they pull), each sized for
@@ -276,6 +303,11 @@ public sealed class RoundCoordinator
         downlinkRatios.Clear();
         foreach (int worker in inSync.Order())
         {
+            if (options.GradientExchange)
+            {
+                if (broadcast is not null) downlinks[worker] = broadcast;   // the same exact update for everyone
+                continue;
+            }
             double? bps = lastDownlinkBps.TryGetValue(worker, out double known) ? known
                 : options.InitialBitsPerSecond > 0 ? options.InitialBitsPerSecond : null;
             // Shared bottleneck: a slow push just seen on this link also slows the pull that follows.
@@ -292,6 +324,7 @@ public sealed class RoundCoordinator
         pulled.Clear();
         pushed.Clear();
         reports.Clear();
+        roundMessages.Clear();
         openedAt = DateTime.UtcNow;
         Signal();
     }

@@ -33,6 +33,13 @@ public sealed record ServerOptions
     /// </summary>
     public bool IndependentDirections { get; init; }
     public int Seed { get; init; }
+    /// <summary>
+    /// Gradient exchange for training loops that own their model and optimizer (<see cref="Transport.KimadCommHook"/>): the
+    /// server holds g = (1/n) sum of the workers' EF21 states g_i instead of a model, and each round sends every worker
+    /// the same exact update of g (the mean of the round's compressed messages), so all workers' optimizers see the same
+    /// gradient. No evaluation; one extra round at the end delivers the last update.
+    /// </summary>
+    public bool GradientExchange { get; init; }
     /// <summary>Downlink estimate used before any worker has reported one (bit/s).</summary>
     public double InitialBitsPerSecond { get; init; } = 0;
 }

@@ -18,9 +18,18 @@ public static class Certificates
         request.CertificateExtensions.Add(san.Build());
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
         var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(days));
-        Toolkit.Reporting.Files.WriteAtomically(pfxPath, t => File.WriteAllBytes(t, cert.Export(X509ContentType.Pfx, password)));
+        // The private key: readable by its owner only (0600 from creation, before a byte is written).
+        Toolkit.Reporting.Files.WriteAtomically(pfxPath, t => WritePrivate(t, cert.Export(X509ContentType.Pfx, password)));
         Toolkit.Reporting.Files.WriteAtomically(cerPath, t => File.WriteAllBytes(t, cert.Export(X509ContentType.Cert)));
         return cert;
+    }
+
+    static void WritePrivate(string path, byte[] bytes)
+    {
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        using var stream = new FileStream(path, options);
+        stream.Write(bytes);
     }
 
     /// <summary>Loads a PFX with its private key (server side).</summary>

@@ -64,10 +64,17 @@ public static class ParameterServerHost
             // Let the workers see "finished" before the server goes away.
             await Task.Delay(TimeSpan.FromSeconds(1.5), ct);
         }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            log.LogInformation("stopping on request after round {Round}; metrics and checkpoint are up to date", coordinator.CurrentRound - 1);
+            throw;
+        }
         finally
         {
             if (options.MetricsDirectory is { } dir) WriteMetrics(dir, coordinator.Metrics, coordinator, options, monitor);
-            await app.StopAsync(CancellationToken.None);
+            // Long polls (WaitRound) would hold a graceful stop for seconds; give them one.
+            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            try { await app.StopAsync(stop.Token); } catch (OperationCanceledException) { }
         }
         return coordinator.Metrics;
     }

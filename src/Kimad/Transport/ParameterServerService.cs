@@ -20,7 +20,7 @@ public sealed class ParameterServerService(RoundCoordinator coordinator, ServerO
             return Task.FromResult(new JoinReply
             {
                 Accepted = true, Round = round, ExpectedWorkers = options.ExpectedWorkers, Method = options.Method, TimeBudgetMs = options.TimeBudgetMs, CommRatio = options.CommRatio,
-                IndependentDirections = options.IndependentDirections,
+                IndependentDirections = options.IndependentDirections, GradientExchange = options.GradientExchange,
             });
         }
         catch (RejectedException e)
@@ -47,7 +47,6 @@ public sealed class ParameterServerService(RoundCoordinator coordinator, ServerO
             throw new RpcException(new Status(StatusCode.FailedPrecondition, e.Message));
         }
         var throttle = downlinkThrottle(request.WorkerId);
-        var clock = Stopwatch.StartNew();
         int chunk = Math.Max(1024, options.ChunkBytes);
         for (int offset = 0, index = 0; offset < result.Data.Length || index == 0; offset += chunk, index++)
         {
@@ -61,7 +60,6 @@ public sealed class ParameterServerService(RoundCoordinator coordinator, ServerO
                 };
             await responseStream.WriteAsync(message, context.CancellationToken);
         }
-        monitor.Record($"worker{request.WorkerId}", LinkDirection.Downlink, result.Data.Length, clock.Elapsed);
     }
 
     public override async Task<PushReply> Push(IAsyncStreamReader<Chunk> requestStream, ServerCallContext context)
@@ -96,6 +94,10 @@ public sealed class ParameterServerService(RoundCoordinator coordinator, ServerO
             coordinator.Push(header.WorkerId, header.Round, header.ModelVersion, buffer,
                 new PushReport(header.Loss, header.UplinkBps, header.DownlinkBps, header.LevelRatios.ToArray(), header.ComputeMs,
                     monitor.BudgetEstimate(link, LinkDirection.Uplink)));
+            // The downlink as the worker received it: the server's own write times end when HTTP/2 and socket buffers
+            // take the bytes, long before they cross a slow link.
+            if (header.PulledBytes > 0 && header.PullMs is > 0 and < 3_600_000)
+                monitor.Record(link, LinkDirection.Downlink, header.PulledBytes, TimeSpan.FromMilliseconds(header.PullMs));
             return new PushReply { Accepted = true, ServerMs = processing.Elapsed.TotalMilliseconds };
         }
         catch (RejectedException e)

@@ -33,6 +33,12 @@ public sealed record WorkerOptions
     public TokenBucketThrottle? UplinkThrottle { get; init; }
     /// <summary>Test hook: stop after this many pushed rounds (simulates a crash).</summary>
     public long? StopAfterRounds { get; init; }
+    /// <summary>A round's compute (gradient, decision, encoding) takes at least this long: the worker waits out the rest.
+    /// Fixes the compute/link balance of an experiment independently of the machine's speed (0 = off).</summary>
+    public double MinComputeMs { get; init; }
+    /// <summary>Opens the TCP connections to the server (e.g. <see cref="Shaping.NamespaceSockets.ConnectAsync(System.Net.Http.SocketsHttpConnectionContext, CancellationToken)"/>
+    /// to leave through a shaped network namespace); null = the default.</summary>
+    public Func<System.Net.Http.SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>>? Connect { get; init; }
 }
 
 /// <summary>
@@ -44,6 +50,7 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
 {
     readonly BandwidthMonitor monitor = new();
     readonly Random random = new(options.Seed * 7919 + options.WorkerId);
+    internal Random Random => random;
     const string Link = "server";
 
     public BandwidthMonitor Monitor => monitor;
@@ -59,6 +66,8 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
         long pushedRounds = 0, haveRound = -1, round;
         var join = await JoinAsync(client, ct);
         round = join.Round;
+        if (join.GradientExchange)
+            throw new InvalidOperationException($"worker {options.WorkerId}: {options.ServerAddress} exchanges gradients for a training loop of its own (KimadCommHook), it does not train a task");
         var method = CompressionMethod.Parse(join.Method, options.Discretization);
         var budgetRule = new CommunicationBudget(join.TimeBudgetMs, join.CommRatio);
         var failingSince = (DateTime?)null;
@@ -95,6 +104,8 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
 
                 var compute = Stopwatch.StartNew();
                 double loss = task.Gradient(w, gradient, options.WorkerId, options.Workers, round);
+                if (options.MinComputeMs > compute.Elapsed.TotalMilliseconds)
+                    await Task.Delay(TimeSpan.FromMilliseconds(options.MinComputeMs) - compute.Elapsed, ct);
                 budgetRule.RecordCompute(compute.Elapsed.TotalMilliseconds);
                 var diff = ef.Difference(gradient);
                 var (ratios, up, down) = ChooseLevels(method, budgetRule, diff, pullSeconds, join.IndependentDirections);
@@ -105,6 +116,7 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
                 {
                     WorkerId = options.WorkerId, Round = round, ModelVersion = task.ModelVersion, TotalBytes = message.Length, Loss = loss,
                     UplinkBps = up ?? 0, DownlinkBps = down is { } d ? Math.Max(d, 1) : 0, ComputeMs = compute.Elapsed.TotalMilliseconds,
+                    PulledBytes = data.Length, PullMs = pullSeconds * 1000,
                 };
                 outgoing.LevelRatios.AddRange(ratios.Select(r => (float)r));
                 clock.Restart();
@@ -146,7 +158,7 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
     /// latency and the downlink just received, and the method sizes the message for the best EF21 contraction per
     /// second. Otherwise the byte budget is what the uplink carries in the time budget (effective rates within it).
     /// </summary>
-    (double[] Ratios, double? Up, double? Down) ChooseLevels(CompressionMethod method, CommunicationBudget budgetRule, float[][] diff, double pullSeconds,
+    internal (double[] Ratios, double? Up, double? Down) ChooseLevels(CompressionMethod method, CommunicationBudget budgetRule, float[][] diff, double pullSeconds,
         bool independentDirections)
     {
         if (method.SizesItself && monitor.BudgetEstimate(Link, LinkDirection.Uplink) is { } upBps)
@@ -166,7 +178,7 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
         return (method.Choose(diff, budget), up, down);
     }
 
-    async Task<JoinReply> JoinAsync(ParameterServer.ParameterServerClient client, CancellationToken ct)
+    internal async Task<JoinReply> JoinAsync(ParameterServer.ParameterServerClient client, CancellationToken ct)
     {
         var deadline = DateTime.UtcNow + options.ReconnectTimeout;
         while (true)
@@ -177,6 +189,10 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
                 if (!reply.Accepted) throw new InvalidOperationException($"worker {options.WorkerId}: server refused to join: {reply.Reason}");
                 log.LogInformation("worker {Worker} joined {Server} at round {Round} (method {Method}, budget {Budget} ms)", options.WorkerId, options.ServerAddress, reply.Round, reply.Method, reply.CommRatio > 0 ? FormattableString.Invariant($"{reply.CommRatio} x compute") : reply.TimeBudgetMs.ToString(System.Globalization.CultureInfo.InvariantCulture));
                 return reply;
+            }
+            catch (RpcException e) when (ConnectionMismatch(e) is { } mismatch)
+            {
+                throw new IOException(mismatch);
             }
             catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && DateTime.UtcNow < deadline)
             {
@@ -189,7 +205,27 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
         }
     }
 
-    async Task<(MessageHeader Header, byte[] Data)> PullAsync(ParameterServer.ParameterServerClient client, long round, long haveRound, CancellationToken ct)
+    /// <summary>What to do when the failure is a TLS or protocol mismatch that retrying cannot fix; null otherwise.</summary>
+    internal string? ConnectionMismatch(RpcException e)
+    {
+        bool tls = options.ServerAddress.StartsWith("https:", StringComparison.OrdinalIgnoreCase);
+        var chain = new List<Exception>();
+        for (Exception? x = e.Status.DebugException ?? e.InnerException; x is not null; x = x.InnerException) chain.Add(x);
+        var http = chain.OfType<System.Net.Http.HttpRequestException>().FirstOrDefault();
+        var auth = chain.LastOrDefault(x => x is System.Security.Authentication.AuthenticationException);
+        if (auth is not null || http?.HttpRequestError == System.Net.Http.HttpRequestError.SecureConnectionError)
+            return $"worker {options.WorkerId}: TLS handshake with {options.ServerAddress} failed ({FirstLine((auth ?? http!).Message)}): pin the certificate " +
+                "the server uses, or use http:// if the server runs without TLS";
+        if (!tls && http?.HttpRequestError is System.Net.Http.HttpRequestError.HttpProtocolError or System.Net.Http.HttpRequestError.InvalidResponse
+            or System.Net.Http.HttpRequestError.ResponseEnded)
+            return $"worker {options.WorkerId}: {options.ServerAddress} does not speak plain HTTP/2 gRPC ({FirstLine(http.Message)}); if the server uses TLS, " +
+                "connect with https:// and pin its certificate";
+        return null;
+    }
+
+    static string FirstLine(string message) => message.Split('\n')[0].TrimEnd();
+
+    internal async Task<(MessageHeader Header, byte[] Data)> PullAsync(ParameterServer.ParameterServerClient client, long round, long haveRound, CancellationToken ct)
     {
         using var call = client.Pull(new PullRequest { WorkerId = options.WorkerId, Round = round, HaveRound = haveRound }, Headers(), cancellationToken: ct);
         MessageHeader? header = null;
@@ -211,7 +247,7 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
         return (header, data);
     }
 
-    async Task<PushReply> PushAsync(ParameterServer.ParameterServerClient client, MessageHeader header, byte[] message, CancellationToken ct)
+    internal async Task<PushReply> PushAsync(ParameterServer.ParameterServerClient client, MessageHeader header, byte[] message, CancellationToken ct)
     {
         using var call = client.Push(Headers(), cancellationToken: ct);
         int chunk = Math.Max(1024, options.ChunkBytes);
@@ -227,11 +263,12 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
         return await call;
     }
 
-    Metadata Headers() => options.Token is { Length: > 0 } t ? new Metadata { { TokenAuthInterceptor.Header, "Bearer " + t } } : [];
+    internal Metadata Headers() => options.Token is { Length: > 0 } t ? new Metadata { { TokenAuthInterceptor.Header, "Bearer " + t } } : [];
 
-    GrpcChannel CreateChannel()
+    internal GrpcChannel CreateChannel()
     {
         var handler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true, ConnectTimeout = TimeSpan.FromSeconds(5) };
+        if (options.Connect is { } connect) handler.ConnectCallback = connect;
         if (options.PinnedCertificate is { } pinned)
             handler.SslOptions = new SslClientAuthenticationOptions
             {

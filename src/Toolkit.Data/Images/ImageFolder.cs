@@ -8,6 +8,9 @@ namespace Toolkit.Data.Images;
 /// </summary>
 public sealed class ImageFolder : IImageSource
 {
+    /// <summary>Key in <see cref="Exception.Data"/> of the error a folder with undecodable images raises: their count.</summary>
+    public const string DamagedImagesKey = "DamagedImages";
+
     readonly byte[][] images;
 
     ImageFolder(string root, string[] files, byte[][] images, int size, IReadOnlyList<string> damaged)
@@ -49,7 +52,7 @@ public sealed class ImageFolder : IImageSource
 
     /// <summary>
     /// Decodes <paramref name="files"/> (all of them, in parallel) into a source of <paramref name="size"/>-pixel squares.
-    /// With damaged files: throws <see cref="DamagedImagesException"/> giving their count and the first one, unless
+    /// With damaged files: throws <see cref="InvalidDataException"/> giving their count and the first one, unless
     /// <paramref name="skipDamaged"/>, when they are left out and listed in <see cref="Damaged"/>.
     /// </summary>
     public static ImageFolder Decode(string root, IReadOnlyList<string> files, int size, int cropSize = 0, bool skipDamaged = false,
@@ -67,9 +70,9 @@ public sealed class ImageFolder : IImageSource
         });
         var damaged = Enumerable.Range(0, files.Count).Where(i => errors[i] != null).ToList();
         if (damaged.Count > 0 && !skipDamaged)
-            throw new DamagedImagesException(damaged.Count, files.Count,
+            throw new InvalidDataException(
                 $"{damaged.Count} of {files.Count} images in '{root}' cannot be decoded (truncated, damaged or unreadable; first: {errors[damaged[0]]}); " +
-                "replace or remove them, or open the folder with damaged images left out.");
+                "replace or remove them, or leave them out.") { Data = { [DamagedImagesKey] = damaged.Count } };
         var kept = Enumerable.Range(0, files.Count).Where(i => errors[i] == null).ToArray();
         if (kept.Length == 0) throw new InvalidDataException($"none of the {files.Count} images in '{root}' can be decoded.");
         return new ImageFolder(root, kept.Select(i => files[i]).ToArray(), kept.Select(i => decoded[i]).ToArray(), size,
@@ -93,13 +96,4 @@ public sealed class ImageFolder : IImageSource
             for (int j = 0; j < per; j++) target[j] = source[j] * (1f / 255f);
         }
     }
-}
-
-/// <summary>Some images of a folder cannot be decoded; <see cref="Count"/> of <see cref="Total"/>.</summary>
-public sealed class DamagedImagesException(int count, int total, string message) : IOException(message)
-{
-    /// <summary>Images that cannot be decoded.</summary>
-    public int Count { get; } = count;
-    /// <summary>Images in the folder (or split).</summary>
-    public int Total { get; } = total;
 }

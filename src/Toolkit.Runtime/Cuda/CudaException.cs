@@ -28,6 +28,6 @@ public class CudaException : Exception
     }
 }
 
-/// <summary>CUDA cannot be used on this machine (no driver library, no device). The message says why.</summary>
+/// <summary>CUDA cannot be used here (no driver library, no device). The message says why.</summary>
 public sealed class CudaNotAvailableException(string reason)
     : CudaException("CudaDriver.Open", 0, "CUDA_NOT_AVAILABLE", "CUDA is not available: " + reason);

@@ -6,7 +6,7 @@ namespace Toolkit.Runtime.Safetensors;
 /// <summary>
 /// A safetensors file, memory-mapped read-only. The header is fully validated on <see cref="Open"/>, so every
 /// tensor's bytes lie inside the file; spans and pointers stay valid until <see cref="Dispose"/>.
-/// Thread-safe for concurrent reads. Data is little-endian, as the format prescribes (this machine's order).
+/// Thread-safe for concurrent reads. Data is little-endian, as the format prescribes (the host's order on x64 and arm64).
 /// </summary>
 public sealed unsafe class SafetensorsFile : IDisposable
 {

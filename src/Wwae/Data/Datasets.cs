@@ -35,19 +35,7 @@ public static class Datasets
     /// 10 % validation, 10 % test, stable when files are added). CelebA and folders are decoded once, in parallel,
     /// and damaged images are counted and refused (see <see cref="ImageFolder"/>).
     /// </summary>
-    public static IImageSource Load(DataSpec spec, DatasetSplit split, IProgress<int>? progress = null)
-    {
-        try
-        {
-            return LoadSplit(spec, split, progress);
-        }
-        catch (DamagedImagesException e)
-        {
-            throw new InvalidDataException(e.Message.Replace("or open the folder with damaged images left out.", "or pass --skip-damaged to leave them out."), e);
-        }
-    }
-
-    static IImageSource LoadSplit(DataSpec spec, DatasetSplit split, IProgress<int>? progress) => spec.Name switch
+    public static IImageSource Load(DataSpec spec, DatasetSplit split, IProgress<int>? progress = null) => spec.Name switch
     {
         "fashion-mnist" => Mnist(MnistFormat.LoadFashionMnist(split == DatasetSplit.Test ? DataSplit.Test : DataSplit.Train, spec.Path), split),
         "mnist" => Mnist(MnistFormat.Load(spec.Path ?? throw new ArgumentException("--dataset mnist needs --data FOLDER, the folder holding the four MNIST IDX files (train-images-idx3-ubyte.gz, ...)."),

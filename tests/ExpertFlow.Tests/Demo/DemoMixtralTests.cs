@@ -18,7 +18,7 @@ public class DemoMixtralTests
     public DemoMixtralTests() => LibTorch.EnsureLoaded();
 
     [Fact]
-    public void ParameterNamesAreMixtralCheckpointKeys()
+    public void Parameter_names_are_mixtral_checkpoint_keys()
     {
         using var model = new DemoMixtral(Tiny);
         var keys = model.state_dict().Keys.ToHashSet();
@@ -33,7 +33,7 @@ public class DemoMixtralTests
     }
 
     [Fact]
-    public void SaveLoadRoundTripGivesIdenticalLogitsAndRouting()
+    public void Save_load_round_trip_gives_identical_logits_and_routing()
     {
         manual_seed(1);
         using var model = new DemoMixtral(Tiny);
@@ -67,7 +67,7 @@ public class DemoMixtralTests
     }
 
     [Fact]
-    public void CausalPrefixLogitsDoNotDependOnLaterTokens()
+    public void Causal_prefix_logits_do_not_depend_on_later_tokens()
     {
         manual_seed(2);
         using var model = new DemoMixtral(Tiny);
@@ -78,7 +78,7 @@ public class DemoMixtralTests
     }
 
     [Fact]
-    public void TrainingLowersLossAndKeepsRoutingBalanced()
+    public void Training_lowers_loss_and_keeps_routing_balanced()
     {
         manual_seed(3);
         var tokenizer = Gpt2SubsetTokenizer.Build(["the cat sat on the mat and the dog sat on the log"], 300);
@@ -100,7 +100,7 @@ public class DemoMixtralTests
     }
 
     [Fact]
-    public void ATimeLimitStopsTrainingAndSavesTheModelAsItIs()
+    public void A_time_limit_stops_training_and_saves_the_model_as_it_is()
     {
         manual_seed(4);
         var tokenizer = Gpt2SubsetTokenizer.Build(["the cat sat on the mat"], 300);

@@ -56,7 +56,7 @@ public class EmbeddedDemoModelTests
         var (training, trainingTokenizer) = ExpertFlow.Demo.DemoCheckpoint.Load(Folder);
         using (training)
         {
-            var (loss, tokens) = ExpertFlow.Demo.DemoQuality.Score(training, [trainingTokenizer.Encode(text)], maxLength: 128);
+            var (loss, tokens) = ExpertFlow.Evaluation.DemoQuality.Score(training, [trainingTokenizer.Encode(text)], maxLength: 128);
             Assert.Equal(ids.Length - 1, tokens);
             Assert.Equal(runtime, loss, 3);
         }

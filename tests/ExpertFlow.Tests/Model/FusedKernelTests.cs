@@ -42,6 +42,9 @@ public class FusedKernelTests
     {
         Fixtures.Cpu();
         Assert.SkipUnless(Fixtures.Exists(family), $"fixture {family} not present");
+        var config = MoeConfig.Load(Fixtures.Folder(family));
+        // the grouped GEMM needs expert widths that are multiples of 8; fixtures with 12-wide experts take the other kernels
+        Assert.SkipUnless(config.ExpertIntermediateSize % 8 == 0 && config.HiddenSize % 8 == 0, $"{family}: expert width {config.ExpertIntermediateSize} is not a multiple of 8");
         var plain = Run(family, CPU, ScalarType.Float32, fused: false, out int plainRuns);
         var fused = Run(family, CPU, ScalarType.Float32, fused: true, out int fusedRuns);
         Assert.Equal(0, plainRuns);

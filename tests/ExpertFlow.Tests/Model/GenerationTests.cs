@@ -57,7 +57,7 @@ public class GenerationTests
         Assert.Equal([true, false, true], MoeConfig.Load(Fixtures.Folder("qwen2_moe")).MoeLayers);
         var ds = MoeConfig.Load(Fixtures.Folder("deepseek"));
         Assert.Equal([false, true, true], ds.MoeLayers); // first_k_dense_replace 1
-        Assert.Equal(32, ds.SharedExpertIntermediateSize); // 2 shared experts of 16
+        Assert.Equal(24, ds.SharedExpertIntermediateSize); // 2 shared experts of 12
         var sw = MoeConfig.Load(Fixtures.Folder("switch_transformers"));
         Assert.Equal([false, true], sw.MoeLayers); // sparse step 2: block 1
         Assert.Equal([false, true], sw.DecoderMoeLayers);

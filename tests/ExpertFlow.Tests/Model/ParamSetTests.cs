@@ -31,7 +31,7 @@ public class ParamSetTests
     }
 
     [Fact]
-    public void FusedMembersShareOneTensorHoldingTheirConcatenation()
+    public void Fused_members_share_one_tensor_holding_their_concatenation()
     {
         var ps = new ParamSet();
         var a = ps.Declare("w1", 2, 3);
@@ -54,7 +54,7 @@ public class ParamSetTests
     }
 
     [Fact]
-    public void FusingWeightsWithDifferentRowLengthsIsRefused()
+    public void Fusing_weights_with_different_row_lengths_is_refused()
     {
         var ps = new ParamSet();
         var a = ps.Declare("w1", 2, 3);

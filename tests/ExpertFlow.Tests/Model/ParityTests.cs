@@ -14,7 +14,7 @@ public class ParityTests
     public static TheoryData<string, bool> FamiliesAndPaths()
     {
         var data = new TheoryData<string, bool>();
-        foreach (var f in Fixtures.Families)
+        foreach (var f in Fixtures.AllFamilies)
         {
             data.Add(f, true);
             data.Add(f, false);

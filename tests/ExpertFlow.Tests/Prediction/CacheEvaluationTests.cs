@@ -12,7 +12,7 @@ public class CacheEvaluationTests
     public CacheEvaluationTests() => LibTorch.EnsureLoaded();
 
     [Fact]
-    public void PredictivePoliciesThroughTheOffloadingEngineKeepOutputsIdentical()
+    public void Predictive_policies_through_the_offloading_engine_keep_outputs_identical()
     {
         manual_seed(21);
         using var demo = new TinyDemo();

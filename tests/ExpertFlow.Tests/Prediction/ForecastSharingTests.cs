@@ -11,7 +11,7 @@ public class ForecastSharingTests
     public ForecastSharingTests() => LibTorch.EnsureLoaded();
 
     [Fact]
-    public void ForecastReusesTheSchedulersPredictionsAndAgreesWithItsOwn()
+    public void Forecast_reuses_the_schedulers_predictions_and_agrees_with_its_own()
     {
         manual_seed(5);
         using var predictor = new RoutingPathPredictor(new PredictorConfig { VocabSize = 50, NumLayers = 3, NumExperts = 6, TopK = 2, ModelDim = 32, Heads = 2, FeedForwardDim = 64, MaxPositions = 64 });

@@ -13,7 +13,7 @@ public class PathEvaluationTests
     }
 
     [Fact]
-    public void RecallCountsTopKHitsAndPrecisionCountsThresholdedSets()
+    public void Recall_counts_top_k_hits_and_precision_counts_thresholded_sets()
     {
         var header = new RoutingTraceHeader(1, 4, 2);
         var seq = new TracedSequence(0, [1, 2], [[0, 1], [2, 3]]);
@@ -26,7 +26,7 @@ public class PathEvaluationTests
     }
 
     [Fact]
-    public void TopKPicksHighestScores()
+    public void Top_k_picks_highest_scores()
     {
         Span<int> top = stackalloc int[2];
         PathEvaluation.TopK([0.1f, 0.7f, 0.3f, 0.9f], top);

@@ -33,7 +33,7 @@ public class RoutingPathPredictorTests
     }
 
     [Fact]
-    public void OutputShapeIsBatchBySequenceByLayersByExperts()
+    public void Output_shape_is_batch_by_sequence_by_layers_by_experts()
     {
         var header = new RoutingTraceHeader(2, 4, 2);
         using var predictor = new RoutingPathPredictor(new PredictorConfig { VocabSize = 20, NumLayers = 2, NumExperts = 4, TopK = 2, ModelDim = 32, Heads = 2, FeedForwardDim = 64, MaxPositions = 64 });
@@ -47,7 +47,7 @@ public class RoutingPathPredictorTests
     }
 
     [Fact]
-    public void LearnsContextDependentRoutingBeyondHeuristics()
+    public void Learns_context_dependent_routing_beyond_heuristics()
     {
         manual_seed(0);
         var header = new RoutingTraceHeader(2, 4, 2);

@@ -11,7 +11,7 @@ public class DualBatchGeneratorTests
     public DualBatchGeneratorTests() => LibTorch.EnsureLoaded();
 
     [Fact]
-    public void OutputsAreIdenticalWithAndWithoutSchedulingAndMatchPlainGeneration()
+    public void Outputs_are_identical_with_and_without_scheduling_and_match_plain_generation()
     {
         manual_seed(11);
         using var demo = new TinyDemo();

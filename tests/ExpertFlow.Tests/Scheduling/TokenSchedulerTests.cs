@@ -25,7 +25,7 @@ public class TokenSchedulerTests
     }
 
     [Fact]
-    public void SplitIsBalancedAndCoversEverySequenceOnce()
+    public void Split_is_balanced_and_covers_every_sequence_once()
     {
         var paths = ClusteredPaths(32, 4, 8, 2, 3, seed: 1);
         var split = TokenScheduler.Split(paths);
@@ -36,7 +36,7 @@ public class TokenSchedulerTests
     }
 
     [Fact]
-    public void NearOptimalOnSmallCasesAgainstBruteForce()
+    public void Near_optimal_on_small_cases_against_brute_force()
     {
         double heuristic = 0, optimal = 0, naive = 0;
         for (int seed = 0; seed < 40; seed++)
@@ -55,7 +55,7 @@ public class TokenSchedulerTests
     }
 
     [Fact]
-    public void SeparatesTwoDisjointGroupsExactly()
+    public void Separates_two_disjoint_groups_exactly()
     {
         var paths = new List<ExpertSet>();
         for (int i = 0; i < 8; i++)
@@ -71,11 +71,11 @@ public class TokenSchedulerTests
     }
 
     [Fact]
-    public void OddCountIsAClearError() =>
+    public void Odd_count_is_a_clear_error() =>
         Assert.Throws<ArgumentException>(() => TokenScheduler.Split([new ExpertSet(1, 4), new ExpertSet(1, 4), new ExpertSet(1, 4)]));
 
     [Fact]
-    public void FastEnoughForTwoBatchesOf16()
+    public void Fast_enough_for_two_batches_of_16()
     {
         var paths = ClusteredPaths(32, 32, 64, 4, 4, seed: 3);
         TokenScheduler.Split(paths);

@@ -18,7 +18,7 @@ public class RoutingTraceFileTests
     [Theory]
     [InlineData(4, 8, 2)]
     [InlineData(3, 300, 4)] // two-byte expert ids
-    public void RoundTrips(int layers, int experts, int topK)
+    public void Round_trips(int layers, int experts, int topK)
     {
         var header = new RoutingTraceHeader(layers, experts, topK);
         var routes = RandomRoutes(header, 5, layers * experts);
@@ -43,10 +43,10 @@ public class RoutingTraceFileTests
     }
 
     [Fact]
-    public void RecordSizeIsCompact() => Assert.Equal(20, RoutingTraceFile.RecordSize(new RoutingTraceHeader(4, 8, 2)));
+    public void Record_size_is_compact() => Assert.Equal(20, RoutingTraceFile.RecordSize(new RoutingTraceHeader(4, 8, 2)));
 
     [Fact]
-    public void RejectsTruncatedAndForeignFiles()
+    public void Rejects_truncated_and_foreign_files()
     {
         var header = new RoutingTraceHeader(2, 4, 1);
         var stream = new MemoryStream();
@@ -61,6 +61,6 @@ public class RoutingTraceFileTests
     }
 
     [Fact]
-    public void MissingPositionIsAnError() =>
+    public void Missing_position_is_an_error() =>
         Assert.Throws<InvalidDataException>(() => RoutingTraceFile.ToSequences([new TokenRoute(1, 0, 5, [0]), new TokenRoute(1, 2, 5, [0])]));
 }

@@ -29,7 +29,7 @@ public sealed class CelebATests : IDisposable
     void WriteList(params string[] lines) => File.WriteAllLines(Path.Combine(root, CelebA.PartitionFile), lines);
 
     [Fact]
-    public void DecodesCropsAndResizesBySplit()
+    public void Decodes_crops_and_resizes_by_split()
     {
         WriteJpeg("000001.jpg");
         WriteJpeg("000002.jpg");
@@ -51,7 +51,7 @@ public sealed class CelebATests : IDisposable
     }
 
     [Fact]
-    public void MissingImageIsNamed()
+    public void Missing_image_is_named()
     {
         WriteJpeg("000001.jpg");
         WriteList("000001.jpg 0", "000002.jpg 0");
@@ -61,7 +61,7 @@ public sealed class CelebATests : IDisposable
     }
 
     [Fact]
-    public void CorruptImageIsNamed()
+    public void Corrupt_image_is_named()
     {
         WriteJpeg("000001.jpg");
         var path = Path.Combine(root, CelebA.ImageFolder, "000001.jpg");
@@ -75,7 +75,7 @@ public sealed class CelebATests : IDisposable
     }
 
     [Fact]
-    public void MissingPiecesOfTheFolderAreExplained()
+    public void Missing_pieces_of_the_folder_are_explained()
     {
         Assert.Contains(CelebA.ImageFolder, Assert.Throws<DirectoryNotFoundException>(() => CelebA.Open(root, CelebASplit.Train)).Message);
         Directory.CreateDirectory(Path.Combine(root, CelebA.ImageFolder));

@@ -37,7 +37,7 @@ public sealed class IdxFileTests : IDisposable
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public void ReadsRawAndGzip(bool gzip)
+    public void Reads_raw_and_gzip(bool gzip)
     {
         var raw = Idx(0x08, [3, 2, 4], 24);
         var a = IdxFile.Read(Write("a", gzip ? Gzip(raw) : raw));
@@ -75,7 +75,7 @@ public sealed class IdxFileTests : IDisposable
 
     [Theory]
     [MemberData(nameof(Corruptions))]
-    public void RejectsCorruptFilesWithTheirName(string caseName, byte[] content, string expected)
+    public void Rejects_corrupt_files_with_their_name(string caseName, byte[] content, string expected)
     {
         string path = Write(caseName.Replace(' ', '_'), content);
         var e = Assert.ThrowsAny<InvalidDataException>(() => IdxFile.Read(path));
@@ -84,14 +84,14 @@ public sealed class IdxFileTests : IDisposable
     }
 
     [Fact]
-    public void MissingFileNamesThePath()
+    public void Missing_file_names_the_path()
     {
         var e = Assert.Throws<FileNotFoundException>(() => IdxFile.Read(Path.Combine(dir, "nope")));
         Assert.Contains("nope", e.Message);
     }
 
     [Fact]
-    public void MnistFolderChecksThatImagesAndLabelsBelongTogether()
+    public void Mnist_folder_checks_that_images_and_labels_belong_together()
     {
         Write("train-images-idx3-ubyte.gz", Gzip(Idx(0x08, [3, 2, 2], 12)));
         Write("train-labels-idx1-ubyte", Idx(0x08, [4], 4));
@@ -101,7 +101,7 @@ public sealed class IdxFileTests : IDisposable
     }
 
     [Fact]
-    public void MnistFolderRejectsLabelsGivenAsImages()
+    public void Mnist_folder_rejects_labels_given_as_images()
     {
         Write("t10k-images.idx3-ubyte", Idx(0x08, [4], 4));
         Write("t10k-labels.idx1-ubyte", Idx(0x08, [4], 4));
@@ -110,14 +110,14 @@ public sealed class IdxFileTests : IDisposable
     }
 
     [Fact]
-    public void MnistFolderSaysWhichFileIsMissing()
+    public void Mnist_folder_says_which_file_is_missing()
     {
         var e = Assert.Throws<FileNotFoundException>(() => MnistFormat.Load(dir, DataSplit.Train));
         Assert.Contains("train-images-idx3-ubyte", e.Message);
     }
 
     [Fact]
-    public void LoadsTheInstalledFashionMnist()
+    public void Loads_the_installed_fashion_mnist()
     {
         Assert.SkipUnless(Directory.Exists(MnistFormat.FashionMnistDebianDirectory), "dataset-fashion-mnist is not installed");
         var test = MnistFormat.LoadFashionMnist(DataSplit.Test);

@@ -14,7 +14,7 @@ public class ChatTemplateParityTests
     public static TheoryData<string> Templates => new(ChatTemplateFixtures.TemplateFiles);
 
     [Fact]
-    public void ExpectedRendersComeFromTransformers()
+    public void Expected_renders_come_from_transformers()
     {
         var versions = ChatTemplateFixtures.Expected["versions"]!.AsObject();
         Assert.True(versions.ContainsKey("transformers"), "expected.json must be written by transformers (run make_chat_template_fixtures.py on the GPU machine)");
@@ -23,7 +23,7 @@ public class ChatTemplateParityTests
 
     [Theory]
     [MemberData(nameof(Templates))]
-    public void RendersLikeTransformers(string templateFile)
+    public void Renders_like_transformers(string templateFile)
     {
         var settings = ChatTemplateFixtures.Spec["templates"]![templateFile]!.AsObject();
         var template = ChatTemplate.Parse(ChatTemplateFixtures.TemplateSource(templateFile), templateFile);

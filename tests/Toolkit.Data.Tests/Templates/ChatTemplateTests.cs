@@ -9,7 +9,7 @@ public class ChatTemplateTests
         new(turns.Select(t => (JsonNode?)new JsonObject { ["role"] = t.Role, ["content"] = t.Content }).ToArray());
 
     [Fact]
-    public void UnsupportedConstructNamesTemplateLineColumnAndConstruct()
+    public void Unsupported_construct_names_template_line_column_and_construct()
     {
         var e = Assert.Throws<TemplateException>(() => ChatTemplate.Parse("line one\n  {% call m() %}x{% endcall %}", "tokenizer_config.json"));
         Assert.Equal("template 'tokenizer_config.json' line 2, column 6: '{% call %}' is not supported", e.Message);
@@ -24,7 +24,7 @@ public class ChatTemplateTests
     }
 
     [Fact]
-    public void RaiseExceptionCarriesTheTemplatesMessage()
+    public void Raise_exception_carries_the_templates_message()
     {
         var template = ChatTemplate.Parse(ChatTemplateFixtures.TemplateSource("mistralai-Mixtral-8x7B-Instruct-v0.1.jinja"), "mixtral.jinja");
         var e = Assert.Throws<TemplateException>(() => template.Apply(Messages(("user", "a"), ("user", "b")), new ChatTemplateOptions()));
@@ -36,7 +36,7 @@ public class ChatTemplateTests
     }
 
     [Fact]
-    public void UndefinedAttributeOfUndefinedFailsLikeJinja()
+    public void Undefined_attribute_of_undefined_fails_like_jinja()
     {
         var template = JinjaTemplate.Parse("{{ message.content.strip() }}", "t");
         var e = Assert.Throws<TemplateException>(() => template.Render(new Dictionary<string, object?>()));
@@ -49,7 +49,7 @@ public class ChatTemplateTests
     }
 
     [Fact]
-    public void MissingTokensAreUndefinedAndPrintNothing()
+    public void Missing_tokens_are_undefined_and_print_nothing()
     {
         var template = ChatTemplate.Parse(ChatTemplateFixtures.TemplateSource("meta-llama-Llama-3.1-8B-Instruct.jinja"));
         string withBos = template.Apply(Messages(("user", "Hi")), new ChatTemplateOptions { BosToken = "<|begin_of_text|>" });
@@ -58,7 +58,7 @@ public class ChatTemplateTests
     }
 
     [Fact]
-    public void ExtraVariablesReachTheTemplateButCannotReplaceTheCallsOwn()
+    public void Extra_variables_reach_the_template_but_cannot_replace_the_calls_own()
     {
         var template = ChatTemplate.Parse(ChatTemplateFixtures.TemplateSource("Qwen-Qwen3-0.6B.jinja"));
         var off = new ChatTemplateOptions { AddGenerationPrompt = true, Extra = new Dictionary<string, JsonNode?> { ["enable_thinking"] = false } };
@@ -68,7 +68,7 @@ public class ChatTemplateTests
     }
 
     [Fact]
-    public void StrftimeNowUsesTheGivenTimeOrTheClock()
+    public void Strftime_now_uses_the_given_time_or_the_clock()
     {
         var template = JinjaTemplate.Parse("{{ strftime_now('%d %b %Y') }}");
         Assert.Equal("14 Mar 2025", template.Render(new Dictionary<string, object?>(), ChatTemplateFixtures.Now));
@@ -76,7 +76,7 @@ public class ChatTemplateTests
     }
 
     [Fact]
-    public void RendersClrValues()
+    public void Renders_clr_values()
     {
         var template = JinjaTemplate.Parse("{{ items|join(',') }} {{ cfg.name }} {{ cfg['n'] + 1 }} {{ flag }} {{ none_value }}");
         var variables = new Dictionary<string, object?>
@@ -90,7 +90,7 @@ public class ChatTemplateTests
     }
 
     [Fact]
-    public void OneParsedTemplateRendersConcurrently()
+    public void One_parsed_template_renders_concurrently()
     {
         var template = ChatTemplate.Parse(ChatTemplateFixtures.TemplateSource("openai-gpt-oss-120b.jinja"));
         var conversations = ChatTemplateFixtures.Spec["conversations"]!.AsArray().Select(c => c!).ToList();
@@ -119,7 +119,7 @@ public class ChatTemplateTests
     }
 
     [Fact]
-    public void CollectionSelectsLikeTransformers()
+    public void Collection_selects_like_transformers()
     {
         var single = ChatTemplateCollection.FromTokenizerConfig(JsonNode.Parse("""{"chat_template": "{{ 'one' }}"}"""));
         Assert.Equal("one", single.Select().Apply([], new ChatTemplateOptions()));
@@ -140,7 +140,7 @@ public class ChatTemplateTests
     }
 
     [Fact]
-    public void DirectoryFilesOverrideTheConfig()
+    public void Directory_files_override_the_config()
     {
         string directory = Path.Combine(Path.GetTempPath(), "chat-template-dir-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(Path.Combine(directory, "additional_chat_templates"));

@@ -25,7 +25,7 @@ public class JinjaFeatureParityTests
     }
 
     [Fact]
-    public void RendersLikeJinja2()
+    public void Renders_like_jinja2()
     {
         var cases = ChatTemplateFixtures.Expected["features"]!.AsArray().Select(c => c!.AsObject()).ToList();
         Assert.True(cases.Count >= 500, $"only {cases.Count} feature cases");
@@ -63,7 +63,7 @@ public class JinjaFeatureParityTests
     }
 
     [Fact]
-    public void RejectsWhatJinja2RejectsAndWhatIsOutsideTheSubset()
+    public void Rejects_what_jinja2_rejects_and_what_is_outside_the_subset()
     {
         var cases = ChatTemplateFixtures.Expected["syntax_errors"]!.AsArray().Select(c => c!.AsObject()).ToList();
         Assert.NotEmpty(cases);

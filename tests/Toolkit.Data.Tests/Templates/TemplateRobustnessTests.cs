@@ -95,7 +95,7 @@ public class TemplateRobustnessTests
     }
 
     [Fact]
-    public void MutatedTemplatesFailCleanlyOrRender()
+    public void Mutated_templates_fail_cleanly_or_render()
     {
         int parsed = 0, rendered = 0, samples = 0;
         Gen.Select(Gen.Int[0, Sources.Length - 1], Gen.Int).Sample((index, seed) =>
@@ -163,7 +163,7 @@ public class TemplateRobustnessTests
     }
 
     [Fact]
-    public void MutatedConversationsFailCleanlyOrRender()
+    public void Mutated_conversations_fail_cleanly_or_render()
     {
         var templates = ChatTemplateFixtures.TemplateFiles
             .Select(f => ChatTemplate.Parse(ChatTemplateFixtures.TemplateSource(f), f, Limits)).ToList();
@@ -209,7 +209,7 @@ public class TemplateRobustnessTests
     }
 
     [Fact]
-    public void MutatedTokenizerConfigsFailCleanlyOrLoad()
+    public void Mutated_tokenizer_configs_fail_cleanly_or_load()
     {
         string original = new JsonObject
         {
@@ -259,7 +259,7 @@ public class TemplateRobustnessTests
     }
 
     [Fact]
-    public void DeepNestingIsAnErrorNotAStackOverflow()
+    public void Deep_nesting_is_an_error_not_a_stack_overflow()
     {
         foreach (string source in new[]
         {
@@ -276,7 +276,7 @@ public class TemplateRobustnessTests
     }
 
     [Fact]
-    public void RunawayTemplatesHitTheLimits()
+    public void Runaway_templates_hit_the_limits()
     {
         var stopwatch = Stopwatch.StartNew();
         var empty = new Dictionary<string, object?>();

@@ -23,7 +23,7 @@ Arrivance \Ar*riv"ance\, n.
 """;
 
     [Fact]
-    public void ParsesEntriesAndStripsMarkup()
+    public void Parses_entries_and_strips_markup()
     {
         var entries = GcideCorpus.ReadEntries(new StringReader(Snippet)).ToList();
         Assert.Equal(["Arris", "Arrivance"], entries.Select(e => e.Headword));
@@ -36,11 +36,11 @@ Arrivance \Ar*riv"ance\, n.
     }
 
     [Fact]
-    public void AccentCodesBecomePlainLetters() =>
+    public void Accent_codes_become_plain_letters() =>
         Assert.Equal("arriere-ban and AEneas", GcideCorpus.Clean("arri[`e]re-ban and [AE]neas"));
 
     [Fact]
-    public void ReadsTheInstalledDictionary()
+    public void Reads_the_installed_dictionary()
     {
         Assert.SkipUnless(File.Exists(GcideCorpus.DefaultPath), "dict-gcide is not installed");
         var first = GcideCorpus.ReadEntries().Take(2000).ToList();

@@ -5,7 +5,7 @@ namespace Toolkit.Data.Tests.Text;
 public class Gpt2TokenizerTests
 {
     [Fact]
-    public void EncodesLikeGpt2()
+    public void Encodes_like_gpt2()
     {
         // Reference ids from the original GPT-2 tokenizer (tiktoken "gpt2" / HF GPT2TokenizerFast).
         Assert.Equal([15496, 995], Gpt2Tokenizer.Encode("Hello world"));
@@ -13,7 +13,7 @@ public class Gpt2TokenizerTests
     }
 
     [Fact]
-    public void SubsetRoundTripsTextOutsideItsVocabulary()
+    public void Subset_round_trips_text_outside_its_vocabulary()
     {
         var subset = Gpt2SubsetTokenizer.Build(["the cat sat on the mat", "the dog"], 300);
         Assert.Equal(Gpt2Tokenizer.EndOfText, subset.ToGpt2(Gpt2SubsetTokenizer.EndOfText));
@@ -26,7 +26,7 @@ public class Gpt2TokenizerTests
     }
 
     [Fact]
-    public void SubsetSavesAndLoads()
+    public void Subset_saves_and_loads()
     {
         var subset = Gpt2SubsetTokenizer.Build(["a small corpus of words"], 280);
         string path = Path.Combine(Path.GetTempPath(), $"subset-{Guid.NewGuid():N}.json");

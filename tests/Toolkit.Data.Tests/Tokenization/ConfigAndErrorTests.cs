@@ -6,7 +6,7 @@ namespace Toolkit.Data.Tests.Tokenization;
 public class ConfigAndErrorTests
 {
     [Fact]
-    public void ConfigReadsTokensAsStringsOrObjectsAndTemplatesAsStringListOrJinjaFile()
+    public void Config_reads_tokens_as_strings_or_objects_and_templates_as_string_list_or_jinja_file()
     {
         var config = TokenizerConfig.Parse("""{"bos_token":{"content":"<s>","special":true},"eos_token":"</s>","chat_template":"T","add_bos_token":true,"model_max_length":1e30}""");
         Assert.Equal("<s>", config.BosToken);
@@ -34,14 +34,14 @@ public class ConfigAndErrorTests
     [InlineData("""{"model":{"type":"Unigram","unk_id":5,"vocab":[["a",0.0]]}}""", "tokenizer.json: model.unk_id is 5, outside the vocab of 1 pieces")]
     [InlineData("""{"model":{"type":"BPE","vocab":{"a":-1},"merges":[]}}""", "tokenizer.json: model.vocab.a must be a non-negative integer, not -1")]
     [InlineData("""{"model":""", "tokenizer.json: not valid JSON")]
-    public void FormatErrorsNameTheFileAndThePlace(string json, string expected)
+    public void Format_errors_name_the_file_and_the_place(string json, string expected)
     {
         var e = Assert.Throws<TokenizerFormatException>(() => HfTokenizer.FromJson(json));
         Assert.StartsWith(expected, e.Message);
     }
 
     [Fact]
-    public void StreamingHoldsBackIncompleteCharacters()
+    public void Streaming_holds_back_incomplete_characters()
     {
         var tokenizer = ParityTests.FromTiktoken("cl100k_base", Path.Combine(MalformedFileTests.FixtureRoot(), "cl100k_base"));
         const string text = "naïve 😀 emoji, 𪚥𠀀 and 中文";

@@ -50,7 +50,7 @@ public class MalformedFileTests
     static readonly string[] Probes = ["", "abc abc", "a  b\tc\n", "Ab9 <s>x <x> ", "café 中文 😀 𠀀", "<0x61>bb"];
 
     [Fact]
-    public void TheBaseFilesWork()
+    public void The_base_files_work()
     {
         var bpe = HfTokenizer.FromJson(BpeJson, TokenizerConfig.Parse(ConfigJson));
         var unigram = HfTokenizer.FromJson(UnigramJson());
@@ -64,7 +64,7 @@ public class MalformedFileTests
     }
 
     [Fact]
-    public void MutatedTokenizerJsonIsAFormatErrorOrWorks()
+    public void Mutated_tokenizer_json_is_a_format_error_or_works()
     {
         string unigram = UnigramJson();
         Mutations(Gen.OneOf(BpeJson, unigram)).Sample(text => Check(() =>
@@ -83,7 +83,7 @@ public class MalformedFileTests
     }
 
     [Fact]
-    public void MutatedTokenizerConfigIsAFormatErrorOrWorks()
+    public void Mutated_tokenizer_config_is_a_format_error_or_works()
     {
         Mutations(Gen.Const(ConfigJson)).Sample(text => Check(() =>
         {

@@ -23,7 +23,7 @@ public class ParityTests(ITestOutputHelper output)
 
     [Theory]
     [MemberData(nameof(Kinds))]
-    public void MatchesHuggingFace(string kind)
+    public void Matches_hugging_face(string kind)
     {
         string folder = Path.Combine(Root, kind);
         var tokenizer = kind is "o200k_base" or "cl100k_base" ? FromTiktoken(kind, folder) : HfTokenizer.FromFolder(folder);
@@ -72,7 +72,7 @@ public class ParityTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void TiktokenVocabulariesEncodeAsMicrosoftMLTokenizers()
+    public void Tiktoken_vocabularies_encode_as_microsoft_ML_tokenizers()
     {
         // Ordinary text (no special-token strings) must give tiktoken's ids: the same ranks, the same split regex.
         var lines = ReadJsonLines(Path.Combine(Root, "lines.jsonl.gz")).Select(e => e.GetString()!).Where(l => !l.Contains("<|")).Take(3000).ToList();

@@ -3,8 +3,8 @@ using Toolkit.Runtime.Cuda;
 namespace Toolkit.Runtime.Tests.Cuda;
 
 /// <summary>
-/// The CUDA-graph binding where libtorch has no CUDA (this machine, CI): a clear answer, and capture refuses without
-/// touching native code. Capture and replay themselves run on the GPU machine (ExpertFlow's DecodeGraphTests).
+/// The CUDA-graph binding where libtorch has no CUDA (CPU-only machines, CI): a clear answer, and capture refuses without
+/// touching native code. Capture and replay themselves run on a GPU (ExpertFlow's DecodeGraphTests).
 /// </summary>
 public class TorchCudaGraphTests
 {
