@@ -68,6 +68,7 @@ public sealed class ImageFolderTests : IDisposable
         // SkiaSharp alone decodes a truncated file without complaint (missing rows filled in): the reason for the full-decode check.
         using (var lenient = SKBitmap.Decode(files[1])) Assert.True(lenient == null || lenient.Width == 64);
         var e = Assert.Throws<InvalidDataException>(() => ImageFolder.Decode(root, files, 28));
+        Assert.Equal(2, e.Data[ImageFolder.DamagedImagesKey]);
         Assert.StartsWith($"2 of 5 images in '{root}' cannot be decoded", e.Message);
         Assert.Contains("1.", e.Message);
         var kept = ImageFolder.Decode(root, files, 28, skipDamaged: true);
