@@ -132,11 +132,13 @@ public sealed class IncrementalPredictor : IDisposable
             for (int t = 0; t < decoded[j].Length; t++) tokenIds[j * s + t] = decoded[j][t];
             starts[j] = feeds[which[j]].Tokens.Length - decoded[j].Length;
         }
-        var ids = tensor(promptIds, [b, p], device: device);
         var lengths = tensor(promptLengths, [b], device: device);
-        var scores = predictor.Forward(ids, lengths, tensor(tokenIds, [b, s], device: device), tensor(starts, [b], device: device));
+        var cross = predictor.CrossKeysValues(predictor.Encode(tensor(promptIds, [b, p], device: device), lengths));
+        // the decoder over the prompt's own tokens, with nothing cached before them (Forward's decoder, the memory reused)
+        var positions = tensor(starts, [b, 1], device: device) + arange(s, device: device).unsqueeze(0);
+        var nothing = cross.Select(c => zeros([b, 0, c.shape[2]], device: device)).ToArray();
+        var (scores, _) = predictor.DecodeCached(tensor(tokenIds, [b, s], device: device), positions, nothing, zeros([b], ScalarType.Int64, device: device), cross, lengths);
         var probabilities = scores.sigmoid().cpu().data<float>().ToArray();
-        var cross = predictor.CrossKeysValues(predictor.Encode(ids, lengths));
         Passes++;
         int le = Config.NumLayers * Config.NumExperts;
         for (int j = 0; j < b; j++)

@@ -1,4 +1,7 @@
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Toolkit.Runtime.Cuda;
 using static TorchSharp.torch;
 
@@ -39,6 +42,7 @@ internal sealed class PredictorHostStep
     /// <paramref name="promptLengths"/>[i]; writes the token's keys and values into the self pools and returns the
     /// probabilities [entry][layer x expert].
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // fully optimised from the first call: a short generation never leaves tier 0
     public float[][] Step(int[] tokens, int[] positionsOf, int[] rows, int[] pastLengths, int[] promptLengths, Tensor[] selfPool, Tensor[] crossPool)
     {
         int d = config.ModelDim, window = (int)selfPool[0].shape[1], crossWindow = (int)crossPool[0].shape[1];
@@ -88,6 +92,7 @@ internal sealed class PredictorHostStep
         new((float*)TensorMemory.DataPointer(pool) + (long)row * window * width, window * width);
 
     /// <summary>Multi-head attention of one query over the first <paramref name="count"/> entries of a keys|values cache.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // fully optimised from the first call: a short generation never leaves tier 0
     void Attend(ReadOnlySpan<float> query, ReadOnlySpan<float> cache, int count, float[] scores, Span<float> output)
     {
         int d = config.ModelDim, heads = config.Heads, hd = d / heads;
@@ -98,7 +103,7 @@ internal sealed class PredictorHostStep
             float max = float.NegativeInfinity;
             for (int j = 0; j < count; j++)
             {
-                scores[j] = TensorPrimitives.Dot(q, cache.Slice(j * 2 * d + head * hd, hd)) * scale;
+                scores[j] = Dot(q, cache.Slice(j * 2 * d + head * hd, hd)) * scale;
                 max = Math.Max(max, scores[j]);
             }
             float sum = 0;
@@ -110,6 +115,7 @@ internal sealed class PredictorHostStep
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // fully optimised from the first call: a short generation never leaves tier 0
     static void LayerNorm(ReadOnlySpan<float> x, float[] w, float[] b, Span<float> output)
     {
         float mean = TensorPrimitives.Sum(x) / x.Length;
@@ -119,21 +125,44 @@ internal sealed class PredictorHostStep
         for (int j = 0; j < x.Length; j++) output[j] = (x[j] - mean) * inv * w[j] + b[j];
     }
 
+    /// <summary>
+    /// a . b with explicit SIMD and two accumulators, inlined: the rows here are 128-256 long, where a library call's fixed
+    /// cost (checks, dispatch) is as large as the arithmetic.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        int n = Math.Min(a.Length, b.Length), w = Vector<float>.Count, i = 0;
+        ref float ra = ref MemoryMarshal.GetReference(a), rb = ref MemoryMarshal.GetReference(b);
+        Vector<float> s0 = Vector<float>.Zero, s1 = Vector<float>.Zero;
+        for (; i <= n - 2 * w; i += 2 * w)
+        {
+            s0 += Vector.LoadUnsafe(ref ra, (nuint)i) * Vector.LoadUnsafe(ref rb, (nuint)i);
+            s1 += Vector.LoadUnsafe(ref ra, (nuint)(i + w)) * Vector.LoadUnsafe(ref rb, (nuint)(i + w));
+        }
+        float sum = Vector.Sum(s0 + s1);
+        for (; i < n; i++) sum += a[i] * b[i];
+        return sum;
+    }
+
     /// <summary>output = W input + b, W row-major [output, input].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // fully optimised from the first call: a short generation never leaves tier 0
     static void Linear(float[] w, float[] b, ReadOnlySpan<float> input, Span<float> output)
     {
         int n = input.Length;
-        for (int j = 0; j < output.Length; j++) output[j] = TensorPrimitives.Dot(w.AsSpan(j * n, n), input) + b[j];
+        for (int j = 0; j < output.Length; j++) output[j] = Dot(w.AsSpan(j * n, n), input) + b[j];
     }
 
     /// <summary>x += W input + b.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // fully optimised from the first call: a short generation never leaves tier 0
     static void AddLinear(float[] w, float[] b, ReadOnlySpan<float> input, Span<float> x)
     {
         int n = input.Length;
-        for (int j = 0; j < x.Length; j++) x[j] += TensorPrimitives.Dot(w.AsSpan(j * n, n), input) + b[j];
+        for (int j = 0; j < x.Length; j++) x[j] += Dot(w.AsSpan(j * n, n), input) + b[j];
     }
 
     /// <summary>Exact GELU, x * Phi(x), with erfc to 1.2e-7 relative (Numerical Recipes' Chebyshev fit).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // fully optimised from the first call: a short generation never leaves tier 0
     static float Gelu(float x)
     {
         double z = Math.Abs(x) / Math.Sqrt(2), t = 1 / (1 + 0.5 * z);
