@@ -107,9 +107,9 @@ internal static class PredictorCommands
     {
         var predictorDir = new Option<string>("--predictor") { Description = "Folder written by train-predictor (predictor and its traces).", DefaultValueFactory = _ => "models/demo-moe/predictor" };
         var maxLength = new Option<int>("--max-length") { Description = "Tokens per sequence evaluated.", DefaultValueFactory = _ => 64 };
-        var output = new Option<string>("--out") { Description = "Folder for the report (eval.md).", DefaultValueFactory = _ => Path.Combine("runs", "predictor-eval") };
+        var output = new Option<string>("--out") { Description = "Folder for the report (eval.md, results.json, reliability.png).", DefaultValueFactory = _ => Path.Combine("runs", "predictor-eval") };
         var device = CommonOptions.Device();
-        var command = new Command("eval-predictor", "Held-out accuracy of the routing path predictor next to heuristics: per-token recall and precision, per-batch coverage.")
+        var command = new Command("eval-predictor", "Held-out accuracy of the routing path predictor next to heuristics: per-token recall and precision, per-batch coverage, per-layer metrics and the calibration of its probabilities (reliability diagram, ECE).")
         {
             predictorDir, maxLength, output, device,
         };
@@ -140,11 +140,18 @@ internal static class PredictorCommands
         foreach (var m in report.Metrics)
             table.AddRow(Markup.Escape(m.Method), m.Mode, m.Tokens.ToString(), $"{m.Recall:P1}", $"{m.ThresholdRecall:P1}", $"{m.ThresholdPrecision:P1}", $"{m.BatchCoverage:P1}", $"{m.PredictedPerBatch:F2}/{m.TruePerBatch:F2}");
         AnsiConsole.Write(table);
+        var layers = new Table().AddColumns("mode", "layer", "recall@k", "recall p>=.5", "precision p>=.5", "precision p>=.3", "recall score>=.3", "precision score>=.3");
+        foreach (var l in report.Layers)
+            layers.AddRow(l.Mode, l.Layer.ToString(), $"{l.RecallAtK:P1}", $"{l.ThresholdRecall:P1}", $"{l.ThresholdPrecision:P1}", $"{l.FloorPrecision:P1}", $"{l.NormalisedFloorRecall:P1}", $"{l.NormalisedFloorPrecision:P1}");
+        AnsiConsole.MarkupLine("The predictor per MoE layer (score: probabilities scaled to sum to top-k per layer, as PLEC uses them):");
+        AnsiConsole.Write(layers);
+        foreach (var r in report.Calibration)
+            AnsiConsole.MarkupLineInterpolated($"Expected calibration error, {r.Mode}, {r.Scores}: {r.ExpectedCalibrationError:F4} ({r.Count} predictions)");
         var scheduling = new Table().AddColumns("batch", "steps", "in order", "scheduled", "oracle", "split ms");
         foreach (var s in report.Scheduling)
             scheduling.AddRow(s.BatchSize.ToString(), s.Steps.ToString(), s.InOrder.ToString("F2"), s.Scheduled.ToString("F2"), s.Oracle.ToString("F2"), s.MeanSplitMilliseconds.ToString("F2"));
         AnsiConsole.MarkupLine("Distinct experts per layer each batch activates (two batches regrouped per decode step, true routing counted):");
         AnsiConsole.Write(scheduling);
-        AnsiConsole.MarkupLineInterpolated($"report: {Path.Combine(dir, "eval.md")}");
+        AnsiConsole.MarkupLineInterpolated($"report: {Path.Combine(dir, PredictorReport.ReportFile)}, {PredictorReport.ResultsFile}, {PredictorReport.ReliabilityFile}");
     }
 }

@@ -10,6 +10,14 @@ public static class PredictorEvaluation
     public static List<PathMetrics> Evaluate(RoutingPathPredictor? predictor, RoutingTraceHeader header, IReadOnlyList<TracedSequence> train,
         IReadOnlyList<TracedSequence> heldOut, int maxLength, int batchSize = 16)
     {
+        var (prefill, decode) = PathEvaluation.Examples(heldOut, maxLength);
+        return Evaluate(predictor == null ? null : new PredictorScorer(predictor, header), header, train, prefill, decode, batchSize);
+    }
+
+    /// <summary>Evaluates a probabilistic scorer (the predictor) and the heuristics on held-out prefill and decode examples.</summary>
+    public static List<PathMetrics> Evaluate(IPathScorer? predictor, RoutingTraceHeader header, IReadOnlyList<TracedSequence> train,
+        IReadOnlyList<PredictorExample> prefill, IReadOnlyList<PredictorExample> decode, int batchSize = 16)
+    {
         var frequency = new FrequencyScorer(train, header);
         var scorers = new List<(IPathScorer Scorer, bool Probabilities)>
         {
@@ -17,8 +25,7 @@ public static class PredictorEvaluation
             (new PreviousTokenScorer(frequency, header), false),
             (new TokenTableScorer(train, header, frequency), false),
         };
-        if (predictor != null) scorers.Add((new PredictorScorer(predictor, header), true));
-        var (prefill, decode) = PathEvaluation.Examples(heldOut, maxLength);
+        if (predictor != null) scorers.Add((predictor, true));
         var results = new List<PathMetrics>();
         foreach (var (scorer, probabilities) in scorers)
         {

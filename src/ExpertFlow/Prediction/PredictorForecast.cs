@@ -51,18 +51,15 @@ public sealed class PredictorForecast(IncrementalPredictor predictor) : IRouting
 
     /// <summary>
     /// Folds one token's predicted probabilities [layer x expert] into the batch's miss products. Per layer they are
-    /// first scaled to sum to the router's top-k (each capped at 1): the router picks exactly k experts per token, while
-    /// independent sigmoids need not sum to k, and the policy shares slots among layers by these sums.
+    /// first scaled to sum to the router's top-k (<see cref="TopKNormalisation"/>): the policy shares slots among layers by these sums.
     /// </summary>
     static void Accumulate(double[] missAll, ReadOnlySpan<float> tokenProbabilities, int experts, int topK)
     {
+        Span<double> scores = stackalloc double[experts];
         for (int start = 0; start < tokenProbabilities.Length; start += experts)
         {
-            var layer = tokenProbabilities.Slice(start, experts);
-            double sum = 0;
-            foreach (float p in layer) sum += p;
-            double scale = sum > 0 ? topK / sum : 0;
-            for (int e = 0; e < experts; e++) missAll[start + e] *= 1 - Math.Min(1.0, layer[e] * scale);
+            TopKNormalisation.Apply(tokenProbabilities.Slice(start, experts), topK, scores);
+            for (int e = 0; e < experts; e++) missAll[start + e] *= 1 - scores[e];
         }
     }
 }
