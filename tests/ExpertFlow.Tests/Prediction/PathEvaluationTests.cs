@@ -5,13 +5,6 @@ namespace ExpertFlow.Tests.Prediction;
 
 public class PathEvaluationTests
 {
-    sealed class FixedScorer(Func<PredictorExample, int, float[]> score) : IPathScorer
-    {
-        public string Name => "fixed";
-        public IReadOnlyList<float[]> Score(IReadOnlyList<PredictorExample> examples) =>
-            examples.Select(ex => Enumerable.Range(0, ex.TokenCount).SelectMany(j => score(ex, j)).ToArray()).ToList();
-    }
-
     [Fact]
     public void Recall_counts_top_k_hits_and_precision_counts_thresholded_sets()
     {
