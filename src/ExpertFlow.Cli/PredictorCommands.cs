@@ -108,10 +108,11 @@ internal static class PredictorCommands
         var predictorDir = new Option<string>("--predictor") { Description = "Folder written by train-predictor (predictor and its traces).", DefaultValueFactory = _ => "models/demo-moe/predictor" };
         var maxLength = new Option<int>("--max-length") { Description = "Tokens per sequence evaluated.", DefaultValueFactory = _ => 64 };
         var output = new Option<string>("--out") { Description = "Folder for the report (eval.md, results.json, reliability.png).", DefaultValueFactory = _ => Path.Combine("runs", "predictor-eval") };
+        var calibrate = new Option<bool>("--calibrate") { Description = $"Fit the predictor's temperature on its training traces (1,000 sequences) and save it beside it ({PredictorCalibration.FileName}, used by generate, serve and eval-cache); the report shows the calibration before and after." };
         var device = CommonOptions.Device();
         var command = new Command("eval-predictor", "Held-out accuracy of the routing path predictor next to heuristics: per-token recall and precision, per-batch coverage, per-layer metrics and the calibration of its probabilities (reliability diagram, ECE).")
         {
-            predictorDir, maxLength, output, device,
+            predictorDir, maxLength, output, calibrate, device,
         };
         command.SetAction(parse =>
         {
@@ -124,7 +125,14 @@ internal static class PredictorCommands
             predictor.to(ComputeDevice.Resolve(parse.GetValue(device)!));
             string outDir = parse.GetValue(output)!;
             Directory.CreateDirectory(outDir);
-            Report(predictor, traces, parse.GetValue(maxLength), outDir);
+            var temperature = PredictorCalibration.Load(dir);
+            if (parse.GetValue(calibrate))
+            {
+                temperature = PredictorCalibration.Fit(new PredictorScorer(predictor, traces.Header), traces.Train, traces.Header, parse.GetValue(maxLength));
+                temperature.Save(dir);
+                AnsiConsole.MarkupLineInterpolated($"Temperature {temperature.Temperature:F3} fitted on {temperature.Samples} training probabilities (BCE {temperature.BceBefore:F5} -> {temperature.BceAfter:F5}); saved to {Path.Combine(dir, PredictorCalibration.FileName)}");
+            }
+            Report(predictor, traces, parse.GetValue(maxLength), outDir, temperature);
             return 0;
         });
         return command;
@@ -132,9 +140,9 @@ internal static class PredictorCommands
 
     static IProgress<string> Log() => new SynchronousProgress<string>(m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]"));
 
-    static void Report(RoutingPathPredictor predictor, TraceSet traces, int maxLength, string dir)
+    static void Report(RoutingPathPredictor predictor, TraceSet traces, int maxLength, string dir, PredictorCalibration? temperature = null)
     {
-        var report = PredictorReport.Evaluate(predictor, traces, maxLength);
+        var report = PredictorReport.Evaluate(predictor, traces, maxLength, temperature);
         report.Write(dir);
         var table = new Table().AddColumns("method", "mode", "tokens", "recall@k", "recall p>=.5", "precision p>=.5", "batch-16 coverage", "pred/needed per layer");
         foreach (var m in report.Metrics)
@@ -146,7 +154,7 @@ internal static class PredictorCommands
         AnsiConsole.MarkupLine("The predictor per MoE layer (score: probabilities scaled to sum to top-k per layer, as PLEC uses them):");
         AnsiConsole.Write(layers);
         foreach (var r in report.Calibration)
-            AnsiConsole.MarkupLineInterpolated($"Expected calibration error, {r.Mode}, {r.Scores}: {r.ExpectedCalibrationError:F4} ({r.Count} predictions)");
+            AnsiConsole.MarkupLineInterpolated($"Expected calibration error, {CalibrationEvaluation.Name(r)}: {r.ExpectedCalibrationError:F4} ({r.Count} predictions)");
         var scheduling = new Table().AddColumns("batch", "steps", "in order", "scheduled", "oracle", "split ms");
         foreach (var s in report.Scheduling)
             scheduling.AddRow(s.BatchSize.ToString(), s.Steps.ToString(), s.InOrder.ToString("F2"), s.Scheduled.ToString("F2"), s.Oracle.ToString("F2"), s.MeanSplitMilliseconds.ToString("F2"));

@@ -54,7 +54,7 @@ public sealed class InferenceEngine : IDisposable
         GenerationConfig.Load(options.ModelFolder); // a malformed generation_config.json fails before the weights load
         if (options.Offload is not { } offload) return new InferenceEngine(options, MoeModels.Load(options.ModelFolder, load), null, tokenizer, null, null);
         var predictor = offload.Policy.NeedsForecast ? LoadPredictor(options) : null;
-        var paths = predictor == null ? null : new IncrementalPredictor(predictor);
+        var paths = predictor == null ? null : new IncrementalPredictor(predictor, temperature: PredictorCalibration.Load(options.PredictorPath)?.Temperature ?? 1);
         try
         {
             var forecast = paths == null ? null : new PredictorForecast(paths);

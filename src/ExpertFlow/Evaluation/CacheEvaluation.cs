@@ -36,6 +36,8 @@ public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? pr
     public bool OverlapPrediction { get; init; }
     /// <summary>PLEC: prefetch the waiting batch's first layers during the current step (<see cref="PredictivePolicy"/>).</summary>
     public bool CrossStep { get; init; } = true;
+    /// <summary>The predictor's temperature (<see cref="PredictorCalibration"/>; 1: raw probabilities).</summary>
+    public double PredictorTemperature { get; init; } = 1;
 
     // The true routing of each batch size's reference run, for expertflow-oracle.
     readonly Dictionary<int, OracleForecast> oracles = [];
@@ -71,6 +73,7 @@ public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? pr
             {
                 NewTokens = o.NewTokens, Runs = o.Runs, Lookahead = o.Predictive.Lookahead, PrefetchFloor = o.Predictive.PrefetchFloor,
                 CrossStep = o.Predictive.CrossStep, OverlapPrediction = o.OverlapPrediction,
+                PredictorTemperature = predictor == null ? 1 : PredictorCalibration.Load(o.PredictorPath)?.Temperature ?? 1,
             };
             string device = o.Device.ToString();
             var results = eval.Run(cases, prompts, progress, partial => CacheEvaluationReport.WriteResults(o.OutputFolder, partial, device));
@@ -126,7 +129,7 @@ public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? pr
         stats = null;
         predictorSeconds = 0;
         using var paths = policy.Forecast == ForecastSource.Predictor
-            ? new IncrementalPredictor(predictor ?? throw new ArgumentException($"policy '{c.Policy}' needs a trained predictor")) : null;
+            ? new IncrementalPredictor(predictor ?? throw new ArgumentException($"policy '{c.Policy}' needs a trained predictor"), temperature: PredictorTemperature) : null;
         // the reference run records the true routing, expertflow-oracle replays it
         var oracle = policy.Forecast == ForecastSource.Oracle || policy.Spec == null ? oracles.GetValueOrDefault(c.Batch) : null;
         bool recording = oracle is { Recording: true };

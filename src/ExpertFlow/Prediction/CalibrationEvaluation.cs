@@ -18,15 +18,17 @@ public static class CalibrationEvaluation
     /// <param name="header">The traces' shape (layers, experts, top-k).</param>
     /// <param name="mode">prefill or decode (recorded in the results).</param>
     /// <param name="bins">Equal-width bins over [0, 1].</param>
+    /// <param name="temperature">Probabilities are first rescaled by this temperature (<see cref="TemperatureScaling"/>).</param>
     /// <returns>The raw probabilities' reliability, then the normalised scores'.</returns>
     public static IReadOnlyList<Reliability> Evaluate(IReadOnlyList<float[]> scores, IReadOnlyList<PredictorExample> examples, RoutingTraceHeader header,
-        string mode, int bins = 10)
+        string mode, int bins = 10, double temperature = 1)
     {
         int l = header.NumLayers, e = header.NumExperts, k = header.TopK, le = l * e;
         var raw = new ReliabilityHistogram(bins);
         var normalisedHistogram = new ReliabilityHistogram(bins);
         var truth = new bool[e];
         var normalised = new double[e];
+        var p = new float[e];
         for (int x = 0; x < examples.Count; x++)
         {
             var ex = examples[x];
@@ -37,7 +39,8 @@ public static class CalibrationEvaluation
                 {
                     Array.Clear(truth);
                     for (int r = 0; r < k; r++) truth[route[layer * k + r]] = true;
-                    var p = scores[x].AsSpan(j * le + layer * e, e);
+                    scores[x].AsSpan(j * le + layer * e, e).CopyTo(p);
+                    TemperatureScaling.Apply(p, temperature);
                     TopKNormalisation.Apply(p, k, normalised);
                     for (int i = 0; i < e; i++)
                     {
@@ -47,13 +50,13 @@ public static class CalibrationEvaluation
                 }
             }
         }
-        return [raw.ToReliability(RawScores, mode), normalisedHistogram.ToReliability(NormalisedScores, mode)];
+        return [raw.ToReliability(RawScores, mode) with { Temperature = temperature }, normalisedHistogram.ToReliability(NormalisedScores, mode) with { Temperature = temperature }];
     }
 
     /// <summary>Bins as rows, one column per reliability ("mean predicted / observed (count)"), the ECE in the last row.</summary>
     public static MarkdownTable Table(IReadOnlyList<Reliability> reliabilities)
     {
-        var table = new MarkdownTable(["bin", .. reliabilities.Select(r => $"{r.Mode}, {r.Scores}: mean predicted / observed (count)")]);
+        var table = new MarkdownTable(["bin", .. reliabilities.Select(r => $"{Name(r)}: mean predicted / observed (count)")]);
         int bins = reliabilities.Count == 0 ? 0 : reliabilities[0].Bins.Count;
         for (int b = 0; b < bins; b++)
         {
@@ -63,6 +66,9 @@ public static class CalibrationEvaluation
         table.Add(["ECE", .. reliabilities.Select(r => F(r.ExpectedCalibrationError, "F4"))]);
         return table;
     }
+
+    /// <summary>"mode, scores" and the temperature when one was applied.</summary>
+    public static string Name(Reliability r) => $"{r.Mode}, {r.Scores}" + (r.Temperature == 1 ? "" : $", T = {F(r.Temperature, "F3")}");
 
     static string Cell(ReliabilityBin bin) =>
         bin.Count == 0 ? "- (0)" : $"{F(bin.MeanPredicted!.Value, "F3")} / {F(bin.ObservedFrequency!.Value, "F3")} ({bin.Count.ToString("N0", CultureInfo.InvariantCulture)})";

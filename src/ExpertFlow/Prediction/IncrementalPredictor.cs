@@ -16,6 +16,7 @@ public sealed class IncrementalPredictor : IDisposable
 {
     readonly RoutingPathPredictor predictor;
     readonly int window, maxSequences;
+    readonly double temperature;
     readonly Device device;
     // decode steps in managed code when the predictor is on the CPU (PredictorHostStep)
     readonly PredictorHostStep? host;
@@ -31,8 +32,11 @@ public sealed class IncrementalPredictor : IDisposable
     /// <param name="window">Decoder tokens kept per sequence (and prompt tokens encoded): the training length.</param>
     /// <param name="maxSequences">Sequences whose caches are kept at once; the least recently used is dropped beyond.</param>
     /// <param name="hostSteps">On the CPU, decode steps in managed code (<see cref="PredictorHostStep"/>); false runs them as TorchSharp operations there too.</param>
-    public IncrementalPredictor(RoutingPathPredictor predictor, int window = 64, int maxSequences = 256, bool hostSteps = true)
+    /// <param name="temperature">Every probability is rescaled by this temperature (<see cref="TemperatureScaling"/>, <see cref="PredictorCalibration"/>); 1 leaves them raw.</param>
+    public IncrementalPredictor(RoutingPathPredictor predictor, int window = 64, int maxSequences = 256, bool hostSteps = true, double temperature = 1)
     {
+        if (!double.IsFinite(temperature) || temperature <= 0) throw new ArgumentOutOfRangeException(nameof(temperature), "the temperature is a positive number");
+        this.temperature = temperature;
         if (window < 2) throw new ArgumentOutOfRangeException(nameof(window), "the decoder window holds at least 2 tokens");
         this.predictor = predictor;
         this.window = window;
@@ -150,7 +154,7 @@ public sealed class IncrementalPredictor : IDisposable
             Place(state);
             StoreCross(state, cross, j, p);
             var rows = new float[decoded[j].Length][];
-            for (int t = 0; t < rows.Length; t++) rows[t] = probabilities.AsSpan((j * s + t) * le, le).ToArray();
+            for (int t = 0; t < rows.Length; t++) rows[t] = Calibrated(probabilities.AsSpan((j * s + t) * le, le).ToArray());
             state.Remember(f.Tokens.Length - 1, f.Tokens[^1], rows[^1]);
             result[which[j]] = rows;
         }
@@ -186,8 +190,9 @@ public sealed class IncrementalPredictor : IDisposable
         for (int j = 0; j < b; j++) Took(members[j], feeds[which[j]], probabilities.AsSpan(j * le, le).ToArray(), result, which[j]);
     }
 
-    static void Took(SequenceState state, PredictorFeed feed, float[] probabilities, float[][][] result, int index)
+    void Took(SequenceState state, PredictorFeed feed, float[] probabilities, float[][][] result, int index)
     {
+        Calibrated(probabilities);
         state.Append(feed.Tokens);
         state.Remember(feed.Position, feed.Tokens[0], probabilities);
         result[index] = [probabilities];
@@ -235,10 +240,16 @@ public sealed class IncrementalPredictor : IDisposable
         Passes++;
         int le = Config.NumLayers * Config.NumExperts;
         var rows = new float[n][];
-        for (int t = 0; t < n; t++) rows[t] = probabilities.AsSpan(t * le, le).ToArray();
+        for (int t = 0; t < n; t++) rows[t] = Calibrated(probabilities.AsSpan(t * le, le).ToArray());
         state.Append(tokens);
         state.Remember(position + n - 1, tokens[^1], rows[^1]);
         return rows;
+    }
+
+    float[] Calibrated(float[] probabilities)
+    {
+        TemperatureScaling.Apply(probabilities, temperature);
+        return probabilities;
     }
 
     void StoreCross(SequenceState state, Tensor[] cross, int index, int length)

@@ -9,4 +9,5 @@ namespace ExpertFlow.Prediction;
 /// <param name="Bins">Equal-width bins over [0, 1].</param>
 /// <param name="ExpectedCalibrationError">ECE.</param>
 /// <param name="Count">Predictions binned.</param>
-public sealed record Reliability(string Scores, string Mode, IReadOnlyList<ReliabilityBin> Bins, double ExpectedCalibrationError, long Count);
+/// <param name="Temperature">The temperature the probabilities were rescaled by first (<see cref="TemperatureScaling"/>; 1: raw).</param>
+public sealed record Reliability(string Scores, string Mode, IReadOnlyList<ReliabilityBin> Bins, double ExpectedCalibrationError, long Count, double Temperature = 1);

@@ -12,7 +12,7 @@ public static class ReliabilityDiagram
         foreach (var r in reliabilities)
         {
             var bins = r.Bins.Where(b => b.Count > 0).ToArray();
-            series.Add(new Series($"{r.Mode}, {r.Scores} (ECE {r.ExpectedCalibrationError.ToString("F3", CultureInfo.InvariantCulture)})",
+            series.Add(new Series($"{CalibrationEvaluation.Name(r)} (ECE {r.ExpectedCalibrationError.ToString("F3", CultureInfo.InvariantCulture)})",
                 bins.Select(b => b.MeanPredicted!.Value).ToArray(), bins.Select(b => b.ObservedFrequency!.Value).ToArray()));
         }
         Charts.Line(pngPath, title, "mean predicted probability (bin)", "observed frequency", series);
