@@ -71,7 +71,7 @@ public sealed class KimadProgressMethod : CompressionMethod
     public int BestArm(double denseBytes, LinkTiming timing)
     {
         var g = Estimates();
-        double floor = Floor * g.Max(Math.Abs);
+        double floor = Math.Max(Floor * g.Max(Math.Abs), 1e-300);
         int best = 0;
         double bestScore = double.NegativeInfinity;
         for (int a = 0; a < Shares.Length; a++)

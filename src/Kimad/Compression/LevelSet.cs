@@ -127,7 +127,7 @@ public sealed class LevelSet
     {
         if (lowRank.TryGetValue(layer, out var s) && (s is null || s.Rows * s.Cols == length)) return s;
         int m = rows is not null && layer < rows.Count ? rows[layer] : 1;
-        s = m > 1 && m < length && length % m == 0 ? new LowRankState(m, length / m, Ranks.Max(), HashCode.Combine(seed, layer)) : null;
+        s = m > 1 && m < length && length % m == 0 ? new LowRankState(m, length / m, Ranks.Max(), unchecked(seed * 1_000_003 + layer)) : null;
         lowRank[layer] = s;
         return s;
     }
