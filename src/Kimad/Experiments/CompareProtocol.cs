@@ -18,9 +18,9 @@ public sealed record CompareOptions
     public IReadOnlyList<double> Targets { get; init; } = [0.65, 0.7, 0.75];
     public required string OutputDirectory { get; init; }
 
-    /// <summary>The default sweep: Kimad and Kimad+ against TopK at 0.1-30 % and uncompressed training.</summary>
+    /// <summary>The default sweep: Kimad+, the progress-aware Kimad+ and Kimad against TopK at 0.1-30 % and uncompressed training.</summary>
     public static readonly string[] DefaultMethods =
-        ["kimad+", "kimad", "ef21-fixed:0.001", "ef21-fixed:0.003", "ef21-fixed:0.01", "ef21-fixed:0.03", "ef21-fixed:0.1", "ef21-fixed:0.3", "uncompressed"];
+        ["kimad+", "kimad-progress", "kimad", "ef21-fixed:0.001", "ef21-fixed:0.003", "ef21-fixed:0.01", "ef21-fixed:0.03", "ef21-fixed:0.1", "ef21-fixed:0.3", "uncompressed"];
 }
 
 /// <summary>One run's outcome against the targets.</summary>
