@@ -146,5 +146,7 @@ public class LevelSetTests
         Assert.All(method.Choose(vectors, 0.6 * dense), c => Assert.IsType<HalfCompressor>(c));
         Assert.All(method.Choose(vectors, 0.2 * dense), c => Assert.IsType<ScaledSignCompressor>(c));
         Assert.All(method.Choose(vectors, dense), c => Assert.IsType<IdentityCompressor>(c));
+        Assert.All(method.Choose(vectors, 10), c => Assert.IsType<ScaledSignCompressor>(c));     // nothing fits: the smallest
+        Assert.All(method.Choose(vectors, null), c => Assert.IsType<ScaledSignCompressor>(c));
     }
 }

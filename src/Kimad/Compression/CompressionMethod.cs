@@ -179,8 +179,8 @@ public sealed class KimadMethod(LevelSet levels, bool autoBudget = false) : Comp
     public override ICompressor[] Choose(IReadOnlyList<float[]> vectors, double? budgetBytes)
     {
         var whole = WholeModelLevels(vectors);
-        if (budgetBytes is { } budget && whole.Where(w => w.Bytes <= budget).MinBy(w => w.Error) is { Choice: not null } fit) return fit.Choice;
-        return whole.MinBy(w => w.Bytes).Choice;
+        var fitting = budgetBytes is { } budget ? whole.Where(w => w.Bytes <= budget).ToList() : [];
+        return fitting.Count > 0 ? fitting.MinBy(w => w.Error).Choice : whole.MinBy(w => w.Bytes).Choice;
     }
 
     /// <summary>Per level name: every layer's compressor (dense where the layer lacks it), total bytes and error.</summary>
