@@ -15,16 +15,17 @@ public sealed class InferenceEngine : IDisposable
     readonly OffloadedModel? offloaded;
 
     readonly RoutingPathPredictor? predictor;
-    readonly PredictorForecast? forecast;
+    // the predictor run incrementally, shared by PLEC's forecast and the token scheduler
+    readonly IncrementalPredictor? paths;
 
-    InferenceEngine(EngineOptions options, IMoeModel model, OffloadedModel? offloaded, ModelTokenizer? tokenizer, PredictorForecast? forecast, RoutingPathPredictor? predictor)
+    InferenceEngine(EngineOptions options, IMoeModel model, OffloadedModel? offloaded, ModelTokenizer? tokenizer, RoutingPathPredictor? predictor, IncrementalPredictor? paths)
     {
         Options = options;
         Model = model;
         this.offloaded = offloaded;
         Tokenizer = tokenizer;
-        this.forecast = forecast;
         this.predictor = predictor;
+        this.paths = paths;
         GenerationConfig = ExpertFlow.Model.GenerationConfig.Load(options.ModelFolder);
     }
 
@@ -53,20 +54,26 @@ public sealed class InferenceEngine : IDisposable
         GenerationConfig.Load(options.ModelFolder); // a malformed generation_config.json fails before the weights load
         if (options.Offload is not { } offload) return new InferenceEngine(options, MoeModels.Load(options.ModelFolder, load), null, tokenizer, null, null);
         var predictor = offload.Policy.NeedsForecast ? LoadPredictor(options) : null;
+        var paths = predictor == null ? null : new IncrementalPredictor(predictor);
         try
         {
-            var forecast = predictor == null ? null : new PredictorForecast(predictor);
+            var forecast = paths == null ? null : new PredictorForecast(paths);
             var model = OffloadedModel.Load(options.ModelFolder, load, offload, workload, new OffloadServices { Log = options.Log, Forecast = forecast });
-            return new InferenceEngine(options, model.Model, model, tokenizer, forecast, predictor);
+            return new InferenceEngine(options, model.Model, model, tokenizer, predictor, paths);
         }
         catch
         {
+            paths?.Dispose();
             predictor?.Dispose();
             throw;
         }
     }
 
-    /// <summary>The routing-path predictor of the model (it reads token ids only and stays on the CPU).</summary>
+    /// <summary>
+    /// The routing-path predictor of the model. It reads token ids only and stays on the CPU, whatever the model's device:
+    /// run incrementally with managed decode steps (<see cref="IncrementalPredictor"/>) a token costs tens of microseconds
+    /// of one host core, less than queueing its ~80 small kernels on the GPU.
+    /// </summary>
     static RoutingPathPredictor LoadPredictor(EngineOptions options)
     {
         var identity = ModelIdentity.Of(MoeConfig.Load(options.ModelFolder));
@@ -82,7 +89,7 @@ public sealed class InferenceEngine : IDisposable
     /// into two batches by their predicted paths, and its predictions feed PLEC's forecast too (one predictor pass a step).
     /// </summary>
     public BatchScheduler CreateScheduler(int rows, int capacity, int maxPrefillTokens = int.MaxValue) =>
-        new(Model, rows, capacity, predictor == null ? null : new RowPathPredictor(predictor, share: forecast), maxPrefillTokens);
+        new(Model, rows, capacity, paths == null ? null : new RowPathPredictor(paths), maxPrefillTokens);
 
     /// <summary>Generates for a batch of prompts (token ids) with one KV cache.</summary>
     public GenerationResult Generate(IReadOnlyList<int[]> prompts, GenerationOptions options, CancellationToken cancel = default) =>
@@ -98,6 +105,7 @@ public sealed class InferenceEngine : IDisposable
     public void Dispose()
     {
         Model.Dispose();
+        paths?.Dispose();
         predictor?.Dispose();
     }
 }

@@ -54,7 +54,8 @@ public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? pr
         var predictor = File.Exists(Path.Combine(o.PredictorPath, PredictorTrainer.ConfigFile)) ? PredictorTrainer.Load(o.PredictorPath, identity) : null;
         try
         {
-            predictor?.to(o.Device);
+            // the predictor stays on the CPU, as in generate and serve: its decode steps run in managed code there
+            // (IncrementalPredictor), tens of microseconds a token, beside the GPU's work instead of in its queue
             var (header, heldOut) = TraceSet.LoadHeldOut(o.PredictorPath);
             string heldOutPath = Path.Combine(o.PredictorPath, TraceSet.HeldOutFile);
             if (header.NumLayers != identity.MoeLayers || header.NumExperts != identity.Experts)
@@ -124,13 +125,14 @@ public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? pr
         double prefill = 0, decode = 0, experts = 0, scheduler = 0; int generated = 0;
         stats = null;
         predictorSeconds = 0;
-        PredictorForecast? forecast = null;
+        using var paths = policy.Forecast == ForecastSource.Predictor
+            ? new IncrementalPredictor(predictor ?? throw new ArgumentException($"policy '{c.Policy}' needs a trained predictor")) : null;
         // the reference run records the true routing, expertflow-oracle replays it
         var oracle = policy.Forecast == ForecastSource.Oracle || policy.Spec == null ? oracles.GetValueOrDefault(c.Batch) : null;
         bool recording = oracle is { Recording: true };
         IRoutingForecast? source = null;
         if (policy.Forecast == ForecastSource.Predictor)
-            source = forecast = new PredictorForecast(predictor ?? throw new ArgumentException($"policy '{c.Policy}' needs a trained predictor"));
+            source = new PredictorForecast(paths!);
         else if (policy.Forecast == ForecastSource.Oracle)
             source = oracle ?? throw new InvalidOperationException("expertflow-oracle needs the all-resident reference run of its batch size first");
         var load = new ModelLoadOptions { Device = device, DType = DType, Log = log };
@@ -142,7 +144,7 @@ public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? pr
         using (var model = offloaded?.Model ?? MoeModels.Load(modelFolder, load))
         {
             // The predictor's paths serve the token scheduler (expertflow) and, shared, PLEC's forecasts of the waiting batch.
-            var rowPaths = forecast != null ? new RowPathPredictor(predictor!, share: forecast) : null;
+            var rowPaths = paths != null ? new RowPathPredictor(paths) : null;
             if (recording) model.Observers.Add(oracle!);
             for (int g = 0; g < Runs; g++)
             {
@@ -159,7 +161,7 @@ public sealed class CacheEvaluation(string modelFolder, RoutingPathPredictor? pr
             if (plec != null)
                 log.LogInformation("{Policy}: decode misses of experts scored at least 0.5 {Predicted}, below {Unpredicted}; {Cross} prefetches for the waiting batch's step",
                     c.Policy, plec.PredictedMisses, plec.UnpredictedMisses, plec.CrossStepPrefetches);
-            predictorSeconds = (forecast?.Seconds ?? 0) + scheduler;
+            predictorSeconds = paths?.Seconds ?? 0;
         }
         return new DualBatchResult(outputs.ToArray(), prefill, decode, generated, experts, scheduler);
     }

@@ -34,7 +34,7 @@ public static class CacheEvaluationReport
     /// <summary>Writes report.md with the results table.</summary>
     public static void WriteMarkdown(string folder, IReadOnlyList<CacheResult> results, string device, string command)
     {
-        var table = new MarkdownTable("policy", "cache", "batch", "slots", "hit ratio", "decode hit ratio", "transfers (demand+prefetch)", "prefetch wasted", "stall s", "decode tok/s", "x lru", "predictor+scheduler s", "experts/layer per batch", "ids = all-resident");
+        var table = new MarkdownTable("policy", "cache", "batch", "slots", "hit ratio", "decode hit ratio", "transfers (demand+prefetch)", "prefetch wasted", "stall s", "decode tok/s", "x lru", "predictor s", "experts/layer per batch", "ids = all-resident");
         foreach (var r in results)
             table.Add(r.Case.Policy, r.Case.CacheFraction.ToString("P0", CultureInfo.InvariantCulture), r.Case.Batch, r.Slots, r.HitRatio.ToString("F3"), r.DecodeHitRatio.ToString("F3"),
                 $"{r.Transfers} ({r.DemandTransfers}+{r.PrefetchTransfers})", r.PrefetchWasted, r.StallSeconds.ToString("F3"), r.DecodeTokensPerSecond.ToString("F1"),

@@ -72,6 +72,23 @@ internal sealed partial class ConfigReader(JsonElement root, string source)
         throw Error($"has '{key}': {Show(v)}, which is neither an integer nor a list of integers.{Fix}");
     }
 
+    /// <summary>A list of strings; null when absent.</summary>
+    public string[]? StringList(string key)
+    {
+        if (!TryGet(key, out var v)) return null;
+        if (v.ValueKind != JsonValueKind.Array || v.EnumerateArray().Any(e => e.ValueKind != JsonValueKind.String))
+            throw Error($"has '{key}': {Show(v)}, which is not a list of strings.{Fix}");
+        return v.EnumerateArray().Select(e => e.GetString()!).ToArray();
+    }
+
+    /// <summary>A string member of an object-valued field (e.g. quantization_config.quant_method); null when either is absent.</summary>
+    public string? NestedString(string key, string member)
+    {
+        if (!TryGet(key, out var v)) return null;
+        if (v.ValueKind != JsonValueKind.Object) throw Error($"has '{key}': {Show(v)}, which is not an object.{Fix}");
+        return Member(v, member, key);
+    }
+
     /// <summary>rope_theta (transformers 4) or rope_parameters.rope_theta (transformers 5).</summary>
     public double RopeTheta(double fallback)
     {

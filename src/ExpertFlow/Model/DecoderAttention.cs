@@ -12,7 +12,8 @@ internal sealed class DecoderAttention : IDecoderAttention
     readonly MoeConfig c;
     readonly int layer;
     readonly Param q, k, v, o;
-    readonly Param? qb, kb, vb, ob, qNorm, kNorm;
+    readonly Param? qb, kb, vb, ob, qNorm, kNorm, sinks;
+    readonly bool sliding;
     Tensor? qkv, qkvBias, oT;
 
     public DecoderAttention(ParamSet ps, IWeightSource ck, MoeConfig c, int layer, string prefix)
@@ -33,6 +34,8 @@ internal sealed class DecoderAttention : IDecoderAttention
             ps.Fuse(qb, kb, vb);
         }
         ps.Fuse(q, k, v);
+        if (c.AttentionSinks) sinks = ps.Declare($"{prefix}.sinks", c.NumHeads);
+        sliding = layer < c.SlidingLayers.Length && c.SlidingLayers[layer];
         if (c.QkNorm == QkNormKind.PerHead)
         {
             qNorm = ps.Declare($"{prefix}.q_norm.weight", c.HeadDim);
@@ -106,17 +109,37 @@ internal sealed class DecoderAttention : IDecoderAttention
         if (c.AttentionMultiplier is double am && am * Math.Sqrt(hd) != 1) query = Ops.Mul(query, am * Math.Sqrt(hd));
         Tensor attn;
         int g = nh / nkv;
-        if (g == 1) attn = F.scaled_dot_product_attention(query, keys, values, s.Mask);
+        var (mask, groupedMask) = sliding ? (s.SlidingMask, s.SlidingGroupedMask) : (s.Mask, s.GroupedMask);
+        if (sinks is not null) attn = WithSinks(query, keys, values, groupedMask, b, t);
+        else if (g == 1) attn = F.scaled_dot_product_attention(query, keys, values, mask);
         else
         {
             // grouped-query attention without copying the cache: the g query heads of a kv head become g*T query rows
             var grouped = query.reshape(b, nkv, g * t, hd);
             // reshape, not view: CUDA attention kernels may return a strided output
-            attn = F.scaled_dot_product_attention(grouped, keys, values, s.GroupedMask).reshape(b, nh, t, hd);
+            attn = F.scaled_dot_product_attention(grouped, keys, values, groupedMask).reshape(b, nh, t, hd);
         }
         var baseline = residual.view(b * t, c.HiddenSize);
         double m = c.ResidualMultiplier; // GraniteMoE: residual + o_proj(attn) * residual_multiplier
         if (ob != null) baseline = baseline + (m == 1 ? ob.Value : Ops.Mul(ob.Value, m));
         return addmm(baseline, attn.transpose(1, 2).reshape(b * t, nh * hd), oT!, 1, (float)m).view(b, t, c.HiddenSize);
+    }
+
+    /// <summary>
+    /// Attention whose softmax also runs over a learned per-head logit, the sink, which takes no value (gpt-oss): the
+    /// weights of the keys sum to less than one. Written out (scores, softmax in fp32, product with the values), as
+    /// scaled_dot_product_attention has no such term; query heads grouped per kv head as in <see cref="Forward"/>.
+    /// query [B, nh, T, hd], keys/values [B, nkv, S, hd], mask [B, 1, g*T, S] or null; returns [B, nh, T, hd].
+    /// </summary>
+    Tensor WithSinks(Tensor query, Tensor keys, Tensor values, Tensor? groupedMask, long b, long t)
+    {
+        int nh = c.NumHeads, nkv = c.NumKvHeads, hd = c.HeadDim, g = nh / nkv;
+        var grouped = query.reshape(b, nkv, g * t, hd);
+        var scores = Ops.Mul(matmul(grouped, keys.transpose(2, 3)), 1 / Math.Sqrt(hd)); // [B, nkv, g*T, S]
+        if (groupedMask is not null) scores = scores + groupedMask;
+        var sink = sinks!.Value.to(scores.dtype).view(1, nkv, g, 1, 1).expand(b, nkv, g, t, 1).reshape(b, nkv, g * t, 1);
+        long keyCount = scores.shape[3];
+        var probs = cat([scores, sink], -1).softmax(-1, ScalarType.Float32).narrow(-1, 0, keyCount).to(values.dtype);
+        return matmul(probs, values).reshape(b, nh, t, hd);
     }
 }

@@ -24,4 +24,10 @@ public enum ModelFamily
     DeepseekV3,
     /// <summary>Switch Transformers (<c>switch_transformers</c>): T5 encoder-decoder with top-1 experts.</summary>
     SwitchTransformers,
+    /// <summary>
+    /// gpt-oss (<c>gpt_oss</c>): attention with q/k/v/o biases and per-head learned sinks, sliding-window and full layers
+    /// as <c>layer_types</c> says, YaRN RoPE; router with a bias (softmax over the top-k logits); experts stored stacked
+    /// (gate and up interleaved) with biases and a clamped SwiGLU; experts in full precision or MXFP4.
+    /// </summary>
+    GptOss,
 }

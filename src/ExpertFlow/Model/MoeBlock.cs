@@ -17,7 +17,10 @@ internal sealed class MoeBlock
     readonly bool gated;
     readonly double outScale;
     readonly Param gate;
-    readonly Param? sharedGate, sharedUp, sharedDown, sharedExpertGate, scoreBias;
+    readonly Param? sharedGate, sharedUp, sharedDown, sharedExpertGate, scoreBias, routerBias;
+    readonly double? swigluLimit;
+    readonly double swigluAlpha;
+    readonly int biasColumns;
     readonly double routedScale;
     readonly int groups, topGroups;
     readonly bool groupLimited;
@@ -44,9 +47,16 @@ internal sealed class MoeBlock
             ModelFamily.GraniteMoe => RouterKind.GraniteTopK,
             ModelFamily.DeepseekV2 => RouterKind.DeepseekV2,
             ModelFamily.DeepseekV3 => RouterKind.DeepseekV3,
+            ModelFamily.GptOss => RouterKind.GptOss,
             _ => RouterKind.SoftmaxTopK,
         };
+        (swigluLimit, swigluAlpha, biasColumns) = (c.SwigluLimit, c.SwigluAlpha, c.ExpertBiasColumns);
         gate = ps.Declare($"{prefix}.{routerName}", c.NumExperts, c.HiddenSize);
+        if (c.RouterBias)
+        {
+            if (shared) throw new InvalidOperationException("a router bias with a shared expert is not implemented");
+            routerBias = ps.Declare($"{prefix}.{routerName[..routerName.LastIndexOf('.')]}.bias", c.NumExperts);
+        }
         if (router == RouterKind.DeepseekV3) scoreBias = ps.Declare($"{prefix}.gate.e_score_correction_bias", c.NumExperts);
         (routedScale, groups, topGroups, groupLimited) = (c.RoutedScalingFactor, c.NumGroups, c.TopKGroups, c.GroupLimited);
         if (shared)
@@ -161,7 +171,7 @@ internal sealed class MoeBlock
 
     Tensor RouterLogits(Tensor x) => Fp32Router
         ? F.linear(x.to(ScalarType.Float32), gate.Value.to(ScalarType.Float32))
-        : F.linear(x, gate.Value);
+        : F.linear(x, gate.Value, routerBias?.Value);
 
     /// <summary>Returns (experts [N,k] int64, weights [N,k]) exactly as the family's transformers router.</summary>
     internal (Tensor Experts, Tensor Weights) Route(Tensor logits, ScalarType dtype)
@@ -191,6 +201,11 @@ internal sealed class MoeBlock
             if (normTopK) top = top / (top.sum(-1, keepdim: true) + 1e-20);
             return (chosen, routedScale == 1 ? top : Ops.Mul(top, routedScale));
         }
+        if (router == RouterKind.GptOss)
+        {
+            var (top, chosen) = logits.topk(topK, -1);
+            return (chosen, top.softmax(-1).to(dtype));
+        }
         if (router == RouterKind.GraniteTopK)
         {
             var (top, chosen) = logits.to(ScalarType.Float32).topk(topK, -1);
@@ -214,8 +229,39 @@ internal sealed class MoeBlock
         return scores.masked_fill(mask.logical_not(), 0.0);
     }
 
-    Tensor Ffn(Tensor x, Tensor input, Tensor output) =>
-        gated ? Ops.GatedFfn(x, input, output, act) : Ops.PlainFfn(x, input, output, act);
+    /// <summary>One expert on its tokens x [n, H]: input [R, H (+ c)], output [H, I (+ c)].</summary>
+    Tensor Ffn(Tensor x, Tensor input, Tensor output) => F.linear(Activate(F.linear(Extend(x), input)), output);
+
+    /// <summary>
+    /// Experts with biases (<see cref="MoeConfig.ExpertBiasColumns"/> c &gt; 0) have them as column 0 of c extra columns
+    /// of their matrices: their inputs [.., H] become [.., H + c] with a 1 and c - 1 zeros appended. Others: unchanged.
+    /// </summary>
+    Tensor Extend(Tensor x)
+    {
+        if (biasColumns == 0) return x;
+        long[] shape = x.shape.ToArray();
+        shape[^1] = biasColumns;
+        var tail = zeros(shape, x.dtype, x.device);
+        tail.narrow(-1, 0, 1).fill_(1);
+        return cat([x, tail], -1);
+    }
+
+    /// <summary>
+    /// The activation of the input projection's output [.., R] (gated: gate rows then up rows), extended for the output
+    /// projection (<see cref="Extend"/>): act(gate) · up, gpt-oss's clamped SwiGLU (up + 1) · g · σ(alpha · g) with
+    /// g = min(gate, limit) and up clamped to ±limit, or act(x) for ungated experts.
+    /// </summary>
+    Tensor Activate(Tensor hid)
+    {
+        if (!gated) return Extend(Ops.Activation(hid, act));
+        long inter = hid.shape[^1] / 2;
+        var g = hid.narrow(-1, 0, inter);
+        var up = hid.narrow(-1, inter, inter);
+        if (swigluLimit is not double limit) return Extend(Ops.Activation(g, act) * up);
+        g = g.clamp_max(limit);
+        up = up.clamp(-limit, limit);
+        return Extend(Ops.Add(up, 1.0) * (g * F.sigmoid(Ops.Mul(g, swigluAlpha))));
+    }
 
     Tensor RunExperts(Tensor x, Tensor idx, Tensor w, IExpertProvider provider, (Tensor Experts, int Layer)? guess)
     {
@@ -265,15 +311,9 @@ internal sealed class MoeBlock
         var order = flat.sort(stable: true).Indices; // (token, slot) pairs grouped by expert
         var counts = zeros(numExperts, ScalarType.Int32, x.device).scatter_add_(0, flat, ones_like(flat, ScalarType.Int32));
         var offsets = counts.cumsum(0, ScalarType.Int32);
-        var rows = x.index_select(0, order.div(k, RoundingMode.floor));
+        var rows = Extend(x).index_select(0, order.div(k, RoundingMode.floor));
         var hid = LibTorchOps.GroupedMm(rows, inputs.transpose(1, 2), offsets); // [n*k, R]
-        Tensor a;
-        if (gated)
-        {
-            long inter = hid.shape[1] / 2;
-            a = Ops.Activation(hid.narrow(1, 0, inter), act) * hid.narrow(1, inter, inter);
-        }
-        else a = Ops.Activation(hid, act);
+        var a = Activate(hid);
         var o = LibTorchOps.GroupedMm(a, outputs.transpose(1, 2), offsets); // [n*k, H], in expert order
         var bySlot = empty_like(o).index_copy_(0, order, o);
         return WeightedSum(w, bySlot, n, k, h, o.dtype);
@@ -291,16 +331,10 @@ internal sealed class MoeBlock
     Tensor GatheredFfn(Tensor x, Tensor w, Tensor win, Tensor wout)
     {
         long n = x.shape[0], k = w.shape[1], h = x.shape[1];
-        long r = win.shape[1];
+        long r = win.shape[1], hin = win.shape[2];
         // one matrix-vector product per token over its k experts' rows: no copy of x
-        var hid = bmm(win.view(n, k * r, h), x.view(n, h, 1)).view(n * k, r);
-        Tensor a;
-        if (gated)
-        {
-            long inter = r / 2;
-            a = Ops.Activation(hid.narrow(1, 0, inter), act) * hid.narrow(1, inter, inter);
-        }
-        else a = Ops.Activation(hid, act);
+        var hid = bmm(win.view(n, k * r, hin), Extend(x).view(n, hin, 1)).view(n * k, r);
+        var a = Activate(hid);
         var o = bmm(wout, a.unsqueeze(2)).view(n, k, h);
         return WeightedSum(w, o, n, k, h, o.dtype);
     }
@@ -309,14 +343,8 @@ internal sealed class MoeBlock
     Tensor DensePath(Tensor x, Tensor idx, Tensor w, Tensor inputs, Tensor outputs)
     {
         long n = x.shape[0];
-        var hid = matmul(x.unsqueeze(0), inputs.transpose(1, 2)); // [E, N, 2I]
-        Tensor a;
-        if (gated)
-        {
-            long inter = inputs.shape[1] / 2;
-            a = Ops.Activation(hid.narrow(2, 0, inter), act) * hid.narrow(2, inter, inter);
-        }
-        else a = Ops.Activation(hid, act);
+        var hid = matmul(Extend(x).unsqueeze(0), inputs.transpose(1, 2)); // [E, N, 2I]
+        var a = Activate(hid);
         var o = bmm(a, outputs.transpose(1, 2)); // [E, N, H]
         var dense = zeros([n, numExperts], w.dtype, x.device).scatter(1, idx, w); // [N, E]
         var ow = o.permute(1, 2, 0); // [N, H, E]

@@ -128,13 +128,18 @@ public sealed partial class MoeCausalLM
         var sin = sinRows.view(rows, width, 1, Config.HeadDim);
         long half = Config.HeadDim / 2;
         var signedSin = cat([-sin.narrow(-1, 0, half), sin.narrow(-1, half, half)], -1).to(DType);
-        Tensor? mask = null;
-        if (!unmasked)
+        Tensor? mask = null, slidingMask = null;
+        bool sliding = Config.SlidingLayers.Any(x => x);
+        if (!unmasked || sliding)
         {
             var keys = arange(0, keyLength, 1, ScalarType.Int64, Device).view(1, 1, keyLength);
-            var allowed = keys <= pos.unsqueeze(-1); // [B, T, S]
-            mask = Ops.MaskedFill(zeros([rows, width, keyLength], DType, Device), allowed.logical_not(), double.NegativeInfinity).unsqueeze(1);
+            var query = pos.unsqueeze(-1);
+            var allowed = keys <= query; // [B, T, S]
+            if (!unmasked) mask = Ops.MaskedFill(zeros([rows, width, keyLength], DType, Device), allowed.logical_not(), double.NegativeInfinity).unsqueeze(1);
+            // transformers' sliding window: key position > query position - sliding_window
+            if (sliding) slidingMask = Ops.MaskedFill(zeros([rows, width, keyLength], DType, Device),
+                allowed.logical_and(keys > query - Config.SlidingWindow).logical_not(), double.NegativeInfinity).unsqueeze(1);
         }
-        return DecoderStep.Create(cos, signedSin, slots, validIndex, mask, keyLength, Config.NumHeads / Config.NumKvHeads);
+        return DecoderStep.Create(cos, signedSin, slots, validIndex, mask, keyLength, Config.NumHeads / Config.NumKvHeads, slidingMask);
     }
 }

@@ -6,7 +6,8 @@ using static TorchSharp.torch;
 namespace ExpertFlow.Model;
 
 /// <summary>
-/// Decoder-only MoE language model (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, DeepSeek-MoE v1) with a preallocated KV cache.
+/// Decoder-only MoE language model (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, DeepSeek-MoE v1/V2/V3, GraniteMoE, gpt-oss)
+/// with a preallocated KV cache.
 /// Built on the meta device from config.json, then materialised from the safetensors checkpoint.
 /// </summary>
 public sealed partial class MoeCausalLM : MoeModelBase, DecodeGraphs.IStepBody
@@ -47,6 +48,7 @@ public sealed partial class MoeCausalLM : MoeModelBase, DecodeGraphs.IStepBody
                     ModelFamily.DeepseekV2 or ModelFamily.DeepseekV3 => new MoeBlock(ps, c, i, $"{p}.mlp", "gate.weight", c.SharedExpertIntermediateSize > 0,
                         $"{p}.mlp.shared_experts", null),
                     ModelFamily.GraniteMoe => new MoeBlock(ps, c, i, $"{p}.block_sparse_moe", "router.layer.weight", false, "", null),
+                    ModelFamily.GptOss => new MoeBlock(ps, c, i, $"{p}.mlp", "router.weight", false, "", null),
                     _ => new MoeBlock(ps, c, i, $"{p}.mlp", "gate.weight", false, "", null),
                 };
                 layers[i] = new Layer(inNorm, postNorm, attn, moe, null, null, null);
@@ -64,7 +66,15 @@ public sealed partial class MoeCausalLM : MoeModelBase, DecodeGraphs.IStepBody
         lmHead = c.TieWordEmbeddings && !checkpoint.Contains("lm_head.weight") ? embed : ps.Declare("lm_head.weight", c.VocabSize, h);
 
         var moeLayers = Enumerable.Range(0, c.NumLayers).Where(i => c.MoeLayers[i]).ToArray();
-        Experts = new ExpertCatalog(moeLayers, c.NumExperts, gated: true, DType, c.Family == ModelFamily.GraniteMoe ? (layer, e) =>
+        if (c.ExpertBiases && o.ExpertFormat.IsQuantized)
+            throw new ArgumentException($"Expert format {o.ExpertFormat.Name} is not implemented for {c.ModelType} (experts with biases); load its experts as bf16.");
+        Experts = new ExpertCatalog(moeLayers, c.NumExperts, gated: true, DType, c.Family == ModelFamily.GptOss ? (layer, e) =>
+        {
+            // stacked and interleaved in the checkpoint (or MXFP4): GptOssExpertWeights serves each expert with its biases folded in
+            int extra = c.ExpertBiasColumns;
+            return new ExpertIdentity(layer, e, [new ExpertTensor("gate_up", GptOssExpertWeights.Name(layer, e, "gate_up"), [2L * c.ExpertIntermediateSize, h + extra])],
+                new ExpertTensor("down", GptOssExpertWeights.Name(layer, e, "down"), [h, c.ExpertIntermediateSize + extra]));
+        } : c.Family == ModelFamily.GraniteMoe ? (layer, e) =>
         {
             // stacked per layer in the checkpoint: input_linear [E, 2I, H] holds gate then up rows, output_linear [E, H, I]
             string b = $"model.layers.{layer}.block_sparse_moe";
@@ -157,6 +167,7 @@ public sealed partial class MoeCausalLM : MoeModelBase, DecodeGraphs.IStepBody
         try
         {
             MoeModels.CheckDType(options.DType);
+            if (config.Family == ModelFamily.GptOss && weights is not (GptOssExpertWeights or RandomWeights)) weights = new GptOssExpertWeights(weights, config);
             using var _ = no_grad();
             var model = new MoeCausalLM(weights, config, options);
             (options.Log ?? NullLogger.Instance).LogInformation("Loaded {Type} from {Source}: {Layers} layers, {Experts} experts top-{K}, {DType} on {Device}",

@@ -70,6 +70,29 @@ public sealed record MoeConfig
     public bool GroupLimited { get; init; }
     public bool LatentAttention => KvLoraRank > 0;
 
+    // gpt-oss: sliding-window layers, attention sinks, biased router and experts, clamped SwiGLU, MXFP4 experts
+    /// <summary>Per layer: true when the layer attends only to the last <see cref="SlidingWindow"/> positions (empty: no such layer).</summary>
+    public bool[] SlidingLayers { get; init; } = [];
+    /// <summary>sliding_window: a sliding layer's query at position p sees keys at p - window + 1 .. p (transformers' rule).</summary>
+    public int SlidingWindow { get; init; }
+    /// <summary>Each attention head has a learned logit (<c>self_attn.sinks</c>) that joins its softmax and takes no value.</summary>
+    public bool AttentionSinks { get; init; }
+    /// <summary>The router has a bias (<c>router.bias</c>).</summary>
+    public bool RouterBias { get; init; }
+    /// <summary>Routed experts have biases on both projections (folded into the expert matrices, see <see cref="ExpertBiasColumns"/>).</summary>
+    public bool ExpertBiases { get; init; }
+    /// <summary>
+    /// Extra columns of an expert's input [2I, H + c] and output [H, I + c] matrices when it has biases: column 0 of them
+    /// holds the bias and the others are zero (c = 8 keeps the widths multiples of 8 for the grouped GEMM); the
+    /// activations are extended with a 1 and zeros to match. 0 without biases.
+    /// </summary>
+    public int ExpertBiasColumns => ExpertBiases ? 8 : 0;
+    /// <summary>Clamped SwiGLU (gpt-oss): gate ≤ limit, -limit ≤ up ≤ limit, out = (up + 1) · gate · σ(alpha · gate); null: act(gate) · up.</summary>
+    public double? SwigluLimit { get; init; }
+    public double SwigluAlpha { get; init; } = 1.702;
+    /// <summary>The routed experts are stored in MXFP4 (quantization_config.quant_method "mxfp4"); they are dequantized at load.</summary>
+    public bool Mxfp4Experts { get; init; }
+
     // Switch Transformers only
     public int NumDecoderLayers { get; init; }
     public bool[] DecoderMoeLayers { get; init; } = [];
@@ -146,7 +169,7 @@ public sealed record MoeConfig
         if (json.ValueKind != JsonValueKind.Object)
             throw new InvalidDataException($"{source} holds a JSON {json.ValueKind.ToString().ToLowerInvariant()}, not an object of model settings.");
         var r = new ConfigReader(json, source);
-        string type = r.String("model_type") ?? throw r.Error($"has no 'model_type' (mixtral, qwen2_moe, qwen3_moe, olmoe, deepseek, deepseek_v2, deepseek_v3, granitemoe or switch_transformers).{ConfigReader.Fix}");
+        string type = r.String("model_type") ?? throw r.Error($"has no 'model_type' (mixtral, qwen2_moe, qwen3_moe, olmoe, deepseek, deepseek_v2, deepseek_v3, granitemoe, gpt_oss or switch_transformers).{ConfigReader.Fix}");
         var config = type switch
         {
             "mixtral" => ReadMixtral(r, type),
@@ -158,8 +181,11 @@ public sealed record MoeConfig
             "deepseek_v2" => ReadDeepseekLatent(r, type, ModelFamily.DeepseekV2),
             "deepseek_v3" => ReadDeepseekLatent(r, type, ModelFamily.DeepseekV3),
             "switch_transformers" => ReadSwitch(r, type),
-            _ => throw r.Error($"has model_type '{type}', which this runtime does not implement. Supported: mixtral, qwen2_moe, qwen3_moe, olmoe, deepseek (DeepSeek-MoE v1), deepseek_v2, deepseek_v3, granitemoe, switch_transformers."),
+            "gpt_oss" => ReadGptOss(r, type),
+            _ => throw r.Error($"has model_type '{type}', which this runtime does not implement. Supported: mixtral, qwen2_moe, qwen3_moe, olmoe, deepseek (DeepSeek-MoE v1), deepseek_v2, deepseek_v3, granitemoe, gpt_oss, switch_transformers."),
         };
+        if (config.Family != ModelFamily.GptOss && r.NestedString("quantization_config", "quant_method") is "mxfp4")
+            throw r.Error($"has quantization_config.quant_method 'mxfp4' with model_type '{type}'; MXFP4 checkpoints are read for gpt_oss only.");
         config.Validate(source);
         return config;
     }
@@ -292,6 +318,45 @@ public sealed record MoeConfig
         };
     }
 
+    static MoeConfig ReadGptOss(ConfigReader r, string type)
+    {
+        var (vocab, hidden, layers, heads, kv, headDim) = Common(r);
+        int inter = r.Int("intermediate_size");
+        string[] kinds = r.StringList("layer_types")
+            ?? Enumerable.Range(0, layers).Select(i => i % 2 == 0 ? "sliding_attention" : "full_attention").ToArray(); // transformers' default
+        if (kinds.Length != layers)
+            throw r.Error($"has 'layer_types' with {kinds.Length} entries for {layers} layers (num_hidden_layers); they must match.{ConfigReader.Fix}");
+        foreach (string k in kinds)
+            if (k is not ("sliding_attention" or "full_attention"))
+                throw r.Error($"has 'layer_types' entry '{k}', which this runtime does not implement for gpt_oss (sliding_attention, full_attention).");
+        var sliding = kinds.Select(k => k == "sliding_attention").ToArray();
+        int window = r.IntOrNull("sliding_window") ?? 0;
+        if (sliding.Any(x => x) && window < 1)
+            throw r.Error($"has sliding_attention layers but 'sliding_window' is {(r.IntOrNull("sliding_window") is int w ? w.ToString() : "absent")}; it must be a positive number of positions.{ConfigReader.Fix}");
+        string? quant = r.NestedString("quantization_config", "quant_method");
+        if (quant is not (null or "mxfp4"))
+            throw r.Error($"has quantization_config.quant_method '{quant}'; gpt_oss checkpoints are read with full-precision or MXFP4 ('mxfp4') experts.");
+        string act = r.String("hidden_act") ?? "silu";
+        if (act != "silu") // the experts' clamped SwiGLU is fixed by the architecture; transformers ignores the field
+            throw r.Error($"has hidden_act '{act}'; gpt_oss experts use the clamped SwiGLU (hidden_act 'silu').");
+        double limit = r.DoubleOr("swiglu_limit", 7.0), alpha = r.DoubleOr("swiglu_alpha", 1.702);
+        if (!(limit > 0)) throw r.Error($"has swiglu_limit {limit}; it must be positive.{ConfigReader.Fix}");
+        return new MoeConfig
+        {
+            Family = ModelFamily.GptOss, ModelType = type, VocabSize = vocab, HiddenSize = hidden, NumLayers = layers,
+            NumHeads = heads, NumKvHeads = kv, HeadDim = headDim,
+            IntermediateSize = inter, ExpertIntermediateSize = inter,
+            NumExperts = r.IntOrNull("num_local_experts") ?? r.Int("num_experts"), TopK = r.Int("num_experts_per_tok"), NormTopKProb = true,
+            MoeLayers = Enumerable.Repeat(true, layers).ToArray(),
+            SlidingLayers = sliding, SlidingWindow = window, AttentionSinks = true, RouterBias = true, ExpertBiases = true,
+            SwigluLimit = limit, SwigluAlpha = alpha, Mxfp4Experts = quant == "mxfp4",
+            RopeTheta = r.RopeTheta(150000), Rope = r.RopeScaling(), NormEps = r.DoubleOr("rms_norm_eps", 1e-5),
+            MaxPositionEmbeddings = r.IntOr("max_position_embeddings", 131072), AttentionBias = r.BoolOr("attention_bias", true),
+            TieWordEmbeddings = r.BoolOr("tie_word_embeddings", false), HiddenAct = act,
+            EosTokenIds = r.IntList("eos_token_id"), BosTokenId = r.IntOrNull("bos_token_id"), PadTokenId = r.IntOrNull("pad_token_id"),
+        };
+    }
+
     static MoeConfig ReadGranite(ConfigReader r, string type)
     {
         var (vocab, hidden, layers, heads, kv, headDim) = Common(r);
@@ -414,6 +479,8 @@ public sealed record MoeConfig
             Require(RelativeAttentionNumBuckets is >= 4 and <= MaxCount, $"relative_attention_num_buckets ({RelativeAttentionNumBuckets}) must be between 4 and {MaxCount}.");
             Require(RelativeAttentionMaxDistance > RelativeAttentionNumBuckets / 2, $"relative_attention_max_distance ({RelativeAttentionMaxDistance}) must exceed half the number of buckets ({RelativeAttentionNumBuckets / 2}).");
         }
+        if (Mxfp4Experts)
+            Require(HiddenSize % 32 == 0 && ExpertIntermediateSize % 32 == 0, $"MXFP4 experts need hidden_size ({HiddenSize}) and intermediate_size ({ExpertIntermediateSize}) to be multiples of 32 (the MXFP4 block).");
         Require(HiddenAct is "silu" or "relu" or "gelu" or "gelu_new" or "gelu_pytorch_tanh", $"hidden_act '{HiddenAct}' is not implemented (silu, relu, gelu, gelu_new).");
     }
 }

@@ -27,7 +27,8 @@ public sealed class PrequantizedWeights(IWeightSource inner, QuantizationConfig 
     {
         try
         {
-            return QuantizationConfig.Load(folder) is { } q ? new PrequantizedWeights(weights, q) : weights;
+            // MXFP4 covers only gpt-oss's experts, which the gpt-oss expert reader decodes (GptOssExpertWeights)
+            return QuantizationConfig.Load(folder) is { Method: not "mxfp4" } q ? new PrequantizedWeights(weights, q) : weights;
         }
         catch
         {

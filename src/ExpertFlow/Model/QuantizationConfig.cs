@@ -5,9 +5,10 @@ namespace ExpertFlow.Model;
 /// <summary>
 /// config.json's <c>quantization_config</c> for a pre-quantized checkpoint (transformers' layout): 4-bit GPTQ (AutoGPTQ's
 /// qweight/qzeros/scales/g_idx, with or without act-order, checkpoint_format gptq or gptq_v2) or 4-bit AWQ in the GEMM
-/// layout. Anything else is a clear error naming the field.
+/// layout, or MXFP4 experts of gpt-oss (<see cref="GptOssExpertWeights"/> decodes those). Anything else is a clear error
+/// naming the field.
 /// </summary>
-/// <param name="Method">"gptq" or "awq".</param>
+/// <param name="Method">"gptq", "awq" or "mxfp4".</param>
 /// <param name="Bits">Bits per weight (4).</param>
 /// <param name="DescAct">GPTQ act-order: groups follow g_idx rather than consecutive inputs.</param>
 /// <param name="GroupSize">Input features per scale and zero point (-1 in the file: one group for all of them).</param>
@@ -35,7 +36,8 @@ public sealed record QuantizationConfig(string Method, int Bits, int GroupSize, 
         string Fail(string field, string why) => throw new InvalidDataException($"{path}: quantization_config.{field} {why}");
         if (q.ValueKind != JsonValueKind.Object) Fail("", "must be an object");
         string method = q.TryGetProperty("quant_method", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString()!.ToLowerInvariant() : Fail("quant_method", "is missing");
-        if (method is not ("gptq" or "awq")) Fail("quant_method", $"'{method}' is not supported; supported: gptq, awq (4-bit); use the model's BF16 release otherwise");
+        if (method == "mxfp4") return new QuantizationConfig("mxfp4", 4, Mxfp4.BlockSize, false, 0); // gpt-oss experts: decoded by GptOssExpertWeights
+        if (method is not ("gptq" or "awq")) Fail("quant_method", $"'{method}' is not supported; supported: gptq, awq (4-bit), mxfp4 (gpt_oss experts); use the model's BF16 release otherwise");
         int Int(string name, int? fallback)
         {
             if (q.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i)) return i;

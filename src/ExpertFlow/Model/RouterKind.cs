@@ -15,6 +15,8 @@ internal enum RouterKind
     DeepseekV2,
     /// <summary>DeepSeek-V3: fp32 router, sigmoid, choice by score + correction bias within the groups with the best top-2 sums; weights are the plain scores, normalised, times routed_scaling_factor.</summary>
     DeepseekV3,
+    /// <summary>gpt-oss: router with a bias; top-k of the logits, softmax over those k (in the logits' dtype).</summary>
+    GptOss,
     /// <summary>Switch: classifier in fp32 → softmax → argmax; weight = max probability (cast to compute dtype).</summary>
     SwitchTop1,
 }

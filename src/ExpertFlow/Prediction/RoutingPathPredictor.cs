@@ -49,21 +49,64 @@ public sealed class RoutingPathPredictor : Module
     {
         long b = promptIds.shape[0], p = promptIds.shape[1], s = tokenIds.shape[1];
         var device = promptIds.device;
-        var promptPositions = arange(p, device: device).unsqueeze(0).expand(b, p);
-        var keyValid = promptPositions.lt(promptLengths.unsqueeze(1));                        // [B, P]
-        var encoderMask = Additive(keyValid.unsqueeze(1).unsqueeze(1).expand(b, 1, p, p));
-        var x = shared.forward(promptIds) + encoder_positions.forward(promptPositions.clamp_max(config.MaxPositions - 1));
-        foreach (var block in encoder) x = block.Forward(x, encoderMask, null, null);
-        var memory = encoder_norm.forward(x);
-
-        var tokenPositions = (tokenStart.unsqueeze(1) + arange(s, device: device).unsqueeze(0)).clamp_max(config.MaxPositions - 1);
+        var memory = Encode(promptIds, promptLengths);
+        var keyValid = PromptMask(promptLengths, p);
+        var tokenPositions = tokenStart.unsqueeze(1) + arange(s, device: device).unsqueeze(0);
         var causal = ones(s, s, dtype: ScalarType.Bool, device: device).tril().unsqueeze(0).unsqueeze(0).expand(b, 1, s, s);
         var crossMask = Additive(keyValid.unsqueeze(1).unsqueeze(1).expand(b, 1, s, p));
-        var y = shared.forward(tokenIds) + decoder_positions.forward(tokenPositions);
+        var y = Embed(tokenIds, tokenPositions);
         foreach (var block in decoder) y = block.Forward(y, Additive(causal), memory, crossMask);
         y = decoder_norm.forward(y);
         return stack(heads.Select(h => h.forward(y)).ToArray(), dim: 2);                      // [B, S, L, E]
     }
+
+    /// <summary>The encoder's memory [B, P, dim] of the prompts (padding beyond <paramref name="promptLengths"/> masked).</summary>
+    public Tensor Encode(Tensor promptIds, Tensor promptLengths)
+    {
+        long b = promptIds.shape[0], p = promptIds.shape[1];
+        var promptPositions = arange(p, device: promptIds.device).unsqueeze(0).expand(b, p);
+        var keyValid = PromptMask(promptLengths, p);
+        var encoderMask = Additive(keyValid.unsqueeze(1).unsqueeze(1).expand(b, 1, p, p));
+        var x = shared.forward(promptIds) + encoder_positions.forward(promptPositions.clamp_max(config.MaxPositions - 1));
+        foreach (var block in encoder) x = block.Forward(x, encoderMask, null, null);
+        return encoder_norm.forward(x);
+    }
+
+    /// <summary>Each decoder block's cross-attention keys and values of an encoder memory: [B, P, 2 dim] per block.</summary>
+    public Tensor[] CrossKeysValues(Tensor memory) => decoder.Select(block => block.CrossKeysValues(memory)).ToArray();
+
+    /// <summary>
+    /// The decoder run incrementally: <paramref name="tokenIds"/> [B, S] at absolute positions <paramref name="positions"/>
+    /// [B, S] attend to themselves (causally) and to the first <paramref name="pastLengths"/>[b] entries of
+    /// <paramref name="past"/> (per block, the self-attention keys and values [B, T, 2 dim] of the tokens before them),
+    /// and to the first <paramref name="promptLengths"/>[b] entries of <paramref name="cross"/> (per block,
+    /// <see cref="CrossKeysValues"/>). Returns the scores [B, S, L, E] and, per block, the new tokens' keys and values
+    /// [B, S, 2 dim] for the caller's cache. With empty past keys this is <see cref="Forward"/>'s decoder.
+    /// </summary>
+    public (Tensor Scores, Tensor[] KeysValues) DecodeCached(Tensor tokenIds, Tensor positions, Tensor[] past, Tensor pastLengths, Tensor[] cross, Tensor promptLengths)
+    {
+        long b = tokenIds.shape[0], s = tokenIds.shape[1], t = past[0].shape[1], p = cross[0].shape[1];
+        var device = tokenIds.device;
+        // key j < T: a cached token, valid below its row's length; key T + i: the new token i, visible from new tokens >= i
+        var pastValid = arange(t, device: device).unsqueeze(0).lt(pastLengths.unsqueeze(1)).unsqueeze(1).expand(b, s, t);
+        var newValid = ones(s, s, dtype: ScalarType.Bool, device: device).tril().unsqueeze(0).expand(b, s, s);
+        var selfMask = Additive(cat([pastValid, newValid], 2).unsqueeze(1));                  // [B, 1, S, T+S]
+        var crossMask = Additive(PromptMask(promptLengths, p).unsqueeze(1).unsqueeze(1).expand(b, 1, s, p));
+        var y = Embed(tokenIds, positions);
+        var fresh = new Tensor[decoder.Count];
+        for (int i = 0; i < decoder.Count; i++) (y, fresh[i]) = decoder[i].ForwardCached(y, past[i], selfMask, cross[i], crossMask);
+        y = decoder_norm.forward(y);
+        // the layers' heads as one matrix product
+        var weight = cat(heads.Select(h => h.weight!).ToArray(), 0);
+        var bias = cat(heads.Select(h => h.bias!).ToArray(), 0);
+        return (functional.linear(y, weight, bias).view(b, s, config.NumLayers, config.NumExperts), fresh);
+    }
+
+    Tensor Embed(Tensor tokenIds, Tensor positions) =>
+        shared.forward(tokenIds) + decoder_positions.forward(positions.clamp_max(config.MaxPositions - 1));
+
+    static Tensor PromptMask(Tensor promptLengths, long p) =>
+        arange(p, device: promptLengths.device).unsqueeze(0).lt(promptLengths.unsqueeze(1));   // [B, P]
 
     static Tensor Additive(Tensor allowed) => zeros(allowed.shape, device: allowed.device).masked_fill(allowed.logical_not(), -1e9);
 
@@ -98,13 +141,30 @@ public sealed class RoutingPathPredictor : Module
         {
             var qkv = self_qkv.forward(self_norm.forward(x)).chunk(3, dim: -1);
             x = x + self_out.forward(Attend(qkv[0], qkv[1], qkv[2], selfMask));
-            if (memory is not null)
-            {
-                var kv = cross_kv!.forward(memory).chunk(2, dim: -1);
-                x = x + cross_out!.forward(Attend(cross_q!.forward(cross_norm!.forward(x)), kv[0], kv[1], crossMask!));
-            }
-            return x + ff_out.forward(functional.gelu(ff_in.forward(ff_norm.forward(x))));
+            if (memory is not null) x = CrossAttend(x, CrossKeysValues(memory), crossMask!);
+            return FeedForward(x);
         }
+
+        /// <summary><see cref="Forward"/> with the self-attention keys and values of earlier tokens given ([B, T, 2 dim]); also returns the new ones.</summary>
+        public (Tensor Output, Tensor KeysValues) ForwardCached(Tensor x, Tensor past, Tensor selfMask, Tensor crossKeysValues, Tensor crossMask)
+        {
+            var projected = self_qkv.forward(self_norm.forward(x));
+            var q = projected.narrow(-1, 0, dim);
+            var fresh = projected.narrow(-1, dim, 2 * dim);
+            var kv = cat([past, fresh], 1).chunk(2, dim: -1);
+            x = x + self_out.forward(Attend(q, kv[0], kv[1], selfMask));
+            return (FeedForward(CrossAttend(x, crossKeysValues, crossMask)), fresh);
+        }
+
+        public Tensor CrossKeysValues(Tensor memory) => cross_kv!.forward(memory);
+
+        Tensor CrossAttend(Tensor x, Tensor crossKeysValues, Tensor crossMask)
+        {
+            var kv = crossKeysValues.chunk(2, dim: -1);
+            return x + cross_out!.forward(Attend(cross_q!.forward(cross_norm!.forward(x)), kv[0], kv[1], crossMask));
+        }
+
+        Tensor FeedForward(Tensor x) => x + ff_out.forward(functional.gelu(ff_in.forward(ff_norm.forward(x))));
 
         Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor mask)
         {

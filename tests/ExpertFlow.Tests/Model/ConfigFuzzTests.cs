@@ -20,6 +20,7 @@ public class ConfigFuzzTests(ITestOutputHelper output)
         "decoder_sparse_step", "encoder_sparse_step", "num_decoder_layers", "router_dtype", "router_bias", "expert_capacity",
         "decoder_start_token_id", "eos_token_id", "bos_token_id", "pad_token_id", "hidden_act", "dense_act_fn", "qkv_bias",
         "attention_bias", "tie_word_embeddings", "shared_expert_intermediate_size", "moe_intermediate_size", "max_position_embeddings",
+        "layer_types", "sliding_window", "swiglu_limit", "swiglu_alpha", "quantization_config",
     ];
 
     public static TheoryData<string> Families => new(Fixtures.Families);

@@ -13,7 +13,8 @@ public static class Fixtures
 {
     /// <summary>Every fixture the generator (tests/fixtures/python/make_moe_fixtures.py) makes.</summary>
     public static readonly string[] AllFamilies = ["mixtral", "qwen2_moe", "qwen3_moe", "olmoe", "deepseek", "switch_transformers",
-        "qwen3_moe_yarn", "qwen3_moe_linear", "qwen3_moe_dynamic", "qwen3_moe_llama3", "granitemoe", "deepseek_v2", "deepseek_v3"];
+        "qwen3_moe_yarn", "qwen3_moe_linear", "qwen3_moe_dynamic", "qwen3_moe_llama3", "granitemoe", "deepseek_v2", "deepseek_v3",
+        "gpt_oss", "gpt_oss_mxfp4"];
 
     /// <summary>The fixtures checked in (parity tests report the others as skipped).</summary>
     public static readonly string[] Families = AllFamilies.Where(Exists).ToArray();

@@ -13,7 +13,7 @@ namespace ExpertFlow.Tests.Offloading;
 /// </summary>
 public class FixtureOffloadingTests
 {
-    static readonly string[] DecoderFamilies = ["mixtral", "qwen2_moe", "qwen3_moe", "olmoe", "deepseek", "qwen3_moe_yarn", "granitemoe", "deepseek_v2", "deepseek_v3"];
+    static readonly string[] DecoderFamilies = ["mixtral", "qwen2_moe", "qwen3_moe", "olmoe", "deepseek", "qwen3_moe_yarn", "granitemoe", "deepseek_v2", "deepseek_v3", "gpt_oss", "gpt_oss_mxfp4"];
 
     public static TheoryData<string, string, double> Cases()
     {

@@ -40,7 +40,8 @@ public class BatchSchedulerTests
         var expected = prompts.Select((p, i) => Alone(model, p, sampling with { Seed = 11 + i }, 10, stops)).ToArray();
 
         // 4 rows for 9 sequences: they join as rows free up
-        using var scheduler = new BatchScheduler(model, 4, 32, twoBatches ? new RowPathPredictor(predictor) : null);
+        using var paths = new IncrementalPredictor(predictor);
+        using var scheduler = new BatchScheduler(model, 4, 32, twoBatches ? new RowPathPredictor(paths) : null);
         var seen = new List<int>[prompts.Length];
         var tasks = prompts.Select((p, i) =>
         {

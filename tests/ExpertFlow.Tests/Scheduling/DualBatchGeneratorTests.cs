@@ -1,4 +1,5 @@
 using ExpertFlow.Model;
+using ExpertFlow.Prediction;
 using ExpertFlow.Scheduling;
 using ExpertFlow.Tests.Prediction;
 using Toolkit.Runtime;
@@ -21,7 +22,8 @@ public class DualBatchGeneratorTests
         var plain = Generation.Generate(model, prompts, new GenerationOptions { MaxNewTokens = 6, StopTokens = [] }, TestContext.Current.CancellationToken);
         var inOrder = DualBatchGenerator.Generate(model, prompts, 6, scheduler: null);
         using var predictor = TinyDemo.Predictor();
-        var rowPaths = new RowPathPredictor(predictor);
+        using var paths = new IncrementalPredictor(predictor);
+        var rowPaths = new RowPathPredictor(paths);
         var scheduled = DualBatchGenerator.Generate(model, prompts, 6, rowPaths, overlap: true);
         var inline = DualBatchGenerator.Generate(model, prompts, 6, rowPaths, overlap: false);
         Assert.Equal(plain.OutputIds, inOrder.OutputIds);
@@ -49,7 +51,8 @@ public class DualBatchGeneratorTests
         foreach (bool overlap in new[] { false, true })
         {
             fed.Rows.Clear();
-            DualBatchGenerator.Generate(model, [[5, 6, 7], [8, 9]], 8, new RowPathPredictor(predictor), overlap);
+            using var paths = new IncrementalPredictor(predictor);
+            DualBatchGenerator.Generate(model, [[5, 6, 7], [8, 9]], 8, new RowPathPredictor(paths), overlap);
             // prompts: row 0 then row 1; every decode step then feeds the row that waited during the step before
             Assert.Equal(Enumerable.Range(0, 2 * 8).Select(i => i % 2), fed.Rows);
         }
