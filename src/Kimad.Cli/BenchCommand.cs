@@ -33,7 +33,7 @@ internal static class BenchCommand
             table.AddRow($"allocator {l} layers x {CompressionLevels.Default.Length} levels, D = {steps}", $"median {times[n / 2]:F2} ms, p95 {times[(int)(n * 0.95)]:F2} ms, max {times[^1]:F2} ms ({n} solves)");
 
             var v = Enumerable.Range(0, 1 << 20).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
-            foreach (var spec in new[] { "identity", "topk:0.01", "topk:0.1", "randk:0.01", "sign", "qsgd:16", "natural" })
+            foreach (var spec in new[] { "identity", "topk:0.01", "topk:0.1", "randk:0.01", "sign", "qsgd:16", "natural", "fp16", "bf16" })
             {
                 var c = Compressors.Parse(spec);
                 var buffer = new byte[c.WireBytes(v.Length)];
@@ -53,11 +53,15 @@ internal static class BenchCommand
             // One Kimad+ decision per round for the Fashion-MNIST CNN's 8 tensors: error profiles + knapsack.
             int[] cnn = [200, 8, 3200, 16, 16384, 64, 640, 10];
             var vectors = cnn.Select(k => Enumerable.Range(0, k).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray()).ToArray();
-            var plus = new KimadPlusMethod(CompressionLevels.Default, steps);
-            for (int i = 0; i < 5; i++) plus.Choose(vectors, 40_000);
-            var s3 = Stopwatch.StartNew();
-            for (int i = 0; i < 50; i++) plus.Choose(vectors, 40_000);
-            table.AddRow("kimad+ decision, CNN (20.5k parameters, 8 tensors)", $"{s3.Elapsed.TotalMilliseconds / 50:F2} ms");
+            int[] rows = [8, 1, 16, 1, 64, 1, 10, 1];
+            foreach (var set in new[] { "topk", "mixed" })
+            {
+                var plus = new KimadPlusMethod(new LevelSet(set, rows), steps);
+                for (int i = 0; i < 5; i++) plus.Choose(vectors, 40_000);
+                var s3 = Stopwatch.StartNew();
+                for (int i = 0; i < 50; i++) plus.Choose(vectors, 40_000);
+                table.AddRow($"kimad+ decision, CNN (20.5k parameters, 8 tensors), levels {set}", $"{s3.Elapsed.TotalMilliseconds / 50:F2} ms");
+            }
             AnsiConsole.Write(table);
             return 0;
         });

@@ -28,17 +28,18 @@ internal static class LaunchCommand
         public readonly Option<double> Timeout = new("--timeout-s") { Description = "Stop the run after this many seconds.", DefaultValueFactory = _ => 600 };
         public readonly Option<double> MinCompute = new("--min-compute-ms") { Description = "Every worker's round compute (gradient, decision, encoding) takes at least this long; fixes the compute/link balance whatever the machine's speed (0 = off).", DefaultValueFactory = _ => 0 };
         public readonly Option<string?> DataDir = new("--data-dir") { Description = "Fashion-MNIST folder (default: $FASHION_MNIST_DIR or /usr/share/datasets/fashion-mnist)." };
+        public readonly Option<string> Levels = SharedOptions.Levels();
         public readonly Option<int> Seed = CommonOptions.Seed();
         public readonly Option<bool> Verbose = CommonOptions.Verbose();
 
         public void AddTo(Command c)
         {
-            foreach (var o in new Option[] { Workers, Task, Trace, Stagger, Out, Rounds, MaxWall, Budget, CommRatio, IndependentDirections, Lr, Batch, EvalEvery, MinCompute, DataDir, Shaping, Timeout, Seed, Verbose }) c.Options.Add(o);
+            foreach (var o in new Option[] { Workers, Task, Levels, Trace, Stagger, Out, Rounds, MaxWall, Budget, CommRatio, IndependentDirections, Lr, Batch, EvalEvery, MinCompute, DataDir, Shaping, Timeout, Seed, Verbose }) c.Options.Add(o);
         }
 
         public LaunchOptions Read(ParseResult p, string method, string outDir) => new()
         {
-            Workers = p.GetValue(Workers), Task = p.GetValue(Task)!, Method = method, Traces = p.GetValue(Trace) ?? [],
+            Workers = p.GetValue(Workers), Task = p.GetValue(Task)!, Method = method, Levels = Kimad.Compression.LevelSet.Normalize(p.GetValue(Levels)!), Traces = p.GetValue(Trace) ?? [],
             TraceStaggerSeconds = p.GetValue(Stagger), OutputDirectory = outDir, Rounds = p.GetValue(Rounds), MaxWallSeconds = p.GetValue(MaxWall), TimeBudgetMs = p.GetValue(Budget), CommRatio = p.GetValue(CommRatio), IndependentDirections = p.GetValue(IndependentDirections),
             LearningRate = p.GetValue(Lr), BatchSize = p.GetValue(Batch), EvalEvery = p.GetValue(EvalEvery), Shaping = p.GetValue(Shaping),
             RunTimeout = TimeSpan.FromSeconds(p.GetValue(Timeout)), Seed = p.GetValue(Seed), MinComputeMs = p.GetValue(MinCompute), DataDirectory = p.GetValue(DataDir),
@@ -58,7 +59,7 @@ internal static class LaunchCommand
         {
             using var logging = CliApp.CreateLogging(parse.GetValue(o.Verbose));
             string m = parse.GetValue(method)!;
-            Kimad.Compression.CompressionMethod.Parse(m);
+            Kimad.Compression.CompressionMethod.Parse(m, levels: parse.GetValue(o.Levels));
             var log = logging.CreateLogger("Kimad.Launch");
             LaunchResult result;
             try { result = await Launcher.RunAsync(o.Read(parse, m, parse.GetValue(o.Out)!), log, ct); }

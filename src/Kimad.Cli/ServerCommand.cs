@@ -12,6 +12,7 @@ internal static class ServerCommand
     {
         var shared = new SharedOptions();
         var method = SharedOptions.Method();
+        var levels = SharedOptions.Levels();
         var rounds = new Option<long>("--rounds") { Description = "Rounds to train.", DefaultValueFactory = _ => 200 };
         var downlink = new Option<string?>("--downlink") { Description = "Downlink method (server to workers); default: the same as --method; 'uncompressed' turns downlink compression off." };
         var maxWall = new Option<double?>("--max-wall-s") { Description = "Stop once training wall time (evaluation excluded) reaches this many seconds." };
@@ -32,7 +33,7 @@ internal static class ServerCommand
         var maxMessage = new Option<long>("--max-message-bytes") { Description = "Largest uplink message accepted.", DefaultValueFactory = _ => 64L << 20 };
         var gradientExchange = new Option<bool>("--gradient-exchange") { Description = "Aggregate gradients for training loops that own their model and optimizer (KimadCommHook); use with --task shape:L1,L2,... (the hook's ShapeSpec)." };
         var command = new Command("server", "Run the parameter server: synchronous EF21 rounds over gRPC.")
-            { method, downlink, rounds, maxWall, budget, commRatio, independent, lr, port, bind, output, checkpoint, resume, evalEvery, roundTimeout, startTimeout, cert, certPassword, maxMessage, gradientExchange };
+            { method, levels, downlink, rounds, maxWall, budget, commRatio, independent, lr, port, bind, output, checkpoint, resume, evalEvery, roundTimeout, startTimeout, cert, certPassword, maxMessage, gradientExchange };
         shared.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
@@ -41,6 +42,7 @@ internal static class ServerCommand
             var options = new ServerOptions
             {
                 Method = parse.GetValue(method)!,
+                Levels = Kimad.Compression.LevelSet.Normalize(parse.GetValue(levels)!),
                 DownlinkMethod = parse.GetValue(downlink),
                 Rounds = parse.GetValue(rounds),
                 MaxWallSeconds = parse.GetValue(maxWall),
@@ -62,8 +64,8 @@ internal static class ServerCommand
             if (options.GradientExchange != task is Kimad.Tasks.ModelShape)
                 throw new ArgumentException(options.GradientExchange ? "--gradient-exchange needs --task shape:L1,L2,... (the layer lengths of the training loop's model)"
                     : "--task shape:... describes a model trained elsewhere: add --gradient-exchange");
-            Kimad.Compression.CompressionMethod.Parse(options.Method);   // fail early on a bad method
-            if (options.DownlinkMethod is { } d) Kimad.Compression.CompressionMethod.Parse(d);
+            Kimad.Compression.CompressionMethod.Parse(options.Method, levels: options.Levels);   // fail early on a bad method
+            if (options.DownlinkMethod is { } d) Kimad.Compression.CompressionMethod.Parse(d, levels: options.Levels);
             var certificate = parse.GetValue(cert) is { } c ? Certificates.LoadPfx(c, parse.GetValue(certPassword) ?? Environment.GetEnvironmentVariable("KIMAD_CERT_PASSWORD")) : null;
             var network = new ServerNetwork(parse.GetValue(bind)!, parse.GetValue(port), shared.GetToken(parse), certificate, shared.Throttles(parse));
             try

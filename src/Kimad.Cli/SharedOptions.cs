@@ -22,9 +22,19 @@ internal sealed class SharedOptions
     /// <summary>The compression method (server and launch).</summary>
     public static Option<string> Method() => new("--method")
     {
-        Description = "uncompressed, ef21-fixed:RATIO, kimad, kimad+ (time budget: --time-budget-ms or --comm-ratio), or kimad:auto, " +
-            "kimad+:auto (the message size with the best EF21 contraction per second of round time; no budget to tune).",
+        Description = "uncompressed, ef21-fixed:RATIO (TopK) or ef21-fixed:COMPRESSOR (randk:R, qsgd:S, natural, sign, fp16, bf16, powersgd:RANK), " +
+            "kimad, kimad+ (time budget: --time-budget-ms or --comm-ratio), kimad:auto, kimad+:auto (the message size with the best EF21 " +
+            "contraction per second of round time) or kimad-progress (the message size with the best measured loss decrease per second); " +
+            "an adaptive method may name its level set after '@' (kimad+@mixed).",
         DefaultValueFactory = _ => "kimad+",
+    };
+
+    /// <summary>The level set of the adaptive methods (server, launch, compare).</summary>
+    public static Option<string> Levels() => new("--levels")
+    {
+        Description = "Levels the adaptive methods choose from per layer: topk, randk, qsgd, natural, sign, fp16, bf16, powersgd " +
+            "(comma-separated families) or mixed (all but randk); identity is always one. A method's own @LEVELS wins.",
+        DefaultValueFactory = _ => "topk",
     };
 
     public void AddTo(Command c)

@@ -9,6 +9,9 @@ public enum CompressorKind : byte
     ScaledSign = 3,
     Qsgd = 4,
     Natural = 5,
+    Half = 6,
+    BFloat16 = 7,
+    LowRank = 8,
 }
 
 /// <summary>
@@ -37,8 +40,8 @@ public interface ICompressor
 public static class Compressors
 {
     /// <summary>
-    /// Parses "identity", "topk:RATIO", "randk:RATIO", "sign", "qsgd:LEVELS", "natural".
-    /// RATIO is the kept fraction in (0, 1].
+    /// Parses "identity", "topk:RATIO", "randk:RATIO", "sign", "qsgd:LEVELS", "natural", "fp16", "bf16".
+    /// RATIO is the kept fraction in (0, 1]. (Low rank needs a matrix shape and warm-start state: see <see cref="LowRankCompressor"/>.)
     /// </summary>
     public static ICompressor Parse(string spec)
     {
@@ -54,9 +57,24 @@ public static class Compressors
             "qsgd" => parts.Length == 2 && int.TryParse(parts[1], out int s) && s is >= 1 and <= 255
                 ? new QsgdCompressor(s) : throw new ArgumentException($"compressor '{spec}': expected qsgd:LEVELS with 1..255 levels"),
             "natural" => new NaturalCompressor(),
-            _ => throw new ArgumentException($"unknown compressor '{spec}': use identity, topk:R, randk:R, sign, qsgd:S or natural"),
+            "fp16" or "half" => new HalfCompressor(),
+            "bf16" or "bfloat16" => new BFloat16Compressor(),
+            _ => throw new ArgumentException($"unknown compressor '{spec}': use identity, topk:R, randk:R, sign, qsgd:S, natural, fp16 or bf16"),
         };
     }
+
+    /// <summary>
+    /// The level a compressor stands for on a layer of <paramref name="length"/> elements, for metrics and plots: the kept
+    /// fraction for TopK and RandK, 1 for identity, otherwise the message size relative to float32 (fp16 and bf16 about 0.5,
+    /// sign about 1/32, low rank r (m + c) / (m c)).
+    /// </summary>
+    public static double LevelRatio(ICompressor compressor, int length) => compressor switch
+    {
+        IdentityCompressor => 1,
+        TopKCompressor t => t.Ratio,
+        RandKCompressor r => r.Ratio,
+        _ => length == 0 ? 1 : Math.Min(1, (double)(compressor.WireBytes(length) - WireFormat.HeaderBytes) / (4.0 * length)),
+    };
 
     /// <summary>Number of kept elements for a ratio: at least 1, at most the length.</summary>
     public static int KeptCount(double ratio, int length) => length == 0 ? 0 : Math.Clamp((int)Math.Ceiling(ratio * length), 1, length);

@@ -11,13 +11,30 @@ public static class ModelCodec
         return total;
     }
 
-    /// <summary>Encodes each layer with its level.</summary>
-    public static byte[] Encode(IReadOnlyList<float[]> layers, IReadOnlyList<double> ratios, Random random)
+    /// <summary>Exact message size for the given per-layer compressors.</summary>
+    public static long Bytes(IReadOnlyList<int> layerLengths, IReadOnlyList<ICompressor> compressors)
+    {
+        long total = 0;
+        for (int l = 0; l < layerLengths.Count; l++) total += compressors[l].WireBytes(layerLengths[l]);
+        return total;
+    }
+
+    /// <summary>Encodes each layer with its level (TopK ratio; 1 = identity).</summary>
+    public static byte[] Encode(IReadOnlyList<float[]> layers, IReadOnlyList<double> ratios, Random random) =>
+        Encode(layers, ratios.Select(CompressionLevels.For).ToArray(), random);
+
+    /// <summary>Encodes each layer with its compressor.</summary>
+    public static byte[] Encode(IReadOnlyList<float[]> layers, IReadOnlyList<ICompressor> compressors, Random random)
     {
         var lengths = layers.Select(l => l.Length).ToArray();
-        var buffer = new byte[Bytes(lengths, ratios)];
+        var buffer = new byte[Bytes(lengths, compressors)];
         int o = 0;
-        for (int l = 0; l < layers.Count; l++) o += CompressionLevels.For(ratios[l]).Encode(layers[l], buffer.AsSpan(o), random);
+        for (int l = 0; l < layers.Count; l++)
+        {
+            int written = compressors[l].Encode(layers[l], buffer.AsSpan(o), random);
+            if (written != compressors[l].WireBytes(layers[l].Length)) throw new InvalidOperationException($"{compressors[l].Name} wrote {written} bytes, announced {compressors[l].WireBytes(layers[l].Length)}");
+            o += written;
+        }
         return buffer;
     }
 

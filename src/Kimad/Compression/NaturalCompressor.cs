@@ -45,5 +45,21 @@ public sealed class NaturalCompressor : ICompressor
         return size;
     }
 
+    /// <summary>E||C(v) - v||^2 = sum_i 4^e_i m_i (1 - m_i) for |v_i| = 2^e_i (1 + m_i) (at most ||v||^2 / 8: contractive).</summary>
+    public static double ExpectedError(ReadOnlySpan<float> vector)
+    {
+        double total = 0;
+        foreach (float v in vector)
+        {
+            double a = Math.Abs((double)v);
+            if (a == 0) continue;
+            uint exponent = (BitConverter.SingleToUInt32Bits(v) >> 23) & 0xFF;
+            double low = exponent == 0 ? 0 : Math.ScaleB(1.0, (int)exponent - 127), high = exponent == 0 ? Math.ScaleB(1.0, -126) : 2 * low;
+            if (exponent == 0xFE) { total += (a - low) * (a - low); continue; }   // the largest binade is never rounded up (see Encode)
+            total += (high - a) * (a - low);
+        }
+        return total;
+    }
+
     internal static float Value(uint sign, uint exponent) => exponent == 0 ? 0f : BitConverter.UInt32BitsToSingle((sign << 31) | (exponent << 23));
 }

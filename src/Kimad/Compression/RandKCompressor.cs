@@ -1,15 +1,17 @@
 namespace Kimad.Compression;
 
 /// <summary>
-/// Keeps k uniformly random coordinates scaled by n/k (unbiased). Wire: header, k, k indices, k values.
+/// Keeps k uniformly random coordinates scaled by n/k (unbiased), or unscaled with <paramref name="unbiased"/> false: then it
+/// is contractive, E||C(v) - v||^2 = (1 - k/n) ||v||^2 (the scaled form divided by 1 + omega = n/k, the form EF21 needs,
+/// used as a Kimad level). Wire: header, k, k indices, k values.
 /// Sampling is Floyd's algorithm into a pooled set, so no allocation per call.
 /// </summary>
-public sealed class RandKCompressor(double ratio) : ICompressor
+public sealed class RandKCompressor(double ratio, bool unbiased = true) : ICompressor
 {
     public double Ratio { get; } = ratio is > 0 and <= 1 ? ratio : throw new ArgumentOutOfRangeException(nameof(ratio), ratio, "RandK ratio must be in (0, 1]");
     public CompressorKind Kind => CompressorKind.RandK;
-    public string Name => FormattableString.Invariant($"randk:{Ratio:G4}");
-    public bool Unbiased => true;
+    public string Name => FormattableString.Invariant($"{(unbiased ? "randk" : "randk-contractive")}:{Ratio:G4}");
+    public bool Unbiased => unbiased;
     public int WireBytes(int length) => TopKCompressor.SparseWireBytes(Compressors.KeptCount(Ratio, length));
 
     public int Encode(ReadOnlySpan<float> vector, Span<byte> destination, Random random)
@@ -21,7 +23,7 @@ public sealed class RandKCompressor(double ratio) : ICompressor
         WireFormat.WriteInt(destination[o..], k);
         o += 4;
         if (k == 0) return size;
-        float scale = (float)n / k;
+        float scale = unbiased ? (float)n / k : 1f;
         // Floyd: for j = n-k .. n-1 pick t in [0, j]; take t unless already taken, else take j. Membership via a bit set.
         int words = (n + 63) / 64;
         ulong[] rented = System.Buffers.ArrayPool<ulong>.Shared.Rent(words);

@@ -83,6 +83,23 @@ public static class WireCodec
                     }
                     return size;
                 }
+            case CompressorKind.Half:
+                {
+                    int size = new HalfCompressor().WireBytes(n);
+                    Need(source, size, what);
+                    if (!HalfCompressor.DecodeBody(source[o..size], destination)) throw Bad(what, "contains a half-precision NaN or infinity");
+                    return size;
+                }
+            case CompressorKind.BFloat16:
+                {
+                    int size = new BFloat16Compressor().WireBytes(n);
+                    Need(source, size, what);
+                    for (int i = 0; i < n; i++)
+                        destination[i] = Finite(BFloat16Compressor.FromBits(System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(source[(o + 2 * i)..])), what);
+                    return size;
+                }
+            case CompressorKind.LowRank:
+                return LowRankCompressor.Decode(source, destination, detail => Bad(what, detail));
             default:
                 throw Bad(what, $"unknown compressor kind {(byte)kind}");
         }

@@ -30,6 +30,10 @@ public sealed class Ef21Worker
     public byte[] Compress(IReadOnlyList<float[]> gradient, IReadOnlyList<double> ratios, Random random) =>
         ModelCodec.Encode(Difference(gradient), ratios, random);
 
+    /// <summary>Compresses grad - g_i with per-layer compressors; returns the message (not yet applied to g_i).</summary>
+    public byte[] Compress(IReadOnlyList<float[]> gradient, IReadOnlyList<ICompressor> compressors, Random random) =>
+        ModelCodec.Encode(Difference(gradient), compressors, random);
+
     /// <summary>g_i += decode(message), after the server accepted it.</summary>
     public void Commit(ReadOnlySpan<byte> message)
     {
@@ -121,9 +125,13 @@ public sealed class Ef21Server
 
     /// <summary>Worker i's downlink message C(x - w_i) with per-layer levels; applies w_i += decode(message) at once.
     /// <paramref name="difference"/>: x - w_i when the caller already has it (<see cref="DownlinkDifference"/>).</summary>
-    public byte[] CompressDownlink(int worker, IReadOnlyList<double> ratios, Random random, float[][]? difference = null)
+    public byte[] CompressDownlink(int worker, IReadOnlyList<double> ratios, Random random, float[][]? difference = null) =>
+        CompressDownlink(worker, ratios.Select(CompressionLevels.For).ToArray(), random, difference);
+
+    /// <summary>The same with per-layer compressors.</summary>
+    public byte[] CompressDownlink(int worker, IReadOnlyList<ICompressor> compressors, Random random, float[][]? difference = null)
     {
-        byte[] message = ModelCodec.Encode(difference ?? DownlinkDifference(worker), ratios, random);
+        byte[] message = ModelCodec.Encode(difference ?? DownlinkDifference(worker), compressors, random);
         var w = WorkerModel(worker);
         var delta = X.Select(a => new float[a.Length]).ToArray();
         ModelCodec.Decode(message, delta);

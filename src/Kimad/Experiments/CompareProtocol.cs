@@ -18,9 +18,9 @@ public sealed record CompareOptions
     public IReadOnlyList<double> Targets { get; init; } = [0.65, 0.7, 0.75];
     public required string OutputDirectory { get; init; }
 
-    /// <summary>The default sweep: Kimad and Kimad+ against TopK at 0.1-30 % and uncompressed training.</summary>
+    /// <summary>The default sweep: Kimad+, the progress-aware Kimad+ and Kimad against TopK at 0.1-30 % and uncompressed training.</summary>
     public static readonly string[] DefaultMethods =
-        ["kimad+", "kimad", "ef21-fixed:0.001", "ef21-fixed:0.003", "ef21-fixed:0.01", "ef21-fixed:0.03", "ef21-fixed:0.1", "ef21-fixed:0.3", "uncompressed"];
+        ["kimad+", "kimad-progress", "kimad", "ef21-fixed:0.001", "ef21-fixed:0.003", "ef21-fixed:0.01", "ef21-fixed:0.03", "ef21-fixed:0.1", "ef21-fixed:0.3", "uncompressed"];
 }
 
 /// <summary>One run's outcome against the targets.</summary>
@@ -43,7 +43,7 @@ public static class CompareProtocol
     {
         if (o.Methods.Count == 0 || o.Seeds.Count == 0 || o.Families.Count == 0 || o.Targets.Count == 0)
             throw new ArgumentException("a comparison needs at least one method, seed, trace family and target");
-        foreach (var m in o.Methods) Compression.CompressionMethod.Parse(m);
+        foreach (var m in o.Methods) Compression.CompressionMethod.Parse(m, levels: o.Launch.Levels);
         int total = o.Families.Count * o.Seeds.Count * o.Methods.Count, done = 0;
         foreach (var family in o.Families)
             for (int s = 0; s < o.Seeds.Count; s++)
@@ -77,7 +77,7 @@ public static class CompareProtocol
     const string DoneMarker = "done";
 
     public static string RunDirectory(string root, string family, int seed, string method) =>
-        Path.Combine(root, family, $"seed{seed}", method.Replace(':', '_').Replace('+', 'p'));
+        Path.Combine(root, family, $"seed{seed}", method.Replace(':', '_').Replace('+', 'p').Replace(',', '-'));
 
     /// <summary>Seconds to each target (first evaluation at or above it), best accuracy and the run's totals.</summary>
     public static RunOutcome Outcome(string family, string method, int seed, IReadOnlyList<RoundMetrics> rounds, IReadOnlyList<double> targets)
@@ -123,9 +123,11 @@ public static class CompareProtocol
         return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
     }
 
-    /// <summary>The fixed ratio with the least median time to target <paramref name="t"/> on a family (null: none reached it).</summary>
+    static bool IsFixed(string method) => method.StartsWith("ef21-fixed:", StringComparison.Ordinal);
+
+    /// <summary>The fixed level (any ef21-fixed method) with the least median time to target <paramref name="t"/> on a family (null: none reached it).</summary>
     public static MethodSummary? BestFixed(IEnumerable<MethodSummary> family, int t) =>
-        family.Where(m => m.Method.StartsWith("ef21-fixed:", StringComparison.Ordinal) && m.MedianSecondsToTarget[t] is not null)
+        family.Where(m => IsFixed(m.Method) && m.MedianSecondsToTarget[t] is not null)
             .MinBy(m => m.MedianSecondsToTarget[t]);
 
     static void WriteSummary(CompareOptions o, IReadOnlyList<RunOutcome> outcomes, IReadOnlyList<MethodSummary> summaries)
@@ -138,20 +140,24 @@ public static class CompareProtocol
         md.AppendLine();
         md.AppendLine(FormattableString.Invariant($"Budget: {(l.CommRatio > 0 ? $"communication {l.CommRatio} x compute per round and direction" : $"{l.TimeBudgetMs} ms per round and direction")}; compute floor {l.MinComputeMs} ms per round; at most {l.Rounds} rounds or {l.MaxWallSeconds?.ToString(inv) ?? "-"} s of training per run; evaluation every {l.EvalEvery} rounds."));
         md.AppendLine();
-        md.AppendLine("## Headline: Kimad+ against the best fixed ratio of the same call (medians over seeds)");
+        md.AppendLine("## Headline: the adaptive methods against the best fixed level of the same call (medians over seeds; speed-up = its seconds / the method's)");
         md.AppendLine();
-        var others = new[] { "kimad", "kimad+:auto", "uncompressed" }.Where(o.Methods.Contains).ToList();
-        var head = new MarkdownTable(["family", "target", "best fixed ratio", "its median s", "kimad+ median s", "kimad+ speed-up", .. others.Select(m => $"{m} median s")]);
+        var adaptive = o.Methods.Where(m => !IsFixed(m) && m != "uncompressed").ToList();
+        var others = new[] { "uncompressed" }.Where(o.Methods.Contains).ToList();
+        var head = new MarkdownTable(["family", "target", "best fixed level", "its median s", .. adaptive.Select(m => $"{m} median s (speed-up)"), .. others.Select(m => $"{m} median s")]);
         foreach (var family in o.Families)
         {
             var rows = summaries.Where(m => m.Family == family.Name).ToList();
             for (int t = 0; t < o.Targets.Count; t++)
             {
                 var best = BestFixed(rows, t);
-                double? plus = rows.FirstOrDefault(m => m.Method == "kimad+")?.MedianSecondsToTarget[t];
-                string speedUp = best?.MedianSecondsToTarget[t] is { } b && plus is { } p ? (b / p).ToString("0.00", inv) + "x" : "-";
-                head.Add([family.Name, o.Targets[t].ToString("P0", inv), best?.Method ?? "none reached it", S(best?.MedianSecondsToTarget[t]), S(plus), speedUp,
-                    .. others.Select(m => (object)S(rows.FirstOrDefault(r => r.Method == m)?.MedianSecondsToTarget[t]))]);
+                string Cell(string method)
+                {
+                    double? mine = rows.FirstOrDefault(m => m.Method == method)?.MedianSecondsToTarget[t];
+                    return best?.MedianSecondsToTarget[t] is { } b && mine is { } p ? $"{S(mine)} ({(b / p).ToString("0.00", inv)}x)" : S(mine);
+                }
+                head.Add([family.Name, o.Targets[t].ToString("P0", inv), best?.Method ?? "none reached it", S(best?.MedianSecondsToTarget[t]),
+                    .. adaptive.Select(m => (object)Cell(m)), .. others.Select(m => (object)S(rows.FirstOrDefault(r => r.Method == m)?.MedianSecondsToTarget[t]))]);
             }
         }
         md.AppendLine(head.ToString());

@@ -9,6 +9,8 @@ public sealed record LaunchOptions
     public int Workers { get; init; } = 4;
     public string Task { get; init; } = "logreg";
     public string Method { get; init; } = "kimad+";
+    /// <summary>Level set of the adaptive methods without an @LEVELS of their own (null = topk); see <see cref="Compression.LevelSet"/>.</summary>
+    public string? Levels { get; init; }
     /// <summary>Trace files, assigned to workers round-robin; none = no shaping.</summary>
     public IReadOnlyList<string> Traces { get; init; } = [];
     /// <summary>Worker i replays its trace shifted by i x this many seconds (links that do not move in lockstep).</summary>

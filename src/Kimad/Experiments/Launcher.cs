@@ -24,7 +24,7 @@ public static class Launcher
     {
         if (o.Workers < 1) throw new ArgumentException("--workers must be at least 1");
         if (o.MinComputeMs < 0 || double.IsNaN(o.MinComputeMs)) throw new ArgumentException("the minimum compute time per round must be >= 0 ms");
-        Compression.CompressionMethod.Parse(o.Method);
+        Compression.CompressionMethod.Parse(o.Method, levels: o.Levels);
         var traces = o.Traces.Select(BandwidthTrace.Load).ToList();
         string dir = Path.GetFullPath(o.OutputDirectory);
         Directory.CreateDirectory(dir);
@@ -60,7 +60,7 @@ public static class Launcher
             var serverTask = Track(TrainingTasks.Create(o.Task, taskOptions));
             var serverOptions = new ServerOptions
             {
-                Method = o.Method, Rounds = o.Rounds, MaxWallSeconds = o.MaxWallSeconds, TimeBudgetMs = o.TimeBudgetMs, CommRatio = o.CommRatio,
+                Method = o.Method, Levels = o.Levels, Rounds = o.Rounds, MaxWallSeconds = o.MaxWallSeconds, TimeBudgetMs = o.TimeBudgetMs, CommRatio = o.CommRatio,
                 IndependentDirections = o.IndependentDirections, LearningRate = o.LearningRate, ExpectedWorkers = o.Workers, RoundTimeout = o.RoundTimeout,
                 CheckpointPath = Path.Combine(dir, "checkpoint.bin"), MetricsDirectory = dir, EvalEvery = o.EvalEvery, Seed = o.Seed,
             };

@@ -17,7 +17,7 @@ public sealed class FashionMnistCnnTask : ITrainingTask
     readonly Net net;
     readonly int batch, seed;
     readonly string[] names;
-    readonly int[] lengths;
+    readonly int[] lengths, rows;
 
     public FashionMnistCnnTask(TaskOptions options)
     {
@@ -33,11 +33,13 @@ public sealed class FashionMnistCnnTask : ITrainingTask
         var parameters = net.named_parameters().ToList();
         names = parameters.Select(p => p.name).ToArray();
         lengths = parameters.Select(p => (int)p.parameter.numel()).ToArray();
+        rows = parameters.Select(p => p.parameter.dim() >= 2 ? (int)p.parameter.shape[0] : 1).ToArray();
     }
 
     public string Name => "cnn";
     public IReadOnlyList<string> LayerNames => names;
     public IReadOnlyList<int> LayerLengths => lengths;
+    public IReadOnlyList<int> LayerRows => rows;
     public float DefaultLearningRate => 0.1f;
 
     public float[][] InitialParameters() => net.parameters().Select(p => p.data<float>().ToArray()).ToArray();
@@ -53,15 +55,30 @@ public sealed class FashionMnistCnnTask : ITrainingTask
         }
     }
 
-    public double Gradient(float[][] parameters, float[][] gradient, int worker, int workers, long round)
+    int[] MinibatchIndices(int worker, int workers, long round)
     {
-        Load(parameters);
         int shard = (train.Count - worker + workers - 1) / workers;
         var rng = new Random(HashCode.Combine(seed, worker, round));
         var indices = new int[batch];
         for (int b = 0; b < batch; b++) indices[b] = worker + workers * rng.Next(shard);
+        return indices;
+    }
+
+    /// <summary>The minibatch loss without a backward pass (one forward).</summary>
+    public double Loss(float[][] parameters, int worker, int workers, long round)
+    {
+        Load(parameters);
+        using var _ = torch.no_grad();
         using var scope = torch.NewDisposeScope();
-        var (x, y) = Batch(train, indices);
+        var (x, y) = Batch(train, MinibatchIndices(worker, workers, round));
+        return F.cross_entropy(net.forward(x), y).item<float>();
+    }
+
+    public double Gradient(float[][] parameters, float[][] gradient, int worker, int workers, long round)
+    {
+        Load(parameters);
+        using var scope = torch.NewDisposeScope();
+        var (x, y) = Batch(train, MinibatchIndices(worker, workers, round));
         net.zero_grad();
         var loss = F.cross_entropy(net.forward(x), y);
         loss.backward();

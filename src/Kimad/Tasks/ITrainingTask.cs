@@ -18,10 +18,19 @@ public interface ITrainingTask : IDisposable
     /// <summary>Identifies the model (task and shapes): messages for another model are rejected.</summary>
     string ModelVersion => $"{Name}/" + string.Join("x", LayerLengths);
 
+    /// <summary>Rows of each layer's matrix view (the first dimension of a tensor with two or more; 1 for a vector), used by
+    /// low-rank compression.</summary>
+    IReadOnlyList<int> LayerRows => LayerLengths.Select(_ => 1).ToArray();
+
     float[][] InitialParameters();
 
     /// <summary>Stochastic gradient on worker <paramref name="worker"/>'s shard at <paramref name="parameters"/>; returns the minibatch loss.</summary>
     double Gradient(float[][] parameters, float[][] gradient, int worker, int workers, long round);
+
+    /// <summary>The minibatch loss of round <paramref name="round"/> on worker <paramref name="worker"/>'s shard at
+    /// <paramref name="parameters"/>, the same minibatch <see cref="Gradient"/> uses (default: through Gradient).</summary>
+    double Loss(float[][] parameters, int worker, int workers, long round) =>
+        Gradient(parameters, LayerLengths.Select(n => new float[n]).ToArray(), worker, workers, round);
 
     Evaluation Evaluate(float[][] parameters);
 }

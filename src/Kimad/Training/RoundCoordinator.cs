@@ -33,7 +33,8 @@ public sealed class RoundCoordinator
     readonly ServerOptions options;
     readonly ILogger log;
     readonly Ef21Server ef;
-    readonly CompressionMethod downlinkMethod;
+    readonly string downlinkSpec;
+    readonly Dictionary<int, CompressionMethod> downlinkMethods = [];   // one per worker: each link is its own sender
     readonly Random random;
     readonly float learningRate;
     readonly string[] layerNames;
@@ -65,7 +66,8 @@ public sealed class RoundCoordinator
         random = new Random(options.Seed + 7);
         learningRate = options.LearningRate ?? task.DefaultLearningRate;
         budgetRule = new CommunicationBudget(options.TimeBudgetMs, options.CommRatio);
-        downlinkMethod = CompressionMethod.Parse(options.DownlinkMethod ?? options.Method, options.Discretization);
+        downlinkSpec = CompressionMethod.DownlinkSpec(options.DownlinkMethod ?? options.Method);
+        CompressionMethod.Parse(downlinkSpec, options.Discretization, options.Levels);
         layerNames = task.LayerNames.ToArray();
         maxUplinkBytes = task.LayerLengths.Sum(n => (long)Math.Max(new IdentityCompressor().WireBytes(n), TopKCompressor.SparseWireBytes(n)));
         ef = new Ef21Server(task.InitialParameters());
@@ -158,7 +160,7 @@ public sealed class RoundCoordinator
     {
         downlinks.Remove(worker);
         var layers = ef.SyncWorkerModel(worker).Concat(ef.WorkerState(worker)).ToArray();
-        return ModelCodec.Encode(layers, layers.Select(_ => 1.0).ToArray(), random);
+        return ModelCodec.Encode(layers, layers.Select(_ => (ICompressor)new IdentityCompressor()).ToArray(), random);
     }
 
     /// <summary>Accepts a worker's uplink message for the open round (or throws <see cref="RejectedException"/>).</summary>
@@ -313,12 +315,14 @@ public sealed class RoundCoordinator
             // Shared bottleneck: a slow push just seen on this link also slows the pull that follows.
             if (!options.IndependentDirections && bps is { } down && serverTimedUplinkBps.TryGetValue(worker, out double up)) bps = Math.Min(down, up);
             var diff = ef.DownlinkDifference(worker);
+            if (!downlinkMethods.TryGetValue(worker, out var downlinkMethod))
+                downlinkMethods[worker] = downlinkMethod = CompressionMethod.Parse(downlinkSpec, options.Discretization, options.Levels, task.LayerRows, options.Seed * 7919 + 1000 + worker);
             // Auto budget on the downlink: the fixed part of a round is the workers' compute, the rate this link's.
-            var ratios = downlinkMethod.SizesItself && bps is { } rate && budgetRule.ComputeMs is { } computeMs
+            var compressors = downlinkMethod.SizesItself && bps is { } rate && budgetRule.ComputeMs is { } computeMs
                 ? downlinkMethod.ChooseForRate(diff, new LinkTiming(computeMs / 1000, 8 / rate))
                 : downlinkMethod.Choose(diff, budgetRule.BudgetBytes(bps));
-            downlinkRatios[worker] = ratios;
-            downlinks[worker] = ef.CompressDownlink(worker, ratios, random, diff);
+            downlinkRatios[worker] = compressors.Select((c, l) => Compressors.LevelRatio(c, diff[l].Length)).ToArray();
+            downlinks[worker] = ef.CompressDownlink(worker, compressors, random, diff);
         }
         round = next;
         pulled.Clear();

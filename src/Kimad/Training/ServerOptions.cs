@@ -4,6 +4,9 @@ namespace Kimad.Training;
 public sealed record ServerOptions
 {
     public string Method { get; init; } = "kimad+";
+    /// <summary>Level set of the adaptive methods (<see cref="Compression.LevelSet"/>: topk, randk, qsgd, natural, sign, fp16,
+    /// bf16, powersgd, comma-separated, or mixed) unless the method names its own after '@'; null = topk.</summary>
+    public string? Levels { get; init; }
     /// <summary>Method for the downlink (server to workers); null = the same as <see cref="Method"/>, "uncompressed" = off.</summary>
     public string? DownlinkMethod { get; init; }
     /// <summary>Communication time budget per round and direction; byte budget = estimated bandwidth x this.</summary>

@@ -31,7 +31,7 @@ public sealed class KimadCommHook : IDisposable
     readonly ParameterServer.ParameterServerClient rpc;
     readonly WorkerOptions options;
     readonly ILogger log;
-    readonly int[] lengths;
+    readonly int[] lengths, rows;
     readonly Ef21Worker ef;
     readonly Stopwatch sinceLastExchange = new();
     float[][] g;
@@ -39,16 +39,20 @@ public sealed class KimadCommHook : IDisposable
     CompressionMethod? method;
     CommunicationBudget? budget;
     long round = -1, haveRound = -1;
-    double lastPullSeconds;
+    double lastPullSeconds, lastLoss = double.NaN;
     long lastPullBytes;
 
-    /// <summary>A hook for a model with these layer lengths (one entry per parameter tensor, in the order exchanged).</summary>
-    public KimadCommHook(IReadOnlyList<int> layerLengths, WorkerOptions options, ILogger? log = null)
+    /// <summary>A hook for a model with these layer lengths (one entry per parameter tensor, in the order exchanged) and,
+    /// for low-rank levels, each layer's rows (the first dimension of a tensor with two or more; null: all vectors).</summary>
+    public KimadCommHook(IReadOnlyList<int> layerLengths, WorkerOptions options, ILogger? log = null, IReadOnlyList<int>? layerRows = null)
     {
         lengths = layerLengths.ToArray();
+        rows = layerRows?.ToArray() ?? lengths.Select(_ => 1).ToArray();
+        if (rows.Length != lengths.Length || rows.Where((m, l) => m < 1 || lengths[l] % m != 0).Any())
+            throw new ArgumentException("every layer's rows must be at least 1 and divide its length");
         this.options = options;
         this.log = log ?? NullLogger.Instance;
-        client = new WorkerClient(new ModelShape(lengths), options, this.log);
+        client = new WorkerClient(new ModelShape(lengths, null, rows), options, this.log);
         channel = client.CreateChannel();
         rpc = new ParameterServer.ParameterServerClient(channel);
         ef = new Ef21Worker(lengths);
@@ -56,11 +60,14 @@ public sealed class KimadCommHook : IDisposable
     }
 
     /// <summary>A hook for these parameters (their element counts, in this order).</summary>
-    public static KimadCommHook For(IEnumerable<TorchSharp.Modules.Parameter> parameters, WorkerOptions options, ILogger? log = null) =>
-        new(parameters.Select(p => checked((int)p.numel())).ToArray(), options, log);
+    public static KimadCommHook For(IEnumerable<TorchSharp.Modules.Parameter> parameters, WorkerOptions options, ILogger? log = null)
+    {
+        var list = parameters.ToList();
+        return new(list.Select(p => checked((int)p.numel())).ToArray(), options, log, list.Select(p => p.dim() >= 2 ? checked((int)p.shape[0]) : 1).ToArray());
+    }
 
-    /// <summary>The shape the server must be started with: <c>kimad server --task shape:...</c>.</summary>
-    public string ShapeSpec => "shape:" + string.Join(",", lengths);
+    /// <summary>The shape the server must be started with: <c>kimad server --task shape:...</c> (rows x rest for matrices).</summary>
+    public string ShapeSpec => "shape:" + string.Join(",", lengths.Select((n, l) => rows[l] > 1 ? $"{rows[l]}x{n / rows[l]}" : $"{n}"));
 
     /// <summary>The link estimates of this worker (uplink and downlink to the server).</summary>
     public BandwidthMonitor Monitor => client.Monitor;
@@ -105,22 +112,26 @@ public sealed class KimadCommHook : IDisposable
             join = await client.JoinAsync(rpc, ct);
             if (!join.GradientExchange)
                 throw new InvalidOperationException($"{options.ServerAddress} trains a task of its own; the hook needs a server in gradient-exchange mode for the model shape {ShapeSpec}");
-            method = CompressionMethod.Parse(join.Method, options.Discretization);
+            method = CompressionMethod.Parse(join.Method, options.Discretization, layerRows: rows, seed: options.Seed * 7919 + options.WorkerId);
             budget = new CommunicationBudget(join.TimeBudgetMs, join.CommRatio);
             round = join.Round;
             await PullRoundAsync(ct);
         }
         else budget!.RecordCompute(sinceLastExchange.Elapsed.TotalMilliseconds);   // the loop's forward and backward
+        // kimad-progress: the hook cannot evaluate the loop's model, so progress is the change of the reported loss
+        // between consecutive steps (different minibatches: noisier than the worker's same-minibatch measurement).
+        if (method is KimadProgressMethod progress && double.IsFinite(lastLoss) && double.IsFinite(loss)) progress.RecordProgress(lastLoss - loss);
+        lastLoss = loss;
         var diff = ef.Difference(gradients);
-        var (ratios, up, down) = client.ChooseLevels(method!, budget!, diff, lastPullSeconds, join.IndependentDirections);
-        byte[] message = ModelCodec.Encode(diff, ratios, client.Random);
+        var (levels, up, down) = client.ChooseLevels(method!, budget!, diff, lastPullSeconds, join.IndependentDirections);
+        byte[] message = ModelCodec.Encode(diff, levels, client.Random);
         var header = new MessageHeader
         {
             WorkerId = options.WorkerId, Round = round, ModelVersion = ((ITrainingTask)new ModelShape(lengths)).ModelVersion, TotalBytes = message.Length,
             Loss = double.IsFinite(loss) ? loss : 0, UplinkBps = up ?? 0, DownlinkBps = down is { } d ? Math.Max(d, 1) : 0,
             ComputeMs = budget!.ComputeMs ?? 0, PullMs = lastPullSeconds * 1000, PulledBytes = lastPullBytes,
         };
-        header.LevelRatios.AddRange(ratios.Select(r => (float)r));
+        header.LevelRatios.AddRange(levels.Select((c, l) => (float)Compressors.LevelRatio(c, lengths[l])));
         var clock = Stopwatch.StartNew();
         var reply = await client.PushAsync(rpc, header, message, ct);
         var transfer = clock.Elapsed - TimeSpan.FromMilliseconds(Math.Clamp(reply.ServerMs, 0, clock.Elapsed.TotalMilliseconds * 0.99));

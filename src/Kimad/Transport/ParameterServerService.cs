@@ -19,7 +19,7 @@ public sealed class ParameterServerService(RoundCoordinator coordinator, ServerO
             long round = coordinator.Join(request.WorkerId, request.ModelVersion);
             return Task.FromResult(new JoinReply
             {
-                Accepted = true, Round = round, ExpectedWorkers = options.ExpectedWorkers, Method = options.Method, TimeBudgetMs = options.TimeBudgetMs, CommRatio = options.CommRatio,
+                Accepted = true, Round = round, ExpectedWorkers = options.ExpectedWorkers, Method = Compression.CompressionMethod.Qualify(options.Method, options.Levels), TimeBudgetMs = options.TimeBudgetMs, CommRatio = options.CommRatio,
                 IndependentDirections = options.IndependentDirections, GradientExchange = options.GradientExchange,
             });
         }

@@ -68,7 +68,8 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
         round = join.Round;
         if (join.GradientExchange)
             throw new InvalidOperationException($"worker {options.WorkerId}: {options.ServerAddress} exchanges gradients for a training loop of its own (KimadCommHook), it does not train a task");
-        var method = CompressionMethod.Parse(join.Method, options.Discretization);
+        var method = CompressionMethod.Parse(join.Method, options.Discretization, layerRows: task.LayerRows, seed: options.Seed * 7919 + options.WorkerId);
+        var progress = method as KimadProgressMethod;
         var budgetRule = new CommunicationBudget(join.TimeBudgetMs, join.CommRatio);
         var failingSince = (DateTime?)null;
         while (true)
@@ -87,17 +88,20 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
                 monitor.Record(Link, LinkDirection.Downlink, data.Length, clock.Elapsed);
                 double pullSeconds = clock.Elapsed.TotalSeconds;
                 if (header.ModelVersion != task.ModelVersion) throw new InvalidDataException($"server sent model '{header.ModelVersion}', this worker trains '{task.ModelVersion}'");
+                // kimad-progress: the model before this round's update, to measure the update's effect on this round's minibatch.
+                var before = progress is not null && !header.FullState && haveRound == round - 1 ? w.Select(a => (float[])a.Clone()).ToArray() : null;
                 w = ApplyPull(header.FullState, data, lengths, w, ef);
                 haveRound = round;
 
                 var compute = Stopwatch.StartNew();
                 double loss = task.Gradient(w, gradient, options.WorkerId, options.Workers, round);
+                if (before is not null) progress!.RecordProgress(task.Loss(before, options.WorkerId, options.Workers, round) - loss);
                 if (options.MinComputeMs > compute.Elapsed.TotalMilliseconds)
                     await Task.Delay(TimeSpan.FromMilliseconds(options.MinComputeMs) - compute.Elapsed, ct);
                 budgetRule.RecordCompute(compute.Elapsed.TotalMilliseconds);
                 var diff = ef.Difference(gradient);
-                var (ratios, up, down) = ChooseLevels(method, budgetRule, diff, pullSeconds, join.IndependentDirections);
-                byte[] message = ModelCodec.Encode(diff, ratios, random);
+                var (levels, up, down) = ChooseLevels(method, budgetRule, diff, pullSeconds, join.IndependentDirections);
+                byte[] message = ModelCodec.Encode(diff, levels, random);
                 compute.Stop();
 
                 var outgoing = new MessageHeader
@@ -106,7 +110,7 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
                     UplinkBps = up ?? 0, DownlinkBps = down is { } d ? Math.Max(d, 1) : 0, ComputeMs = compute.Elapsed.TotalMilliseconds,
                     PulledBytes = data.Length, PullMs = pullSeconds * 1000,
                 };
-                outgoing.LevelRatios.AddRange(ratios.Select(r => (float)r));
+                outgoing.LevelRatios.AddRange(levels.Select((c, l) => (float)Compressors.LevelRatio(c, lengths[l])));
                 clock.Restart();
                 var reply = await PushAsync(client, outgoing, message, ct);
                 // The last push of a round waits while the server closes it (step, evaluation, checkpoint): not link time.
@@ -146,7 +150,7 @@ public sealed class WorkerClient(ITrainingTask task, WorkerOptions options, ILog
     /// latency and the downlink just received, and the method sizes the message for the best EF21 contraction per
     /// second. Otherwise the byte budget is what the uplink carries in the time budget (effective rates within it).
     /// </summary>
-    internal (double[] Ratios, double? Up, double? Down) ChooseLevels(CompressionMethod method, CommunicationBudget budgetRule, float[][] diff, double pullSeconds,
+    internal (ICompressor[] Levels, double? Up, double? Down) ChooseLevels(CompressionMethod method, CommunicationBudget budgetRule, float[][] diff, double pullSeconds,
         bool independentDirections)
     {
         if (method.SizesItself && monitor.BudgetEstimate(Link, LinkDirection.Uplink) is { } upBps)
