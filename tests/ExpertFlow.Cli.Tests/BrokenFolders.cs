@@ -28,6 +28,10 @@ public sealed class BrokenFolders : IDisposable
     public string CorruptTrace => Path.Combine(Root, "corrupt-trace");
     /// <summary>A valid predictor; well-formed traces whose token ids exceed the model's vocabulary (another model's traces).</summary>
     public string ForeignTrace => Path.Combine(Root, "foreign-trace");
+    /// <summary>A valid predictor and traces, predictor_calibration.json not JSON.</summary>
+    public string CorruptCalibration => Path.Combine(Root, "corrupt-calibration");
+    /// <summary>A valid predictor and traces, nothing else.</summary>
+    public string ValidPredictor => Path.Combine(Root, "valid-predictor");
 
     public const string MissingShardName = "model-00002-of-00002.safetensors";
 
@@ -55,7 +59,7 @@ public sealed class BrokenFolders : IDisposable
             VocabSize = config.VocabSize, NumLayers = identity.MoeLayers, NumExperts = identity.Experts, TopK = identity.TopK,
             ModelDim = 16, Heads = 2, EncoderLayers = 1, DecoderLayers = 1, FeedForwardDim = 16, MaxPositions = 64, TrainedFor = identity,
         };
-        foreach (var folder in new[] { CorruptPredictor, CorruptTrace, ForeignTrace })
+        foreach (var folder in new[] { CorruptPredictor, CorruptTrace, ForeignTrace, CorruptCalibration, ValidPredictor })
         {
             WriteTraces(folder, header, folder == ForeignTrace ? 100_000 : config.VocabSize);
             torch.manual_seed(1);
@@ -66,6 +70,7 @@ public sealed class BrokenFolders : IDisposable
         var bytes = File.ReadAllBytes(bin);
         bytes[0] ^= 0x01; // the LEB128 entry count
         File.WriteAllBytes(bin, bytes);
+        File.WriteAllText(Path.Combine(CorruptCalibration, PredictorCalibration.FileName), "{\"temperature\": ");
         string heldOut = Path.Combine(CorruptTrace, TraceSet.HeldOutFile);
         File.WriteAllBytes(heldOut, File.ReadAllBytes(heldOut)[..^3]);
     }

@@ -61,6 +61,34 @@ public class BrokenInputTests(BrokenFolders folders, ITestOutputHelper output) :
     public void Eval_predictor_with_another_models_trace() =>
         AssertCleanError(Tool.Run("eval-predictor", "--predictor", folders.ForeignTrace, "--device", "cpu"), TraceSet.TrainFile);
 
+    [Fact]
+    public void Eval_predictor_with_a_corrupt_calibration() =>
+        AssertCleanError(Tool.Run("eval-predictor", "--predictor", folders.CorruptCalibration, "--device", "cpu", "--out", Path.Combine(folders.Root, "eval-" + Guid.NewGuid().ToString("N"))),
+            PredictorCalibration.FileName);
+
+    [Fact]
+    public void Generate_with_a_corrupt_calibration() =>
+        AssertCleanError(Tool.Run([.. Generate(folders.Valid, json: true), "--policy", "expertflow", "--memory", "1MiB", "--predictor", folders.CorruptCalibration]), PredictorCalibration.FileName);
+
+    [Fact]
+    public void Eval_predictor_calibrate_writes_the_temperature_and_reports_layers_and_calibration()
+    {
+        string outDir = Path.Combine(folders.Root, "eval-" + Guid.NewGuid().ToString("N"));
+        var run = Tool.Run("eval-predictor", "--predictor", folders.ValidPredictor, "--calibrate", "--device", "cpu", "--out", outDir);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var calibration = PredictorCalibration.Load(folders.ValidPredictor);
+        Assert.NotNull(calibration);
+        Assert.True(calibration.BceAfter <= calibration.BceBefore + 1e-12, calibration.ToString());
+        string report = File.ReadAllText(Path.Combine(outDir, "eval.md"));
+        Assert.Contains("| prefill | 0 |", report);
+        Assert.Contains("| ECE |", report);
+        using var results = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "results.json")));
+        // prefill and decode x the fixture's 2 MoE layers; prefill and decode x raw and normalised x before and after the temperature
+        Assert.Equal(4, results.RootElement.GetProperty("layers").GetArrayLength());
+        Assert.Equal(8, results.RootElement.GetProperty("calibration").GetArrayLength());
+        Assert.True(File.Exists(Path.Combine(outDir, "reliability.png")) || run.Stderr.Contains("not drawn"), run.ToString());
+    }
+
     string[] EvalCache(string model, string predictor) =>
         ["eval-cache", "--model", model, "--predictor", predictor, "--policies", "lru", "--cache", "0.5", "--batch", "1", "--new-tokens", "2",
          "--runs", "1", "--plots", "false", "--device", "cpu", "--out", Path.Combine(folders.Root, "eval-cache-" + Guid.NewGuid().ToString("N"))];
