@@ -61,9 +61,9 @@ public sealed record PredictorCalibration(
         if (!File.Exists(path)) return null;
         PredictorCalibration? c;
         try { c = JsonSerializer.Deserialize<PredictorCalibration>(File.ReadAllText(path)); }
-        catch (JsonException ex) { throw new InvalidDataException($"{path} is not a predictor calibration ({ex.Message.Split('.')[0]}); delete it or fit it again with 'expertflow eval-predictor --calibrate'"); }
+        catch (JsonException ex) { throw new InvalidDataException($"{path} is not a predictor calibration ({ex.Message.Split('.')[0]}); delete it, or fit it again with the predictor evaluation ('expertflow eval-predictor')"); }
         if (c == null || !double.IsFinite(c.Temperature) || c.Temperature <= 0)
-            throw new InvalidDataException($"{path} holds no positive finite temperature; delete it or fit it again with 'expertflow eval-predictor --calibrate'");
+            throw new InvalidDataException($"{path} holds no positive finite temperature; delete it, or fit it again with the predictor evaluation ('expertflow eval-predictor')");
         return c;
     }
 

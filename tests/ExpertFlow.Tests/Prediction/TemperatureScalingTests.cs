@@ -52,7 +52,7 @@ public class TemperatureScalingTests
             c.Save(dir);
             Assert.Equal(c, PredictorCalibration.Load(dir));
             File.WriteAllText(Path.Combine(dir, PredictorCalibration.FileName), "{\"temperature\": -1}");
-            Assert.Contains("--calibrate", Assert.Throws<InvalidDataException>(() => PredictorCalibration.Load(dir)).Message);
+            Assert.Contains("delete it", Assert.Throws<InvalidDataException>(() => PredictorCalibration.Load(dir)).Message);
             File.WriteAllText(Path.Combine(dir, PredictorCalibration.FileName), "{not json");
             Assert.Throws<InvalidDataException>(() => PredictorCalibration.Load(dir));
         }
