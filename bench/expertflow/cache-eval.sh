@@ -37,8 +37,7 @@ if [ "$MODEL" = large ]; then
   TRACE_ENTRIES=${TRACE_ENTRIES:-8000} GENERATED_ENTRIES=${GENERATED_ENTRIES:-1500} PREDICTOR_MINUTES=${PREDICTOR_MINUTES:-2.5}
   if [ ! -f "$MODEL/model.safetensors" ]; then
     echo "training the larger demo model for $TRAIN_MINUTES minutes into $MODEL"
-    expertflow train-demo --output "$MODEL" "${corpus[@]}" --device "$DEVICE" --hidden 1024 --ff 2816 --layers 8 \
-      --experts 16 --top-k 2 --vocab 8192 --steps 3000 --batch 16 --seq-len 128 --lr 1e-3 --checkpoint-every 100000 \
+    expertflow train-demo --preset large --output "$MODEL" "${corpus[@]}" --device "$DEVICE" \
       --max-minutes "$TRAIN_MINUTES" > "$out/train-demo.log" 2>&1 || { echo "train-demo failed: see $out/train-demo.log"; exit 1; }
   fi
 fi

@@ -14,7 +14,8 @@ internal static class TrainDemoCommand
 {
     public static Command Create()
     {
-        var output = new Option<string>("--output") { Description = "Folder for config.json, model.safetensors, vocabulary, loss.png.", DefaultValueFactory = _ => Path.Combine("runs", "demo-moe") };
+        var preset = new Option<string>("--preset") { Description = "small: the embedded demo model's shape (the default); large: the ~1.1 B-parameter evaluation model (8 layers x 16 experts, hidden 1024), at most 9 minutes on a GPU, into runs/large-demo-moe. Options given here override the preset.", DefaultValueFactory = _ => "small" };
+        var output = new Option<string>("--output") { Description = "Folder for config.json, model.safetensors, vocabulary, loss.png (default: the preset's, runs/demo-moe for small).", DefaultValueFactory = _ => Path.Combine("runs", "demo-moe") };
         var corpus = new Option<string>("--corpus") { Description = "Training texts: gcide (the installed GCIDE dictionary), a .dict.dz, a .jsonl file with \"text\" fields or a text file (one text per line).", DefaultValueFactory = _ => TextCorpus.Gcide };
         var entries = new Option<int>("--entries") { Description = "Texts used (spread over the whole corpus); every 50th is held out.", DefaultValueFactory = _ => CorpusSplit.DefaultEntries };
         var steps = new Option<int>("--steps") { Description = "Optimiser steps.", DefaultValueFactory = _ => 400 };
@@ -35,7 +36,7 @@ internal static class TrainDemoCommand
         var verbose = CommonOptions.Verbose();
         var command = new Command("train-demo", "Train the small Mixtral-style demo MoE on GCIDE dictionary text with a GPT-2 BPE subset vocabulary; saves a Hugging Face folder.")
         {
-            output, corpus, entries, steps, batch, length, lr, vocab, hidden, ff, layers, experts, topK, checkpointEvery, minutes, threads, device, seed, verbose,
+            preset, output, corpus, entries, steps, batch, length, lr, vocab, hidden, ff, layers, experts, topK, checkpointEvery, minutes, threads, device, seed, verbose,
         };
         command.SetAction(parse =>
         {
@@ -46,12 +47,17 @@ internal static class TrainDemoCommand
             var dev = ComputeDevice.Resolve(parse.GetValue(device)!);
             int seedValue = parse.GetValue(seed);
             torch.manual_seed(seedValue);
+            var shape = DemoPreset.Parse(parse.GetValue(preset)!);
+            // an option typed on the command line wins over the preset
+            T Pick<T>(Option<T> option, T fromPreset) => parse.GetResult(option) is { Implicit: false } ? parse.GetValue(option)! : fromPreset;
+            int hiddenSize = Pick(hidden, shape.Config.HiddenSize);
             var config = new DemoMoeConfig
             {
-                VocabSize = parse.GetValue(vocab), HiddenSize = parse.GetValue(hidden), IntermediateSize = parse.GetValue(ff),
-                NumLayers = parse.GetValue(layers), NumExperts = parse.GetValue(experts), TopK = parse.GetValue(topK),
-                NumHeads = Math.Max(1, parse.GetValue(hidden) / 32), NumKeyValueHeads = Math.Max(1, parse.GetValue(hidden) / 64),
+                VocabSize = Pick(vocab, shape.Config.VocabSize), HiddenSize = hiddenSize, IntermediateSize = Pick(ff, shape.Config.IntermediateSize),
+                NumLayers = Pick(layers, shape.Config.NumLayers), NumExperts = Pick(experts, shape.Config.NumExperts), TopK = Pick(topK, shape.Config.TopK),
+                NumHeads = Math.Max(1, hiddenSize / 32), NumKeyValueHeads = Math.Max(1, hiddenSize / 64),
             };
+            string outputDir = Pick(output, shape.Output);
             AnsiConsole.MarkupLine($"Model: {config.NumLayers} layers, {config.NumExperts} experts top-{config.TopK}, hidden {config.HiddenSize}, vocab {config.VocabSize}: {config.ParameterCount() / 1e6:F2} M parameters ({config.ParameterCount() * 4 / 1e6:F1} MB fp32)");
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var split = new CorpusSplit(parse.GetValue(corpus)!, parse.GetValue(entries), CorpusSplit.DefaultHeldOutEvery);
@@ -61,9 +67,9 @@ internal static class TrainDemoCommand
             model.to(dev);
             var options = new DemoTrainingOptions
             {
-                Steps = parse.GetValue(steps), BatchSize = parse.GetValue(batch), SequenceLength = parse.GetValue(length),
-                LearningRate = parse.GetValue(lr), Seed = seedValue, CheckpointEvery = Math.Max(1, parse.GetValue(checkpointEvery)),
-                TimeLimit = parse.GetValue(minutes) > 0 ? TimeSpan.FromMinutes(parse.GetValue(minutes)) : null,
+                Steps = Pick(steps, shape.Steps), BatchSize = parse.GetValue(batch), SequenceLength = parse.GetValue(length),
+                LearningRate = Pick(lr, shape.LearningRate), Seed = seedValue, CheckpointEvery = Math.Max(1, Pick(checkpointEvery, shape.CheckpointEvery)),
+                TimeLimit = Pick(minutes, shape.MaxMinutes) is > 0 and var limit ? TimeSpan.FromMinutes(limit) : null,
             };
             DemoTrainingResult? result = null;
             AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
@@ -75,11 +81,11 @@ internal static class TrainDemoCommand
                         task.Value = p.Step;
                         task.Description = $"step {p.Step}/{p.TotalSteps} loss {p.Loss:F3} aux {p.AuxLoss:F3} {p.TokensPerSecond:F0} tok/s";
                     });
-                    result = new DemoTrainer(logger).Train(model, data, options, parse.GetValue(output)!, progress);
+                    result = new DemoTrainer(logger).Train(model, data, options, outputDir, progress);
                 });
-            split.Save(parse.GetValue(output)!);
+            split.Save(outputDir);
             AnsiConsole.MarkupLine($"Held-out loss {result!.ValidationLoss:F3} (perplexity {Math.Exp(result.ValidationLoss):F1}); expert shares {string.Join(" ", result.ExpertShare.Select(s => s.ToString("P1")))}");
-            AnsiConsole.MarkupLine($"Saved to {Markup.Escape(Path.GetFullPath(parse.GetValue(output)!))}");
+            AnsiConsole.MarkupLine($"Saved to {Markup.Escape(Path.GetFullPath(outputDir))}");
             return 0;
         });
         return command;
