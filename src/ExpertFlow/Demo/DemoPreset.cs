@@ -18,5 +18,5 @@ public sealed record DemoPreset(string Name, DemoMoeConfig Config, int Steps, do
     /// <summary>The preset of that name (case-insensitive); an unknown name lists the known ones.</summary>
     public static DemoPreset Parse(string name) =>
         All.FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase))
-        ?? throw new ArgumentException($"unknown --preset '{name}'; use one of: {string.Join(", ", All.Select(p => p.Name))}");
+        ?? throw new ArgumentException($"unknown demo preset '{name}'; the presets are: {string.Join(", ", All.Select(p => p.Name))}");
 }
